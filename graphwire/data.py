@@ -1,0 +1,114 @@
+"""Local data only: scikit-learn's bundled digits, MNIST-1D generated on the spot, spirals.
+
+Nothing here touches the network: digits ship inside scikit-learn, MNIST-1D is produced by its
+reference generator (``mnist1d.data.make_dataset``) from the templates in the package.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from .errors import ParameterError
+
+__all__ = ["Split", "digits", "mnist1d", "spirals", "loader"]
+
+
+class Split(NamedTuple):
+    """Train and test tensors: ``x_train [N, ...] float32``, ``y_train [N] int64``, and the same for test."""
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+    @property
+    def num_classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+
+def _need(module: str, extra: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"{module} is needed here: pip install 'graphwire[{extra}]'") from None
+
+
+def _shuffle_split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int) -> Split:
+    if not 0.0 < test_fraction < 1.0:
+        raise ParameterError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
+    order = np.random.default_rng(seed).permutation(len(y))
+    n_test = int(round(len(y) * test_fraction))
+    te, tr = order[:n_test], order[n_test:]
+    t = lambda a, dt: torch.as_tensor(np.ascontiguousarray(a), dtype=dt)  # noqa: E731
+    return Split(t(x[tr], torch.float32), t(y[tr], torch.long), t(x[te], torch.float32), t(y[te], torch.long))
+
+
+def digits(*, test_fraction: float = 0.25, seed: int = 0, flat: bool = False) -> Split:
+    """scikit-learn's 1,797 8x8 handwritten digits (bundled), scaled to [0, 1].
+
+    Images are ``[N, 1, 8, 8]`` (or ``[N, 64]`` with ``flat=True``).
+
+    >>> s = digits()
+    >>> s.x_train.shape, s.num_classes
+    (torch.Size([1348, 1, 8, 8]), 10)
+    """
+    datasets = _need("sklearn.datasets", "data")
+    d = datasets.load_digits()
+    x = d.images.astype(np.float32) / 16.0
+    x = x.reshape(len(x), -1) if flat else x[:, None]
+    return _shuffle_split(x, d.target, test_fraction, seed)
+
+
+def mnist1d(*, num_samples: int = 5000, seed: int = 42, train_fraction: float = 0.8) -> Split:
+    """MNIST-1D (Greydanus 2020) generated locally: ``[N, 1, 40]`` sequences, 10 classes.
+
+    The defaults reproduce the reference dataset's generation settings (5,000 samples, seed 42).
+    numpy's global random state is restored afterwards (the generator seeds it).
+    """
+    data = _need("mnist1d.data", "data")
+    if not isinstance(num_samples, int) or num_samples < 10:
+        raise ParameterError(f"num_samples must be an int >= 10, got {num_samples!r}")
+    args = data.get_dataset_args()
+    args.num_samples, args.seed, args.train_split = num_samples, seed, train_fraction
+    state = np.random.get_state()
+    try:
+        d = data.make_dataset(args)
+    finally:
+        np.random.set_state(state)
+    f = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)[:, None]  # noqa: E731
+    return Split(f(d["x"]), torch.as_tensor(d["y"], dtype=torch.long), f(d["x_test"]),
+                 torch.as_tensor(d["y_test"], dtype=torch.long))
+
+
+def spirals(*, n_train: int = 200, n_test: int = 1800, noise: float = 0.2, rotation: float = 720.0,
+            seed: int = 0) -> Split:
+    """Two interleaved spiral arms (the depth-uncertainty paper's toy task): ``[N, 2]``, 2 classes.
+
+    Each arm turns ``rotation`` degrees; Gaussian ``noise`` is added to the coordinates.
+    """
+    if n_train < 2 or n_test < 2:
+        raise ParameterError(f"n_train and n_test must be >= 2, got {n_train}, {n_test}")
+    rng = np.random.default_rng(seed)
+    n = n_train + n_test
+    t = np.sqrt(rng.uniform(0, 1, n)) * math.radians(rotation)
+    arm = rng.integers(0, 2, n)
+    r = t / math.radians(rotation) * 3.0
+    angle = t + np.pi * arm
+    x = np.stack([r * np.cos(angle), r * np.sin(angle)], 1) + rng.normal(0, noise, (n, 2))
+    x, arm = x.astype(np.float32), arm.astype(np.int64)
+    return Split(torch.from_numpy(x[:n_train]), torch.from_numpy(arm[:n_train]),
+                 torch.from_numpy(x[n_train:]), torch.from_numpy(arm[n_train:]))
+
+
+def loader(x: torch.Tensor, y: torch.Tensor, batch_size: int = 64, *, shuffle: bool = True,
+           seed: int = 0, drop_last: bool = False) -> DataLoader:
+    """A seeded ``DataLoader`` over tensors (same batches on every run)."""
+    g = torch.Generator().manual_seed(seed)
+    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, generator=g,
+                      drop_last=drop_last)

@@ -1,0 +1,32 @@
+"""Graph generators: plain functions returning a new, valid ``networkx.DiGraph``.
+
+``n`` counts hidden nodes: node 0 is the input, node ``n + 1`` the output. Every generator
+records its name, parameters, seed and the networkx version in ``G.graph["graphwire"]``.
+
+* classic edge sets: :func:`chain` (VGG), :func:`resnet`, :func:`densenet`, :func:`complete`;
+* RandWire random graphs: :func:`erdos_renyi`, :func:`barabasi_albert`, :func:`watts_strogatz`;
+* DNW depth-limited blocks: :func:`layered`;
+* several stages chained into one network: :func:`stack`.
+
+>>> from graphwire import generators
+>>> generators.watts_strogatz(32, 4, 0.75, seed=1).number_of_nodes()
+34
+"""
+
+from .classic import chain, complete, densenet, resnet
+from .layered import layered
+from .random_graphs import barabasi_albert, erdos_renyi, watts_strogatz
+from .stack import stack, stage_seed
+
+__all__ = [
+    "chain",
+    "resnet",
+    "densenet",
+    "complete",
+    "erdos_renyi",
+    "barabasi_albert",
+    "watts_strogatz",
+    "layered",
+    "stack",
+    "stage_seed",
+]

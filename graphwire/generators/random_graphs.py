@@ -1,0 +1,82 @@
+"""RandWire random graphs: networkx's undirected ER / BA / WS graphs turned into DAGs.
+
+Each function calls networkx's own generator with the given seed on ``n`` nodes, shifts its
+nodes ``0..n-1`` to ``1..n``, points every edge from the lower to the higher index, lets input
+node 0 feed every hidden node without a predecessor and lets every hidden node without a
+successor feed output node ``n + 1`` (Xie et al. 2019). An isolated hidden node (possible with
+ER) becomes ``0 -> i -> n + 1``.
+
+``seed`` must be None or a non-negative int (random-state objects are refused). With None a
+fresh seed is drawn and recorded, so ``G.graph["graphwire"]["generator"]["seed"]`` always
+regenerates the same graph. networkx's generators may change between networkx versions
+(Barabási-Albert did between 2.5 and 3.x), so the networkx version is recorded too.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from ..errors import ParameterError
+from ._common import check_int, check_unit, is_int, randwire_dag, record, resolve_seed
+
+__all__ = ["erdos_renyi", "barabasi_albert", "watts_strogatz"]
+
+
+def _finish(U: nx.Graph, n: int, name: str, params: dict, seed: int) -> nx.DiGraph:
+    return record(randwire_dag(U, n), name, params, seed)
+
+
+def erdos_renyi(n: int, p: float, seed: int | None = None) -> nx.DiGraph:
+    """RandWire Erdős–Rényi DAG: ``nx.erdos_renyi_graph(n, p, seed=seed)`` on the hidden nodes.
+
+    ``n >= 1`` hidden nodes, each undirected edge present with probability ``p`` in [0, 1].
+
+    >>> G = erdos_renyi(16, 0.2, seed=1)
+    >>> G.number_of_nodes(), G.graph["graphwire"]["generator"]["seed"]
+    (18, 1)
+    """
+    n = check_int("n", n, 1)
+    p = check_unit("p", p)
+    seed = resolve_seed(seed)
+    U = nx.erdos_renyi_graph(n, p, seed=seed)
+    return _finish(U, n, "erdos_renyi", {"n": n, "p": p}, seed)
+
+
+def barabasi_albert(n: int, m: int, seed: int | None = None) -> nx.DiGraph:
+    """RandWire Barabási–Albert DAG: ``nx.barabasi_albert_graph(n, m, seed=seed)`` on the hidden nodes.
+
+    ``n >= 2`` hidden nodes; each new node attaches to ``m`` existing ones, ``1 <= m < n``.
+
+    >>> G = barabasi_albert(16, 3, seed=1)
+    >>> G.number_of_edges() - G.out_degree(0) - G.in_degree(17)   # BA has m * (n - m) edges
+    39
+    """
+    n = check_int("n", n, 2, why="Barabási–Albert needs at least 2 nodes")
+    m = check_int("m", m, 1, n - 1, why=f"n = {n}")
+    seed = resolve_seed(seed)
+    U = nx.barabasi_albert_graph(n, m, seed=seed)
+    return _finish(U, n, "barabasi_albert", {"n": n, "m": m}, seed)
+
+
+def watts_strogatz(n: int, k: int, p: float, seed: int | None = None) -> nx.DiGraph:
+    """RandWire Watts–Strogatz DAG: ``nx.watts_strogatz_graph(n, k, p, seed=seed)`` on the hidden nodes.
+
+    ``n >= 3`` hidden nodes on a ring, each joined to its ``k`` nearest neighbours, then every
+    edge rewired with probability ``p`` in [0, 1]. ``k`` must be even with ``2 <= k < n``:
+    networkx silently uses ``k - 1`` neighbours for odd ``k`` and returns a complete graph for
+    ``k == n``, so both are refused here rather than recorded under a misleading ``k``.
+
+    >>> G = watts_strogatz(32, 4, 0.75, seed=1)
+    >>> G.number_of_edges() - G.out_degree(0) - G.in_degree(33)   # WS keeps n * k / 2 edges
+    64
+    """
+    n = check_int("n", n, 3, why="Watts–Strogatz needs at least 3 nodes")
+    if not is_int(k) or not 2 <= k < n or k % 2:
+        shown = f"{k!r}" if is_int(k) else f"{k!r} ({type(k).__name__})"
+        hint = f"; networkx would silently join each node to {k - 1} neighbours" if is_int(k) and k % 2 else ""
+        raise ParameterError(f"k must be an even integer with 2 <= k < n (n = {n}), got {shown}{hint}")
+    k = int(k)
+    p = check_unit("p", p)
+    seed = resolve_seed(seed)
+    U = nx.watts_strogatz_graph(n, k, p, seed=seed)
+    return _finish(U, n, "watts_strogatz", {"n": n, "k": k, "p": p}, seed)

@@ -1,0 +1,287 @@
+"""The graph contract (schema version 1): attribute defaults, roles, validation, generations.
+
+graphwire's graphs are plain ``networkx.DiGraph`` objects; everything graphwire needs lives in
+node/edge/graph attributes so any networkx algorithm works on them and they round-trip through
+JSON. This module is the one place that knows which attributes exist and what values they may
+take; every other module calls :func:`validate` instead of re-checking.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Callable, Hashable
+
+import networkx as nx
+
+from .errors import (
+    AttributeValueError,
+    CycleError,
+    DeadNodeError,
+    GraphError,
+    RoleError,
+    SelfLoopError,
+    describe,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ROLES",
+    "AGGS",
+    "NODE_DEFAULTS",
+    "validate",
+    "node_attr",
+    "inputs",
+    "outputs",
+    "generations",
+    "topological_order",
+    "assign_roles",
+    "meta",
+    "sort_key",
+]
+
+SCHEMA_VERSION = 1
+ROLES = ("input", "output", "hidden")
+AGGS = ("sum", "concat", "max")
+#: Defaults for node attributes a graph may leave out (``op`` and ``channels`` default at compile).
+NODE_DEFAULTS: dict[str, Any] = {"role": "hidden", "stride": 1, "agg": "sum"}
+
+
+def sort_key(node: Hashable) -> tuple:
+    """Deterministic order for int and str labels mixed (ints first, then strings)."""
+    return (isinstance(node, str), node)
+
+
+# ---------------------------------------------------------------- attribute checks
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _finite(v: Any) -> str | None:
+    if not _is_real(v):
+        return f"must be a finite number, got {v!r} ({type(v).__name__})"
+    if not math.isfinite(float(v)):
+        return f"must be a finite number, got {v!r}"
+    return None
+
+
+def _unit(v: Any) -> str | None:
+    err = _finite(v)
+    if err is None and not 0.0 <= float(v) <= 1.0:
+        err = f"must lie in [0, 1], got {v!r}"
+    return err
+
+
+def _positive_int(v: Any) -> str | None:
+    if not _is_int(v) or v < 1:
+        return f"must be a positive integer, got {v!r}"
+    return None
+
+
+def _nonneg_int(v: Any) -> str | None:
+    if not _is_int(v) or v < 0:
+        return f"must be a non-negative integer, got {v!r}"
+    return None
+
+
+def _choice(allowed: tuple[str, ...]) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        if v not in allowed:
+            return f"must be one of {list(allowed)}, got {v!r}"
+        return None
+
+    return check
+
+
+def _bool(v: Any) -> str | None:
+    return None if isinstance(v, bool) else f"must be true or false, got {v!r}"
+
+
+def _op_name(v: Any) -> str | None:
+    return None if isinstance(v, str) and v else f"must be a non-empty op name, got {v!r}"
+
+
+def _op_list(v: Any) -> str | None:
+    if not isinstance(v, (list, tuple)) or not v or not all(isinstance(o, str) and o for o in v):
+        return f"must be a non-empty list of op names, got {v!r}"
+    return None
+
+
+def _op_weights(v: Any) -> str | None:
+    if not isinstance(v, dict) or not v:
+        return f"must be a non-empty mapping op -> probability, got {v!r}"
+    for k, p in v.items():
+        if not isinstance(k, str):
+            return f"has a non-string op name {k!r}"
+        err = _finite(p)
+        if err:
+            return f"entry {k!r} {err}"
+    return None
+
+
+NODE_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "role": _choice(ROLES),
+    "agg": _choice(AGGS),
+    "op": _op_name,
+    "channels": _positive_int,
+    "stride": _positive_int,
+    "stage": _nonneg_int,
+    "block": _nonneg_int,
+    "depth_prob": _unit,
+    "exec_rate": _unit,
+}
+EDGE_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "weight": _finite,
+    "active": _bool,
+    "ddw_mean": _finite,
+    "ddw_std": _finite,
+    "p_open": _unit,
+    "op": _op_name,
+    "ops": _op_list,
+    "op_weights": _op_weights,
+}
+
+
+def node_attr(G: nx.DiGraph, node: Hashable, key: str, default: Any = None) -> Any:
+    """``G.nodes[node][key]`` with the schema default (or ``default``) when it is absent."""
+    data = G.nodes[node]
+    if key in data:
+        return data[key]
+    return NODE_DEFAULTS.get(key, default)
+
+
+def inputs(G: nx.DiGraph) -> list:
+    """Nodes with ``role == "input"``, in label order."""
+    return sorted((n for n in G if node_attr(G, n, "role") == "input"), key=sort_key)
+
+
+def outputs(G: nx.DiGraph) -> list:
+    """Nodes with ``role == "output"``, in label order."""
+    return sorted((n for n in G if node_attr(G, n, "role") == "output"), key=sort_key)
+
+
+def generations(G: nx.DiGraph) -> list[list]:
+    """Topological generations, each sorted by label: nodes of one generation are independent.
+
+    >>> generations(nx.DiGraph([(0, 1), (0, 2), (1, 3), (2, 3)]))
+    [[0], [1, 2], [3]]
+    """
+    try:
+        return [sorted(g, key=sort_key) for g in nx.topological_generations(G)]
+    except nx.NetworkXUnfeasible:
+        _raise_cycle(G)
+        raise  # pragma: no cover - _raise_cycle always raises
+
+
+def topological_order(G: nx.DiGraph) -> list:
+    """A deterministic topological order: generation by generation, by label inside one."""
+    return [n for gen in generations(G) for n in gen]
+
+
+def meta(G: nx.DiGraph) -> dict:
+    """The ``G.graph["graphwire"]`` record, created (schema version 1) when missing."""
+    record = G.graph.setdefault("graphwire", {})
+    record.setdefault("version", SCHEMA_VERSION)
+    return record
+
+
+def assign_roles(G: nx.DiGraph) -> nx.DiGraph:
+    """Return a copy where sources are ``input`` and sinks ``output`` (other roles untouched).
+
+    Handy for hand-built graphs: ``graphwire.assign_roles(nx.DiGraph([(0, 1), (1, 2)]))``.
+    """
+    H = G.copy()
+    for n in H:
+        if "role" not in H.nodes[n]:
+            if H.in_degree(n) == 0 and H.out_degree(n) > 0:
+                H.nodes[n]["role"] = "input"
+            elif H.out_degree(n) == 0 and H.in_degree(n) > 0:
+                H.nodes[n]["role"] = "output"
+    return H
+
+
+# ---------------------------------------------------------------- validation
+def _raise_cycle(G: nx.DiGraph) -> None:
+    cycle = nx.find_cycle(G)
+    path = " -> ".join(repr(u) for u, _ in cycle) + f" -> {cycle[0][0]!r}"
+    raise CycleError(f"graph has a directed cycle: {path}", cycle=list(cycle))
+
+
+def validate(G: Any) -> nx.DiGraph:
+    """Check ``G`` against the graph contract and return it; raise a :class:`GraphError` if not.
+
+    Checks, in order: it is a ``DiGraph``; labels are ints or strings; attribute values;
+    no self loops; no cycles; at least one input and one output; inputs have no predecessors
+    and outputs no successors; every node lies on an input -> output path.
+
+    >>> import graphwire
+    >>> graphwire.validate(graphwire.generators.chain(3)).number_of_nodes()
+    5
+    """
+    if not isinstance(G, nx.DiGraph) or G.is_multigraph():
+        raise GraphError(f"expected a networkx.DiGraph, got {type(G).__name__}")
+    if G.number_of_nodes() == 0:
+        raise RoleError("graph has no nodes")
+    record = G.graph.get("graphwire")
+    if record is not None:
+        if not isinstance(record, dict):
+            raise AttributeValueError(f"graph attribute 'graphwire' must be a mapping, got {record!r}")
+        version = record.get("version", SCHEMA_VERSION)
+        if not _is_int(version) or not 1 <= version <= SCHEMA_VERSION:
+            raise AttributeValueError(
+                f"graph attribute graphwire.version must be an integer 1..{SCHEMA_VERSION}, got {version!r}"
+            )
+
+    for n, data in G.nodes(data=True):
+        if not (_is_int(n) or isinstance(n, str)):
+            raise AttributeValueError(f"node label {n!r} must be an int or a str, got {type(n).__name__}")
+        for key, check in NODE_CHECKS.items():
+            if key in data:
+                err = check(data[key])
+                if err:
+                    raise AttributeValueError(f"node {n!r}: attribute {key!r} {err}")
+    for u, v, data in G.edges(data=True):
+        for key, check in EDGE_CHECKS.items():
+            if key in data:
+                err = check(data[key])
+                if err:
+                    raise AttributeValueError(f"edge ({u!r}, {v!r}): attribute {key!r} {err}")
+
+    loops = list(nx.selfloop_edges(G))
+    if loops:
+        raise SelfLoopError(f"self loops are not allowed: edges {describe(loops)}")
+    if not nx.is_directed_acyclic_graph(G):
+        _raise_cycle(G)
+
+    ins, outs = inputs(G), outputs(G)
+    hint = "" if any("role" in d for _, d in G.nodes(data=True)) else (
+        "; no node has a 'role' attribute: set G.nodes[n]['role'] or use graphwire.assign_roles(G)"
+    )
+    if not ins:
+        raise RoleError(f"graph has no node with role 'input'{hint}")
+    if not outs:
+        raise RoleError(f"graph has no node with role 'output'{hint}")
+    bad_in = [(u, n) for n in ins for u in G.predecessors(n)]
+    if bad_in:
+        raise RoleError(f"input nodes must have no incoming edges, found {describe(bad_in)}")
+    bad_out = [(n, v) for n in outs for v in G.successors(n)]
+    if bad_out:
+        raise RoleError(f"output nodes must have no outgoing edges, found {describe(bad_out)}")
+
+    reached = set(ins).union(*(nx.descendants(G, n) for n in ins))
+    reaching = set(outs).union(*(nx.ancestors(G, n) for n in outs))
+    dead = sorted((n for n in G if n not in reached or n not in reaching), key=sort_key)
+    if dead:
+        parts = []
+        unreached = [n for n in dead if n not in reached]
+        stuck = [n for n in dead if n in reached and n not in reaching]
+        if unreached:
+            parts.append(f"not reachable from an input: {describe(unreached)}")
+        if stuck:
+            parts.append(f"reaching no output: {describe(stuck)}")
+        raise DeadNodeError("nodes not on an input -> output path (" + "; ".join(parts) + ")", nodes=dead)
+    return G

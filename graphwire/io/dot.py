@@ -1,0 +1,464 @@
+"""DOT: a Graphviz drawing of the wiring that also round-trips every attribute.
+
+Two layers live in one file:
+
+* **data** - every graphwire attribute is stored as ``gw_<key>="<JSON>"`` (node label as
+  ``gw_id``, graph attributes as ``gw_graph``), so :func:`from_dot` restores ints, floats,
+  bools and dicts exactly. Values whose JSON needs a backslash are stored as
+  ``"b64:<base64 of the JSON>"`` because Graphviz and pydot disagree on backslash escapes.
+* **drawing** - the learned ``weight`` becomes ``penwidth``/``color``/``label`` (never the
+  Graphviz ``weight`` attribute, an integer layout hint), inactive edges are dashed, inputs
+  and outputs get their own shapes, nodes with a ``stage`` sit in ``cluster_stage_<k>`` and each
+  topological generation is one ``rank=same`` group (``newrank=true``).
+
+The DOT text is written by hand (pydot's writer re-quotes values inconsistently); reading uses
+pydot's parser. Nothing is ever evaluated.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import io as _io
+import json
+import math
+import numbers
+import os
+import re
+import warnings
+from typing import Any, Hashable
+
+import networkx as nx
+
+from ..errors import AttributeValueError, FormatError, ParameterError
+from ..graph import assign_roles, generations, node_attr, validate
+from ._atomic import atomic_write
+from .json_format import graph_record, jsonable, read_source
+
+__all__ = ["to_dot", "from_dot", "RANKDIRS", "EDGE_LABEL_LIMIT"]
+
+RANKDIRS = ("TB", "LR", "BT", "RL")
+#: Above this many edges, per-edge labels and tooltips are left out (layout time, file size).
+EDGE_LABEL_LIMIT = 2000
+
+_INT_RE = re.compile(r"-?[0-9]+")
+_SAFE_NAME_RE = re.compile(r'[^"\\:\x00-\x1f\x7f]+')
+_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KEYWORDS = {"node", "edge", "graph", "digraph", "subgraph", "strict"}
+_SHAPES = {"input": "invhouse", "output": "house"}
+_FILLS = {"input": "#d9f2d9", "output": "#fde2c8"}
+#: Plain (non-gw_) attributes read from hand-written DOT, and how to parse them.
+_PLAIN_NODE = {"role": str, "op": str, "agg": str, "channels": int, "stride": int, "stage": int, "block": int}
+_PLAIN_EDGE = {"op": str, "active": bool}
+
+
+# ---------------------------------------------------------------- writing helpers
+def _quote(text: str) -> str:
+    """A DOT double-quoted string for text without backslashes (callers make sure of that)."""
+    return '"' + text.replace('"', '\\"') + '"'
+
+
+def _gw_value(value: Any) -> str:
+    """The quoted DOT form of a JSON-encoded value (base64 when the JSON has a backslash)."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    if "\\" in text or "\r" in text or "\n" in text:
+        return '"b64:' + base64.b64encode(text.encode("utf-8")).decode("ascii") + '"'
+    return _quote(text)
+
+
+def _display(text: Any, limit: int = 40) -> str:
+    """Text for a label/tooltip: no quotes, backslashes or line breaks, shortened."""
+    s = str(text).replace("\\", "/").replace('"', "'")
+    s = re.sub(r"[\x00-\x1f\x7f]", " ", s)
+    return s if len(s) <= limit else s[: limit - 1] + "\u2026"
+
+
+def _dot_names(G: nx.DiGraph) -> dict:
+    """Unique DOT node IDs: ints as numerals, other labels quoted, odd strings renamed."""
+    names: dict = {}
+    strs = {n for n in G if isinstance(n, str)}
+    fallback = 0
+    for n in G:
+        if isinstance(n, numbers.Integral) and not isinstance(n, bool):
+            names[n] = str(int(n)) if n >= 0 else _quote(str(int(n)))  # pydot rejects bare negative numerals
+            continue
+        s = str(n)
+        if _SAFE_NAME_RE.fullmatch(s) and not _INT_RE.fullmatch(s.strip()) and s.lower() not in _KEYWORDS:
+            names[n] = _quote(s)
+            continue
+        while f"_gw_{fallback}" in strs:
+            fallback += 1
+        names[n] = _quote(f"_gw_{fallback}")
+        fallback += 1
+    return names
+
+
+def _attr_list(attrs: dict[str, str]) -> str:
+    return "[" + ", ".join(f"{k}={v}" for k, v in attrs.items()) + "]"
+
+
+def _gw_attrs(data: dict, where: str, reserved: tuple[str, ...]) -> dict[str, str]:
+    """``gw_<key>`` entries for simple keys, the rest (odd or reserved keys) in ``gw_extra``."""
+    out: dict[str, str] = {}
+    extra: dict = {}
+    for key, value in data.items():
+        plain = jsonable(value, f"{where}: attribute {key!r}")
+        if isinstance(key, str) and _KEY_RE.fullmatch(key) and key not in reserved:
+            out[f"gw_{key}"] = _gw_value(plain)
+        else:
+            if not isinstance(key, str):
+                raise AttributeValueError(f"{where}: attribute name {key!r} must be a string")
+            extra[key] = plain
+    if extra:
+        out["gw_extra"] = _gw_value(extra)
+    return out
+
+
+def _hex(rgb: tuple[float, float, float], alpha: float) -> str:
+    r, g, b = (max(0, min(255, round(c))) for c in rgb)
+    a = max(0, min(255, round(alpha)))
+    return f'"#{r:02x}{g:02x}{b:02x}{a:02x}"'
+
+
+def _lerp(a: tuple, b: tuple, t: float) -> tuple:
+    return tuple(x + (y - x) * t for x, y in zip(a, b))
+
+
+_GREY, _BLUE, _RED = (0xBB, 0xBB, 0xBB), (0x08, 0x30, 0x6B), (0xA5, 0x0F, 0x15)
+
+
+def _edge_style(data: dict, wmax: float, labels: bool, u: Hashable, v: Hashable) -> dict[str, str]:
+    """Graphviz attributes drawing one edge (width/colour from ``weight``, dashed if inactive)."""
+    attrs: dict[str, str] = {}
+    w = data.get("weight")
+    has_w = isinstance(w, numbers.Real) and not isinstance(w, bool) and math.isfinite(w)
+    w = float(w) if has_w else w
+    active = data.get("active", True) is not False
+    parts = []
+    if has_w:
+        s = abs(w) / wmax if wmax > 0 else 0.0
+        attrs["penwidth"] = f"{0.5 + 3.5 * s:.3g}"
+        rgb = _lerp(_GREY, _RED if w < 0 else _BLUE, s)
+        alpha = 0x40 + s * (0xFF - 0x40)
+        if not active:
+            rgb, alpha = _lerp(rgb, (0xFF, 0xFF, 0xFF), 0.4), max(0x30, alpha * 0.5)
+        attrs["color"] = _hex(rgb, alpha)
+        parts.append(f"{w:.2g}")
+    elif not active:
+        attrs["color"] = '"#99999999"'
+    if not active:
+        attrs["style"] = "dashed"
+    if "op" in data and isinstance(data["op"], str):
+        parts.append(_display(data["op"], 16))
+    elif isinstance(data.get("op_weights"), dict) and data["op_weights"]:
+        ow = data["op_weights"]
+        best = max(sorted(ow), key=lambda k: ow[k] if isinstance(ow[k], (int, float)) else -math.inf)
+        parts.append(_display(best, 16))
+    if labels:
+        if parts:
+            attrs["label"] = _quote(" ".join(parts))
+        tip = f"{_display(u)} -> {_display(v)}"
+        if has_w:
+            tip += f"  weight {w:.4g}"
+        if not active:
+            tip += "  (inactive)"
+        attrs["tooltip"] = _quote(tip)
+    return attrs
+
+
+def _node_style(G: nx.DiGraph, n: Hashable) -> dict[str, str]:
+    data = G.nodes[n]
+    role = node_attr(G, n, "role")
+    op = data.get("op")
+    label = _display(n) + (f"\\n{_display(op, 24)}" if isinstance(op, str) else "")
+    attrs = {"label": f'"{label}"'}
+    if role in _SHAPES:
+        attrs["shape"] = _SHAPES[role]
+        attrs["style"] = "filled"
+        attrs["fillcolor"] = f'"{_FILLS[role]}"'
+    tip = [f"{_display(n)}", f"role={role}"]
+    for key in ("op", "channels", "stride", "agg", "stage", "block", "depth_prob"):
+        if key in data:
+            tip.append(f"{key}={_display(data[key], 24)}")
+    attrs["tooltip"] = _quote(" ".join(tip))
+    return attrs
+
+
+def _check_rankdir(rankdir: Any) -> str | None:
+    if rankdir is None:
+        return None
+    if not isinstance(rankdir, str) or rankdir.upper() not in RANKDIRS:
+        raise ParameterError(f"rankdir must be one of {list(RANKDIRS)}, got {rankdir!r}")
+    return rankdir.upper()
+
+
+def to_dot(
+    G: nx.DiGraph,
+    path: str | os.PathLike | None = None,
+    *,
+    rankdir: str | None = None,
+    edge_labels: bool | None = None,
+) -> str:
+    """Return ``G`` as DOT text (and write it atomically to ``path`` when given).
+
+    ``rankdir`` is ``"LR"``/``"TB"``/``"BT"``/``"RL"``; by default ``LR`` when the graph has more
+    topological generations than its widest generation has nodes (deep and narrow), else ``TB``.
+    ``edge_labels`` (default: when there are at most :data:`EDGE_LABEL_LIMIT` edges) adds a short
+    label and a tooltip to each edge. :func:`from_dot` restores every attribute with its type.
+    """
+    validate(G)
+    rankdir = _check_rankdir(rankdir)
+    gens = generations(G)
+    if rankdir is None:
+        rankdir = "LR" if len(gens) > max(len(g) for g in gens) else "TB"
+    if edge_labels is None:
+        edge_labels = G.number_of_edges() <= EDGE_LABEL_LIMIT
+    names = _dot_names(G)
+
+    weights = [abs(float(d["weight"])) for _, _, d in G.edges(data=True)
+               if isinstance(d.get("weight"), numbers.Real) and not isinstance(d.get("weight"), bool)]
+    wmax = max(weights, default=0.0)
+
+    lines = ["digraph graphwire {"]
+    graph_attrs = {
+        "newrank": "true",
+        "rankdir": rankdir,
+        "compound": "true",
+        "fontname": '"Helvetica"',
+        "gw_graph": _gw_value(graph_record(G)),
+    }
+    if G.number_of_edges() > EDGE_LABEL_LIMIT:
+        graph_attrs["splines"] = "line"
+    lines.extend(f"  {k}={v};" for k, v in graph_attrs.items())
+    lines.append('  node [fontname="Helvetica", fontsize=10, shape=ellipse];')
+    lines.append('  edge [arrowsize=0.6, color="#444444", fontname="Helvetica", fontsize=8, fontcolor="#555555"];')
+
+    # Nodes in G's order with all their attributes (from_dot restores this order) ...
+    for n, data in G.nodes(data=True):
+        attrs = _node_style(G, n)
+        attrs["gw_id"] = _gw_value(jsonable(n, f"node label {n!r}"))
+        attrs.update(_gw_attrs(data, f"node {n!r}", reserved=("id", "extra")))
+        lines.append(f"  {names[n]} {_attr_list(attrs)};")
+
+    # ... then the clusters, by mention (a node mentioned in a cluster belongs to it) ...
+    stages: dict = {}
+    for n, data in G.nodes(data=True):
+        st = data.get("stage")
+        if isinstance(st, numbers.Integral) and not isinstance(st, bool):
+            stages.setdefault(int(st), []).append(n)
+    for st in sorted(stages):
+        lines.append(f"  subgraph cluster_stage_{st} {{")
+        lines.append(f'    label="stage {st}"; style="rounded"; color="#9e9e9e"; fontcolor="#616161";')
+        lines.append("    " + " ".join(names[n] + ";" for n in stages[st]))
+        lines.append("  }")
+
+    # ... one rank per topological generation ...
+    for gen in gens:
+        lines.append("  { rank=same; " + " ".join(names[n] + ";" for n in gen) + " }")
+
+    # ... and the edges, in G's order.
+    for u, v, data in G.edges(data=True):
+        attrs = _edge_style(data, wmax, edge_labels, u, v)
+        attrs.update(_gw_attrs(data, f"edge ({u!r}, {v!r})", reserved=("extra",)))
+        suffix = " " + _attr_list(attrs) if attrs else ""
+        lines.append(f"  {names[u]} -> {names[v]}{suffix};")
+    lines.append("}")
+    text = "\n".join(lines) + "\n"
+    if path is not None:
+        atomic_write(path, text)
+    return text
+
+
+# ---------------------------------------------------------------- reading
+def _unquote(raw: str) -> str:
+    """The value of a DOT ID as pydot returns it (quotes kept): strip quotes, undo ``\\"``."""
+    s = raw.strip()
+    if len(s) >= 2 and s[0] == '"' and s[-1] == '"':
+        s = s[1:-1]
+        s = s.replace("\\\r\n", "").replace("\\\n", "").replace('\\"', '"')
+    elif len(s) >= 2 and s[0] == "<" and s[-1] == ">":  # HTML-like label
+        s = s[1:-1]
+    return s
+
+
+def _node_key(raw: str) -> str:
+    """The node name of an edge endpoint or node statement, without quotes or port."""
+    s = raw.strip()
+    if s.startswith('"'):
+        i = 1
+        while i < len(s):
+            if s[i] == "\\":
+                i += 2
+                continue
+            if s[i] == '"':
+                break
+            i += 1
+        return _unquote(s[: i + 1])
+    return s.split(":", 1)[0]
+
+
+def _decode_gw(raw: str, where: str) -> Any:
+    text = _unquote(raw)
+    if text.startswith("b64:"):
+        try:
+            text = base64.b64decode(text[4:].encode("ascii"), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeError, ValueError):
+            raise FormatError(f"{where} holds invalid base64") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise FormatError(f"{where} is not valid JSON ({e.msg}): {text[:60]!r}") from None
+    except RecursionError:
+        raise FormatError(f"{where} is nested too deeply") from None
+
+
+def _plain_value(raw: str, kind: type, where: str) -> Any:
+    s = _unquote(raw)
+    if kind is int:
+        return int(s) if _INT_RE.fullmatch(s.strip()) else s
+    if kind is bool:
+        low = s.strip().lower()
+        if low in ("true", "1", "yes"):
+            return True
+        if low in ("false", "0", "no"):
+            return False
+        raise FormatError(f"{where} must be true or false, got {s!r}")
+    return s
+
+
+def _decode_attrs(attrs: dict, where: str, plain: dict[str, type]) -> tuple[dict, Any]:
+    """Attributes of one element: plain schema ones, then every ``gw_`` one. Returns (attrs, gw_id)."""
+    out: dict = {}
+    gw_id = None
+    for key, raw in attrs.items():
+        if key in plain:
+            out[key] = _plain_value(raw, plain[key], f"{where}: attribute {key!r}")
+    for key, raw in attrs.items():
+        if not key.startswith("gw_"):
+            continue
+        name = key[3:]
+        value = _decode_gw(raw, f"{where}: attribute {key!r}")
+        if name == "id":
+            gw_id = value
+        elif name == "extra":
+            if not isinstance(value, dict):
+                raise FormatError(f"{where}: attribute 'gw_extra' must hold a JSON object")
+            out.update(value)
+        else:
+            out[name] = value
+    return out, gw_id
+
+
+def _endpoint_keys(end: Any) -> list[str]:
+    """Node names of an edge endpoint: a name, or a subgraph such as ``{b c}``."""
+    if isinstance(end, str):
+        return [_node_key(end)]
+    nodes = end.get("nodes", {}) if hasattr(end, "get") else {}
+    keys = [_node_key(k) for k in nodes]
+    for sub in (end.get("subgraphs", {}) or {}).values() if hasattr(end, "get") else ():
+        for s in sub:
+            keys.extend(_endpoint_keys(s))
+    if not keys:
+        raise FormatError(f"unsupported DOT edge endpoint {end!r:.60}")
+    return keys
+
+
+def _walk(graph, nodes: dict, edges: list) -> None:
+    """Collect node statements (merged by name, in order) and edges from a pydot graph tree."""
+    for node in graph.get_nodes():
+        raw = node.get_name()
+        if raw in ("node", "edge", "graph"):  # default-attribute statements
+            continue
+        key = _node_key(raw)
+        nodes.setdefault(key, {}).update(node.get_attributes())
+    for edge in graph.get_edges():
+        srcs, dsts = _endpoint_keys(edge.get_source()), _endpoint_keys(edge.get_destination())
+        for k in srcs + dsts:
+            nodes.setdefault(k, {})
+        for s in srcs:
+            for d in dsts:
+                edges.append((s, d, edge.get_attributes()))
+    for sub in graph.get_subgraphs():
+        _walk(sub, nodes, edges)
+
+
+def _parse(text: str, where: str):
+    import pydot  # lazy: pyparsing is slow to import
+
+    captured = _io.StringIO()
+    try:
+        with contextlib.redirect_stdout(captured), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # pyparsing's about pydot's parser
+            graphs = pydot.graph_from_dot_data(text)
+    except Exception as e:  # noqa: BLE001 - pydot/pyparsing raise various things on bad input
+        raise FormatError(f"{where}: malformed DOT ({type(e).__name__}: {e})") from None
+    if graphs is None:
+        detail = [line for line in captured.getvalue().splitlines() if line.strip()]
+        msg = detail[-1] if detail else "pydot could not parse it"
+        raise FormatError(f"{where}: malformed DOT: {msg}")
+    if len(graphs) != 1:
+        raise FormatError(f"{where}: expected one DOT graph, found {len(graphs)}")
+    return graphs[0]
+
+
+def _looks_like_dot(s: str) -> bool:
+    return "{" in s or "\n" in s
+
+
+def from_dot(source: str | bytes | os.PathLike) -> nx.DiGraph:
+    """Load a graph from a DOT file path or DOT text (a string containing ``{`` is text).
+
+    DOT written by :func:`to_dot` comes back with every attribute and its type (from the
+    ``gw_`` attributes). Hand-written DOT works too: node names (numerals become ints), edges
+    and the plain schema attributes ``role, op, agg, channels, stride, stage, block`` (edges:
+    ``op, active``); when no node has a ``role``, sources become inputs and sinks outputs
+    (:func:`graphwire.graph.assign_roles`). The graph is then validated (a cycle raises
+    :class:`~graphwire.errors.CycleError`). Malformed DOT raises
+    :class:`~graphwire.errors.FormatError`. Nothing is ever evaluated.
+    """
+    text, where = read_source(source, "DOT", _looks_like_dot)
+    pg = _parse(text, where)
+    if pg.get_type() != "digraph":
+        raise FormatError(f"{where}: is an undirected 'graph'; graphwire needs a 'digraph' (edges with ->)")
+
+    G = nx.DiGraph()
+    graph_attrs = dict(pg.get_attributes())
+    for stmt in pg.get_node("graph"):  # `graph [...]` statements
+        graph_attrs.update(stmt.get_attributes())
+    if "gw_graph" in graph_attrs:
+        record = _decode_gw(graph_attrs["gw_graph"], f"{where}: graph attribute 'gw_graph'")
+        if not isinstance(record, dict):
+            raise FormatError(f"{where}: graph attribute 'gw_graph' must hold a JSON object")
+        G.graph.update(record)
+
+    nodes: dict[str, dict] = {}
+    edges: list = []
+    _walk(pg, nodes, edges)
+
+    labels: dict[str, Hashable] = {}
+    for key, attrs in nodes.items():
+        where_n = f"{where}: node {key!r}"
+        data, gw_id = _decode_attrs(attrs, where_n, _PLAIN_NODE)
+        if gw_id is None:
+            label: Hashable = int(key) if _INT_RE.fullmatch(key) else key
+        elif isinstance(gw_id, str) or (isinstance(gw_id, int) and not isinstance(gw_id, bool)):
+            label = gw_id
+        else:
+            raise FormatError(f"{where_n}: 'gw_id' must be an integer or a string, got {gw_id!r}")
+        if label in G:
+            raise FormatError(f"{where}: two DOT nodes stand for the node {label!r}")
+        labels[key] = label
+        G.add_node(label, **data)
+    for s, d, attrs in edges:
+        u, v = labels[s], labels[d]
+        data, _ = _decode_attrs(attrs, f"{where}: edge ({u!r}, {v!r})", _PLAIN_EDGE)
+        if G.has_edge(u, v):
+            G.edges[u, v].update(data)
+        else:
+            G.add_edge(u, v, **data)
+
+    if not any("role" in d for _, d in G.nodes(data=True)):
+        G = assign_roles(G)
+    return validate(G)
+

@@ -1,0 +1,266 @@
+"""JSON: networkx node-link data (key ``edges``) plus the graph contract's attributes.
+
+The text is deterministic: nodes and edges in ``G``'s order, object keys sorted, so one graph
+gives byte-identical files in every process. Loading never executes anything (plain
+``json.loads``), checks the document field by field (:class:`~graphwire.errors.FormatError`
+naming the field) and then validates the graph against the contract.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Union
+
+import networkx as nx
+
+from ..errors import AttributeValueError, FormatError
+from ..graph import SCHEMA_VERSION, validate
+from ._atomic import atomic_write
+
+__all__ = ["to_json", "from_json"]
+
+Source = Union[str, bytes, "os.PathLike[str]", Mapping]
+
+
+# ---------------------------------------------------------------- values -> JSON types
+def jsonable(value: Any, where: str) -> Any:
+    """``value`` as plain JSON types (tuples -> lists, numpy scalars/arrays -> Python values).
+
+    Raises :class:`AttributeValueError` naming ``where`` for values JSON cannot hold exactly:
+    NaN/infinity, non-string mapping keys, sets and arbitrary objects.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        x = float(value)
+        if not math.isfinite(x):
+            raise AttributeValueError(f"{where} is {value!r}: JSON has no NaN or infinity")
+        return x
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise AttributeValueError(
+                    f"{where} has the key {k!r} ({type(k).__name__}): JSON object keys must be strings")
+            out[k] = jsonable(v, f"{where}[{k!r}]")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if hasattr(value, "tolist") and callable(value.tolist):  # numpy arrays and scalars, tensors
+        try:
+            plain = value.tolist()
+        except Exception:  # noqa: BLE001 - report it as an unsupported value below
+            plain = value
+        if plain is not value:
+            return jsonable(plain, where)
+    raise AttributeValueError(
+        f"{where} has a value of type {type(value).__name__} ({value!r:.60}) that JSON cannot store; "
+        "use numbers, strings, bools, lists or dicts")
+
+
+def graph_record(G: nx.DiGraph) -> dict:
+    """``G.graph`` as JSON types, with ``graphwire.version`` filled in (``G`` is not modified)."""
+    data = jsonable(dict(G.graph), "graph attributes")
+    record = data.get("graphwire")
+    record = dict(record) if isinstance(record, dict) else {}
+    record.setdefault("version", SCHEMA_VERSION)
+    data["graphwire"] = record
+    return data
+
+
+def node_link(G: nx.DiGraph) -> dict:
+    """Node-link data with an explicit ``edges`` key, attribute values as JSON types."""
+    nodes = []
+    for n, attrs in G.nodes(data=True):
+        if "id" in attrs:
+            raise AttributeValueError(
+                f"node {n!r}: attribute 'id' clashes with the node-link 'id' field; rename it")
+        entry = {k: jsonable(v, f"node {n!r}: attribute {k!r}") for k, v in attrs.items()}
+        entry["id"] = jsonable(n, f"node label {n!r}")
+        nodes.append(entry)
+    edges = []
+    for u, v, attrs in G.edges(data=True):
+        for reserved in ("source", "target"):
+            if reserved in attrs:
+                raise AttributeValueError(
+                    f"edge ({u!r}, {v!r}): attribute {reserved!r} clashes with the node-link field; rename it")
+        entry = {k: jsonable(x, f"edge ({u!r}, {v!r}): attribute {k!r}") for k, x in attrs.items()}
+        entry["source"], entry["target"] = jsonable(u, "edge source"), jsonable(v, "edge target")
+        edges.append(entry)
+    return {"directed": True, "multigraph": False, "graph": graph_record(G), "nodes": nodes, "edges": edges}
+
+
+def to_json(G: nx.DiGraph, path: str | os.PathLike | None = None, *, indent: int | None = 2) -> str:
+    """Return ``G`` as node-link JSON text (and write it atomically to ``path`` when given).
+
+    ``G`` is validated first. Keys are sorted and nodes/edges keep ``G``'s order, so the same
+    graph always gives byte-identical text; tuples become lists. The graph record
+    ``graph["graphwire"]["version"]`` is always written (``G`` itself is left untouched).
+
+    >>> import graphwire as gw
+    >>> text = gw.io.to_json(gw.generators.chain(1))
+    >>> gw.io.from_json(text).number_of_edges()
+    2
+    """
+    validate(G)
+    text = json.dumps(node_link(G), indent=indent, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    text += "\n"
+    if path is not None:
+        atomic_write(path, text)
+    return text
+
+
+# ---------------------------------------------------------------- reading
+def read_source(source: Any, kind: str, looks_like_text) -> tuple[str, str]:
+    """Return ``(text, where)`` for a path or in-memory text; ``where`` prefixes error messages."""
+    if isinstance(source, (bytes, bytearray)):
+        try:
+            return bytes(source).decode("utf-8"), f"{kind} text"
+        except UnicodeDecodeError as e:
+            raise FormatError(f"{kind} text is not UTF-8 (byte {e.start})") from None
+    if isinstance(source, str):
+        if looks_like_text(source):
+            return source, f"{kind} text"
+        if not source.strip():
+            raise FormatError(f"empty {kind} text")
+        path = Path(source)
+        if not path.exists():
+            raise FormatError(f"{source}: no such file (and it does not look like {kind} text)")
+    elif isinstance(source, os.PathLike):
+        path = Path(os.fspath(source))
+    else:
+        raise FormatError(f"expected a file path or {kind} text, got {type(source).__name__}")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise FormatError(f"{path}: no such file") from None
+    except OSError as e:
+        raise FormatError(f"{path}: cannot read it ({e.strerror or e})") from None
+    try:
+        return raw.decode("utf-8-sig"), str(path)
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{path}: not UTF-8 text (byte {e.start})") from None
+
+
+def _looks_like_json(s: str) -> bool:
+    t = s.lstrip()
+    return t[:1] in ("{", "[") or "\n" in s
+
+
+def _label_ok(x: Any) -> bool:
+    return isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool))
+
+
+def _version_check(graph: dict, where: str) -> None:
+    record = graph.get("graphwire")
+    if record is None:
+        return
+    if not isinstance(record, dict):
+        raise FormatError(f"{where}: 'graph.graphwire' must be an object, got {type(record).__name__}")
+    version = record.get("version", SCHEMA_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
+        raise FormatError(
+            f"{where}: unsupported graphwire schema version {version!r} in 'graph.graphwire.version' "
+            f"(this graphwire reads versions 1..{SCHEMA_VERSION})")
+
+
+def from_node_link(data: Any, where: str = "JSON") -> nx.DiGraph:
+    """Build (and validate) a DiGraph from parsed node-link data; FormatError names bad fields."""
+    if not isinstance(data, dict):
+        raise FormatError(f"{where}: the top level must be a JSON object (node-link data), got {type(data).__name__}")
+    directed = data.get("directed", True)
+    if directed is not True:
+        if directed is False:
+            raise FormatError(f"{where}: 'directed' is false; graphwire graphs are directed (DAGs)")
+        raise FormatError(f"{where}: 'directed' must be true, got {directed!r}")
+    multigraph = data.get("multigraph", False)
+    if multigraph is not False:
+        if multigraph is True:
+            raise FormatError(f"{where}: 'multigraph' is true; graphwire graphs have at most one edge per node pair")
+        raise FormatError(f"{where}: 'multigraph' must be false, got {multigraph!r}")
+
+    graph = data.get("graph", {})
+    if isinstance(graph, list):  # networkx 1.x wrote a list of [key, value] pairs
+        try:
+            graph = dict(graph)
+        except (TypeError, ValueError):
+            raise FormatError(f"{where}: 'graph' must be an object of graph attributes") from None
+    if not isinstance(graph, dict):
+        raise FormatError(f"{where}: 'graph' must be an object of graph attributes, got {type(graph).__name__}")
+    _version_check(graph, where)
+
+    if "nodes" not in data:
+        raise FormatError(f"{where}: missing 'nodes' (a list of node objects with an 'id')")
+    nodes = data["nodes"]
+    if not isinstance(nodes, list):
+        raise FormatError(f"{where}: 'nodes' must be a list, got {type(nodes).__name__}")
+    if "edges" in data and "links" in data:
+        raise FormatError(f"{where}: has both 'edges' and the legacy 'links'; keep one")
+    key = "edges" if "edges" in data else "links" if "links" in data else None
+    if key is None:
+        raise FormatError(f"{where}: missing 'edges' (or the legacy 'links'), a list of edge objects")
+    edges = data[key]
+    if not isinstance(edges, list):
+        raise FormatError(f"{where}: '{key}' must be a list, got {type(edges).__name__}")
+
+    G = nx.DiGraph()
+    G.graph.update(graph)
+    first_seen: dict = {}
+    for i, entry in enumerate(nodes):
+        if not isinstance(entry, dict):
+            raise FormatError(f"{where}: nodes[{i}] must be an object, got {type(entry).__name__}")
+        if "id" not in entry:
+            raise FormatError(f"{where}: nodes[{i}] has no 'id'")
+        n = entry["id"]
+        if not _label_ok(n):
+            raise FormatError(f"{where}: nodes[{i}]: 'id' must be an integer or a string, got {n!r}")
+        if n in first_seen:
+            raise FormatError(f"{where}: duplicate node id {n!r} (nodes[{first_seen[n]}] and nodes[{i}])")
+        first_seen[n] = i
+        G.add_node(n, **{k: v for k, v in entry.items() if k != "id"})
+
+    seen_edges: dict = {}
+    for i, entry in enumerate(edges):
+        if not isinstance(entry, dict):
+            raise FormatError(f"{where}: {key}[{i}] must be an object, got {type(entry).__name__}")
+        for end in ("source", "target"):
+            if end not in entry:
+                raise FormatError(f"{where}: {key}[{i}] has no '{end}'")
+            x = entry[end]
+            if not _label_ok(x) or x not in first_seen:
+                raise FormatError(f"{where}: {key}[{i}]: '{end}' {x!r} is not a node id listed in 'nodes'")
+        u, v = entry["source"], entry["target"]
+        if (u, v) in seen_edges:
+            raise FormatError(
+                f"{where}: duplicate edge ({u!r}, {v!r}) ({key}[{seen_edges[(u, v)]}] and {key}[{i}])")
+        seen_edges[(u, v)] = i
+        G.add_edge(u, v, **{k: x for k, x in entry.items() if k not in ("source", "target")})
+    return validate(G)
+
+
+def from_json(source: Source) -> nx.DiGraph:
+    """Load a graph from a JSON file path, JSON text (str/bytes) or parsed node-link data.
+
+    Reads networkx node-link data with the ``edges`` key or the older ``links`` key. A string
+    is JSON text when it starts with ``{``/``[`` (or spans lines), else a path. Malformed
+    documents raise :class:`~graphwire.errors.FormatError` naming the field; the graph is then
+    validated (a cycle raises :class:`~graphwire.errors.CycleError`, and so on). Nothing is
+    ever executed.
+    """
+    if isinstance(source, Mapping):
+        return from_node_link(dict(source), "JSON data")
+    text, where = read_source(source, "JSON", _looks_like_json)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise FormatError(f"{where}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    except RecursionError:
+        raise FormatError(f"{where}: JSON nested too deeply") from None
+    return from_node_link(data, where)

@@ -1,0 +1,129 @@
+"""Ready-made networks around a wired core: stem -> WiredNet -> head.
+
+``WiredClassifier.recompile(pruned_graph)`` rebuilds the same classifier on a pruned graph,
+carrying the stem, the head and (by node label) every surviving node's parameters over.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import networkx as nx
+import torch
+from torch import nn
+
+from . import generators
+from .compiler import WiredNet, compile
+from .errors import ParameterError
+
+__all__ = ["WiredClassifier", "randwire", "wired_mlp", "wired_conv1d", "wired_conv2d"]
+
+
+class WiredClassifier(nn.Module):
+    """``head(wired(stem(x)))``; ``wired`` is the compiled graph."""
+
+    def __init__(self, stem: nn.Module, wired: WiredNet, head: nn.Module, compile_kwargs: dict):
+        super().__init__()
+        self.stem, self.wired, self.head = stem, wired, head
+        self.compile_kwargs = {k: v for k, v in compile_kwargs.items() if k in _COMPILE_KEYS}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.wired(self.stem(x)))
+
+    def regularizer(self) -> torch.Tensor:
+        return self.wired.regularizer()
+
+    def write_back(self) -> nx.DiGraph:
+        return self.wired.write_back()
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        return self.wired.graph
+
+    def recompile(self, graph: nx.DiGraph, *, wiring: str = "static", **options) -> "WiredClassifier":
+        """The same classifier on ``graph`` (e.g. a pruned write-back), parameters carried over."""
+        wired = compile(graph, init_from=self.wired, wiring=wiring, **self.compile_kwargs, **options)
+        new = WiredClassifier(copy.deepcopy(self.stem), wired, copy.deepcopy(self.head), self.compile_kwargs)
+        return new.to(next(self.parameters()).device)
+
+
+_COMPILE_KEYS = {"in_channels", "channels", "default_op", "output_op", "dims", "executor", "resize", "op_options"}
+
+
+def _split_kwargs(kwargs: dict) -> tuple[dict, dict]:
+    return ({k: v for k, v in kwargs.items() if k in _COMPILE_KEYS},
+            {k: v for k, v in kwargs.items() if k not in _COMPILE_KEYS})
+
+
+def _family(family: str):
+    table = {"ws": (generators.watts_strogatz, {"k": 4, "p": 0.75}),
+             "er": (generators.erdos_renyi, {"p": 0.2}),
+             "ba": (generators.barabasi_albert, {"m": 5})}
+    if family not in table:
+        raise ParameterError(f"family must be one of {sorted(table)}, got {family!r}")
+    return table[family]
+
+
+def randwire(num_classes: int = 10, *, family: str = "ws", nodes: int = 32, channels: int = 78,
+             in_channels: int = 3, stages: int = 3, seed: int = 0, wiring: str = "sigmoid",
+             stem_stride: int = 2, head_channels: int = 1280, op: str = "sepconv",
+             **family_params) -> WiredClassifier:
+    """RandWire's small regime (Xie et al. 2019): stem, ``stages`` random stages of ``nodes`` nodes
+    at C, 2C, 4C... channels (each stage's input node halves the resolution), 1x1 conv head.
+
+    Family defaults are the paper's: WS(k=4, p=0.75), ER(p=0.2), BA(m=5). Stages get distinct
+    graphs (seeds derived from ``seed``).
+
+    >>> m = randwire(10, nodes=8, channels=8)
+    >>> m(torch.randn(2, 3, 32, 32)).shape
+    torch.Size([2, 10])
+    """
+    gen, params = _family(family)
+    params = dict(params, **family_params)
+    G = generators.stack(gen, stages, seed=seed, n=nodes, **params)
+    for n, d in G.nodes(data=True):
+        d["channels"] = channels * 2 ** d["stage"]
+        d["op"] = op
+    for st in range(stages):  # the stage's input node changes resolution (and width)
+        entry = min(n for n, d in G.nodes(data=True) if d["stage"] == st)
+        G.nodes[entry]["stride"] = 2
+    half = max(channels // 2, 1)
+    stem = nn.Sequential(nn.Conv2d(in_channels, half, 3, stem_stride, 1, bias=False), nn.BatchNorm2d(half),
+                         nn.ReLU(), nn.Conv2d(half, channels, 3, 1, 1, bias=False), nn.BatchNorm2d(channels))
+    kw = dict(in_channels=channels, dims=2)
+    wired = compile(G, wiring=wiring, **kw)
+    head = nn.Sequential(nn.ReLU(), nn.Conv2d(wired.out_channels, head_channels, 1, bias=False),
+                         nn.BatchNorm2d(head_channels), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(head_channels, num_classes))
+    return WiredClassifier(stem, wired, head, kw)
+
+
+def wired_mlp(graph: nx.DiGraph, in_features: int, num_classes: int, *, width: int = 64,
+              wiring: str = "sigmoid", **options) -> WiredClassifier:
+    """A classifier for vector data whose hidden layers are the graph's nodes (``linear`` op)."""
+    kw, wopts = _split_kwargs(options)
+    kw = dict(in_channels=in_features, channels=width, default_op="linear", dims=0) | kw
+    wired = compile(graph, wiring=wiring, **kw, **wopts)
+    return WiredClassifier(nn.Identity(), wired, nn.Linear(wired.out_channels, num_classes), kw)
+
+
+def wired_conv1d(graph: nx.DiGraph, in_channels: int, num_classes: int, *, width: int = 32,
+                 wiring: str = "sigmoid", op: str = "conv", **options) -> WiredClassifier:
+    """A classifier for 1-D sequences (``[B, C, L]``, e.g. MNIST-1D): conv stem, wired core, pooled head."""
+    kw, wopts = _split_kwargs(options)
+    kw = dict(in_channels=width, channels=width, default_op=op, dims=1) | kw
+    wired = compile(graph, wiring=wiring, **kw, **wopts)
+    stem = nn.Sequential(nn.Conv1d(in_channels, width, 5, 1, 2, bias=False), nn.BatchNorm1d(width))
+    head = nn.Sequential(nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(wired.out_channels, num_classes))
+    return WiredClassifier(stem, wired, head, kw)
+
+
+def wired_conv2d(graph: nx.DiGraph, in_channels: int, num_classes: int, *, width: int = 32,
+                 wiring: str = "sigmoid", op: str = "sepconv", **options) -> WiredClassifier:
+    """A small image classifier (``[B, C, H, W]``): conv stem, wired core at ``width``, pooled head."""
+    kw, wopts = _split_kwargs(options)
+    kw = dict(in_channels=width, channels=width, default_op=op, dims=2) | kw
+    wired = compile(graph, wiring=wiring, **kw, **wopts)
+    stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width))
+    head = nn.Sequential(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(wired.out_channels, num_classes))
+    return WiredClassifier(stem, wired, head, kw)

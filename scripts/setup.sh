@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Sets up graphwire in a local virtual environment (.venv). Safe to run twice.
+# - creates .venv with python3 (override with PYTHON=...)
+# - installs PyTorch's CPU build (torch==2.13.0) when the venv has no torch and no NVIDIA GPU is
+#   present, so CPU machines never pull several GB of CUDA packages; with a GPU, pip's default build
+# - installs graphwire (editable) with the extras named in GRAPHWIRE_EXTRAS (default: data,test)
+# - installs Debian's graphviz (the `dot` binary) when it is missing and we are root with apt-get
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+EXTRAS=${GRAPHWIRE_EXTRAS:-data,test}
+TORCH_CPU_PIN=${GRAPHWIRE_TORCH_PIN:-torch==2.13.0}
+
+if [ ! -x .venv/bin/python ]; then
+    echo "[setup] creating .venv with $($PY --version 2>&1)"
+    "$PY" -m venv .venv
+fi
+VPY=.venv/bin/python
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
+    if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
+        echo "[setup] NVIDIA GPU found: installing PyTorch with CUDA"
+        "$VPY" -m pip install -q "torch>=2.3"
+    else
+        echo "[setup] no GPU: installing the CPU build $TORCH_CPU_PIN"
+        "$VPY" -m pip install -q "$TORCH_CPU_PIN"
+    fi
+fi
+
+stamp=.venv/.graphwire-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$(cat "$stamp")" != "$EXTRAS" ]; then
+    echo "[setup] installing graphwire[$EXTRAS]"
+    "$VPY" -m pip install -q -e ".[$EXTRAS]"
+    echo "$EXTRAS" > "$stamp"
+fi
+
+if ! command -v dot >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "[setup] installing Debian's graphviz (the 'dot' binary)"
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null
+    else
+        echo "[setup] warning: Graphviz 'dot' not found; rendering will fail until you install it" >&2
+        echo "        (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz;" >&2
+        echo "         conda: conda install -c conda-forge graphviz)" >&2
+    fi
+fi
+echo "[setup] ready: $("$VPY" -c 'import torch, networkx; print("torch", torch.__version__, "| networkx", networkx.__version__)')"

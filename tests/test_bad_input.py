@@ -1,0 +1,184 @@
+"""A catalogue of bad inputs: each raises its specific graphwire error naming the culprit.
+
+Never a bare KeyError/TypeError from inside networkx: the exception's exact type is the
+graphwire one, and the message contains the node, edge, field or parameter at fault.
+"""
+
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+import pytest
+
+from graphwire import errors, generators, prune, validate
+from graphwire.errors import (
+    AttributeValueError,
+    CycleError,
+    DeadNodeError,
+    FormatError,
+    GraphError,
+    ParameterError,
+    RoleError,
+    SelfLoopError,
+)
+from graphwire.io import from_dot, from_json, render, to_dot, to_json
+
+
+def dag(edges, roles=None) -> nx.DiGraph:
+    """A DiGraph from ``edges``; ``roles`` maps node -> role."""
+    G = nx.DiGraph()
+    G.add_edges_from(edges)
+    for n, role in (roles or {}).items():
+        G.add_node(n, role=role)
+    return G
+
+
+def ok_graph() -> nx.DiGraph:
+    """input 0 -> 1 -> 2 -> output 3, plus 0 -> 2."""
+    return dag([(0, 1), (1, 2), (2, 3), (0, 2)], {0: "input", 3: "output"})
+
+
+def with_node(n, **attrs) -> nx.DiGraph:
+    G = ok_graph()
+    G.nodes[n].update(attrs)
+    return G
+
+
+def with_edge(u, v, **attrs) -> nx.DiGraph:
+    G = ok_graph()
+    G.edges[u, v].update(attrs)
+    return G
+
+
+def doc(**changes) -> str:
+    """JSON text of ok_graph with top-level fields changed (None deletes a field)."""
+    data = json.loads(to_json(ok_graph()))
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    return json.dumps(data)
+
+
+def doc_with(mutate) -> str:
+    data = json.loads(to_json(ok_graph()))
+    mutate(data)
+    return json.dumps(data)
+
+
+def weighted() -> nx.DiGraph:
+    G = ok_graph()
+    for i, (u, v) in enumerate(G.edges):
+        G.edges[u, v]["weight"] = float(i + 1)
+    return G
+
+
+def _set_version(data):
+    data["graph"]["graphwire"]["version"] = 99
+
+
+def _cyclic_dot():
+    return "digraph { a -> b; b -> c; c -> a; c -> d; }"
+
+
+CASES = [
+    # (id, thunk, exact exception type, substrings the message must contain)
+    ("cycle", lambda: validate(dag([(0, 1), (1, 2), (2, 1), (2, 3)], {0: "input", 3: "output"})),
+     CycleError, ["1 -> 2 -> 1"]),
+    ("self-loop", lambda: validate(dag([(0, 1), (1, 1), (1, 2)], {0: "input", 2: "output"})),
+     SelfLoopError, ["(1, 1)"]),
+    ("no-input", lambda: validate(dag([(0, 1), (1, 2)], {2: "output"})), RoleError, ["'input'"]),
+    ("no-output", lambda: validate(dag([(0, 1), (1, 2)], {0: "input"})), RoleError, ["'output'"]),
+    ("no-roles-hint", lambda: validate(dag([(0, 1), (1, 2)])), RoleError, ["assign_roles"]),
+    ("dead-node", lambda: validate(dag([(0, 1), (1, 2), (0, 7)], {0: "input", 2: "output"})),
+     DeadNodeError, ["7", "reaching no output"]),
+    ("unreachable-node", lambda: validate(dag([(0, 1), (1, 2), (9, 1)], {0: "input", 2: "output"})),
+     DeadNodeError, ["9", "not reachable"]),
+    ("input-with-incoming-edge",
+     lambda: validate(dag([(0, 1), (1, 2), (2, 3)], {0: "input", 1: "input", 3: "output"})),
+     RoleError, ["(0, 1)"]),
+    ("unknown-agg", lambda: validate(with_node(1, agg="mean")), AttributeValueError,
+     ["node 1", "'agg'", "'sum'", "'concat'", "'max'", "'mean'"]),
+    ("bad-role", lambda: validate(with_node(2, role="middle")), AttributeValueError,
+     ["node 2", "'role'", "'middle'", "'hidden'"]),
+    ("negative-channels", lambda: validate(with_node(1, channels=-4)), AttributeValueError,
+     ["node 1", "'channels'", "-4"]),
+    ("zero-stride", lambda: validate(with_node(2, stride=0)), AttributeValueError, ["node 2", "'stride'", "0"]),
+    ("nan-weight", lambda: validate(with_edge(1, 2, weight=float("nan"))), AttributeValueError,
+     ["edge (1, 2)", "'weight'", "nan"]),
+    ("inf-weight", lambda: to_json(with_edge(0, 2, weight=float("inf"))), AttributeValueError,
+     ["edge (0, 2)", "'weight'", "inf"]),
+    ("non-bool-active", lambda: validate(with_edge(2, 3, active="yes")), AttributeValueError,
+     ["edge (2, 3)", "'active'", "'yes'"]),
+    ("undirected-graph", lambda: validate(nx.Graph([(0, 1)])), GraphError, ["DiGraph", "Graph"]),
+    ("multidigraph", lambda: validate(nx.MultiDiGraph([(0, 1)])), GraphError, ["MultiDiGraph"]),
+    ("empty-graph", lambda: validate(nx.DiGraph()), RoleError, ["no nodes"]),
+    ("non-integer-n", lambda: generators.chain(2.5), ParameterError, ["n must", "2.5"]),
+    ("p-above-1", lambda: generators.erdos_renyi(8, 1.5, seed=0), ParameterError, ["p must", "1.5"]),
+    ("p-below-0", lambda: generators.watts_strogatz(8, 4, -0.1, seed=0), ParameterError, ["p must", "-0.1"]),
+    ("malformed-json", lambda: from_json('{"nodes": [1, 2,]}'), FormatError, ["invalid JSON", "line 1, column"]),
+    ("json-top-level-list", lambda: from_json("[1, 2]"), FormatError, ["top level", "object"]),
+    ("json-without-nodes", lambda: from_json(doc(nodes=None)), FormatError, ["'nodes'"]),
+    ("json-nodes-not-list", lambda: from_json(doc(nodes={"0": {}})), FormatError, ["'nodes' must be a list"]),
+    ("json-node-without-id", lambda: from_json(doc_with(lambda d: d["nodes"][1].pop("id"))), FormatError,
+     ["nodes[1]", "'id'"]),
+    ("json-duplicate-node", lambda: from_json(doc_with(lambda d: d["nodes"][2].update(id=1))), FormatError,
+     ["duplicate node id 1"]),
+    ("json-edge-without-target", lambda: from_json(doc_with(lambda d: d["edges"][0].pop("target"))),
+     FormatError, ["edges[0]", "'target'"]),
+    ("json-edge-to-unknown-node", lambda: from_json(doc_with(lambda d: d["edges"][1].update(target=99))),
+     FormatError, ["edges[1]", "99"]),
+    ("json-directed-false", lambda: from_json(doc(directed=False)), FormatError, ["'directed'"]),
+    ("json-multigraph", lambda: from_json(doc(multigraph=True)), FormatError, ["'multigraph'"]),
+    ("json-schema-version-99", lambda: from_json(doc_with(_set_version)), FormatError,
+     ["version", "99"]),
+    ("json-cycle", lambda: from_json(doc_with(lambda d: d["edges"].append({"source": 2, "target": 1}))),
+     CycleError, ["1 -> 2 -> 1"]),
+    ("json-missing-file", lambda: from_json("no_such_dir/graph.json"), FormatError, ["graph.json"]),
+    ("json-unserialisable-value", lambda: to_json(with_node(1, tensor=object())), AttributeValueError,
+     ["node 1", "'tensor'"]),
+    ("dot-cycle", lambda: from_dot(_cyclic_dot()), CycleError, ["'a'", "'b'", "'c'"]),
+    ("malformed-dot", lambda: from_dot("digraph { a -> ; }"), FormatError, ["malformed DOT"]),
+    ("undirected-dot", lambda: from_dot("graph { a -- b; }"), FormatError, ["undirected"]),
+    ("dot-bad-gw-json", lambda: from_dot('digraph { 0 -> 1 [gw_weight="{oops"]; }'), FormatError,
+     ["gw_weight"]),
+    ("dot-bad-rankdir", lambda: to_dot(ok_graph(), rankdir="up"), ParameterError, ["rankdir", "'up'"]),
+    ("render-unknown-format", lambda: render(ok_graph(), "g.bmp"), ParameterError, ["'bmp'", "svg"]),
+    ("prune-threshold-and-keep", lambda: prune(weighted(), threshold=1.0, keep=2), ParameterError,
+     ["threshold", "keep"]),
+    ("prune-keep-1.5", lambda: prune(weighted(), keep=1.5), ParameterError, ["keep", "1.5"]),
+    ("prune-without-weight", lambda: prune(ok_graph(), keep=2), AttributeValueError, ["'weight'"]),
+]
+
+
+@pytest.mark.parametrize("thunk, expected, parts", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input(thunk, expected, parts):
+    with pytest.raises(GraphError) as info:
+        thunk()
+    exc = info.value
+    assert type(exc) is expected, f"{type(exc).__name__}: {exc}"
+    assert isinstance(exc, errors.GraphwireError) and isinstance(exc, ValueError)
+    assert not isinstance(exc, (KeyError, TypeError))
+    message = str(exc)
+    for part in parts:
+        assert part in message, (part, message)
+
+
+def test_catalogue_is_large_and_unique():
+    ids = [c[0] for c in CASES]
+    assert len(ids) >= 24 and len(set(ids)) == len(ids)
+
+
+def test_nothing_is_executed_from_files(tmp_path):
+    """JSON/DOT payloads that look like code are data: no eval, no pickle."""
+    marker = tmp_path / "pwned"
+    code = f"__import__('pathlib').Path({str(marker)!r}).touch()"
+    G = ok_graph()
+    G.nodes[1]["op"] = code
+    H = from_json(to_json(G))
+    assert H.nodes[1]["op"] == code
+    K = from_dot(f'digraph {{ 0 -> 1 [gw_note="\\"{code}\\""]; 1 -> 2; }}')
+    assert K.edges[0, 1]["note"] == code
+    assert not marker.exists()

@@ -1,0 +1,184 @@
+"""The ``graphwire`` command line, run in-process through ``main([...])`` (plus one real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import graphwire
+from graphwire.cli import main
+from graphwire.io import from_dot, from_json, to_json
+
+HAS_DOT = shutil.which("dot") is not None
+REPO_ROOT = Path(graphwire.__file__).resolve().parent.parent
+
+
+def run(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def assert_bad(capsys, *argv, culprit: str):
+    rc, out, err = run(capsys, *argv)
+    assert rc == 2, (out, err)
+    assert "graphwire: error:" in err and culprit in err, err
+    assert "Traceback" not in err + out
+    return err
+
+
+def weighted_json(tmp_path) -> Path:
+    G = graphwire.generators.complete(4)  # 6 nodes, 15 edges
+    for i, (u, v) in enumerate(G.edges):
+        G.edges[u, v]["weight"] = float(15 - i)  # edges out of the input are the strongest
+    path = tmp_path / "w.json"
+    to_json(G, path)
+    return path
+
+
+def test_generate_writes_json_and_prints_summary(capsys, tmp_path):
+    out_path = tmp_path / "g.json"
+    rc, out, err = run(capsys, "generate", "ws", "--n", 16, "--k", 4, "--p", 0.5, "--seed", 3, "-o", out_path)
+    assert rc == 0, err
+    assert out.count("\n") == 1 and "watts_strogatz" in out and "18 nodes" in out
+    G = from_json(out_path)
+    expected = graphwire.generators.watts_strogatz(16, 4, 0.5, seed=3)
+    assert out_path.read_text(encoding="utf-8") == to_json(expected)
+    assert G.graph["graphwire"]["generator"]["seed"] == 3
+
+
+def test_generate_families_stages_dot_and_stdout(capsys, tmp_path):
+    rc, _, err = run(capsys, "generate", "chain", "--n", 3, "-o", tmp_path / "c.json")
+    assert rc == 0, err
+    assert from_json(tmp_path / "c.json").number_of_nodes() == 5
+    rc, _, err = run(capsys, "generate", "layered", "--sizes", "2,3,2", "--max-skip", 1,
+                     "--density", 0.8, "--seed", 1, "-o", tmp_path / "l.dot")
+    assert rc == 0, err
+    L = from_dot(tmp_path / "l.dot")
+    assert L.number_of_nodes() == 7 and {d["block"] for _, d in L.nodes(data=True)} == {0, 1, 2}
+    rc, _, err = run(capsys, "generate", "er", "--n", 6, "--p", 0.5, "--stages", 3, "--seed", 2,
+                     "-o", tmp_path / "s.json")
+    assert rc == 0, err
+    S = from_json(tmp_path / "s.json")
+    assert {d["stage"] for _, d in S.nodes(data=True)} == {0, 1, 2}
+    rc, out, err = run(capsys, "generate", "ba", "--n", 6, "--m", 2, "--seed", 5)
+    assert rc == 0 and "barabasi_albert" in err
+    assert from_json(out).number_of_nodes() == 8
+
+
+def test_info_text_and_json(capsys, tmp_path):
+    path = weighted_json(tmp_path)
+    rc, out, _ = run(capsys, "info", path)
+    assert rc == 0
+    for word in ("nodes", "edges", "inputs", "outputs", "depth", "generations", "in-degree",
+                 "out-degree", "stages", "generator", "complete", "edge.weight"):
+        assert word in out, word
+    rc, out, _ = run(capsys, "info", path, "--json")
+    assert rc == 0
+    info = json.loads(out)
+    assert info["nodes"] == 6 and info["edges"] == 15 and info["depth"] == 5
+    assert info["inputs"] == [0] and info["outputs"] == [5]
+    assert info["generations"] == 6 and info["max_width"] == 1
+    assert info["in_degree"] == {"min": 1, "mean": 3.0, "max": 5}
+    assert info["generator"]["name"] == "complete"
+    assert info["learned"]["edge.weight"] == {"edges": 15, "min": 1.0, "mean": 8.0, "max": 15.0}
+
+
+def test_export_json_to_dot_and_back(capsys, tmp_path):
+    path = weighted_json(tmp_path)
+    rc, _, err = run(capsys, "export", path, "-o", tmp_path / "g.dot")
+    assert rc == 0, err
+    assert "penwidth" in (tmp_path / "g.dot").read_text()
+    rc, _, err = run(capsys, "export", tmp_path / "g.dot", "-o", tmp_path / "back.json")
+    assert rc == 0, err
+    assert (tmp_path / "back.json").read_text() == path.read_text()
+    assert_bad(capsys, "export", path, "-o", tmp_path / "g.txt", culprit="g.txt")
+
+
+@pytest.mark.skipif(not HAS_DOT, reason="Graphviz 'dot' binary not on PATH (apt-get install graphviz)")
+def test_render_svg(capsys, tmp_path):
+    path = weighted_json(tmp_path)
+    rc, out, err = run(capsys, "render", path, "-o", tmp_path / "g.svg", "--rankdir", "TB")
+    assert rc == 0, err
+    svg = (tmp_path / "g.svg").read_text()
+    assert all(f"<title>{n}</title>" in svg for n in range(6))
+    rc, _, err = run(capsys, "render", path, "-o", tmp_path / "g.img", "--format", "png")
+    assert rc == 0, err
+    assert (tmp_path / "g.img").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_render_without_dot_is_a_clean_error(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda *a, **k: None)
+    assert_bad(capsys, "render", weighted_json(tmp_path), "-o", tmp_path / "g.svg",
+               culprit="apt-get install graphviz")
+
+
+def test_prune_keep_fraction_count_and_threshold(capsys, tmp_path):
+    path = weighted_json(tmp_path)
+    rc, out, err = run(capsys, "prune", path, "--keep", "0.5", "-o", tmp_path / "half.json")
+    assert rc == 0, err
+    assert "pruned 15 ->" in out
+    half = from_json(tmp_path / "half.json")
+    assert half.graph["graphwire"]["pruned"]["keep"] == 0.5
+    rc, _, err = run(capsys, "prune", path, "--keep", "12", "-o", tmp_path / "twelve.json")
+    assert rc == 0, err
+    twelve = from_json(tmp_path / "twelve.json")
+    assert twelve.graph["graphwire"]["pruned"]["keep"] == 12
+    assert twelve.number_of_edges() <= 12 < 15
+    rc, _, err = run(capsys, "prune", path, "--threshold", 10, "--per-node", "in", "-o", tmp_path / "t.dot")
+    assert rc == 0, err
+    T = from_dot(tmp_path / "t.dot")
+    assert all(d["weight"] >= 10 for _, _, d in T.edges(data=True))
+
+
+def test_prune_bad_input(capsys, tmp_path):
+    path = weighted_json(tmp_path)
+    out = tmp_path / "p.json"
+    assert_bad(capsys, "prune", path, "--keep", 3, "--threshold", 1, "-o", out, culprit="--threshold")
+    assert_bad(capsys, "prune", path, "-o", out, culprit="--keep")
+    assert_bad(capsys, "prune", path, "--keep", "half", "-o", out, culprit="'half'")
+    assert_bad(capsys, "prune", path, "--keep", "1.5", "-o", out, culprit="1.5")
+    assert_bad(capsys, "prune", path, "--keep", 3, "--attr", "gate", "-o", out, culprit="'gate'")
+    assert not out.exists()
+
+
+def test_bad_input_is_one_clean_line(capsys, tmp_path):
+    assert_bad(capsys, "generate", "ws", "--p", "1.5", culprit="p must")
+    assert_bad(capsys, "generate", "ws", "--m", "3", culprit="--m")
+    assert_bad(capsys, "generate", "layered", culprit="--sizes")
+    assert_bad(capsys, "generate", "layered", "--sizes", "3,x", culprit="3,x")
+    assert_bad(capsys, "generate", "hypercube", culprit="hypercube")
+    assert_bad(capsys, "generate", "chain", "--n", "2.5", culprit="2.5")
+    assert_bad(capsys, "info", tmp_path / "missing.json", culprit="missing.json")
+    (tmp_path / "broken.json").write_text('{"nodes": [}')
+    assert_bad(capsys, "info", tmp_path / "broken.json", culprit="line 1, column 12")
+    (tmp_path / "cyc.dot").write_text("digraph { a -> b -> c -> b; c -> d; }")
+    assert_bad(capsys, "export", tmp_path / "cyc.dot", "-o", tmp_path / "x.json", culprit="'b'")
+    assert_bad(capsys, "generate", "chain", "-o", tmp_path / "no" / "such" / "dir.json", culprit="dir.json")
+    assert_bad(capsys, "frobnicate", culprit="frobnicate")
+
+
+def test_help_and_version(capsys):
+    rc, out, _ = run(capsys, "--help")
+    assert rc == 0 and "generate" in out and "prune" in out and "demo" in out
+    rc, out, _ = run(capsys, "--version")
+    assert rc == 0 and graphwire.__version__ in out
+
+
+def test_real_subprocess():
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
+    cmds = [["--help"], ["generate", "ws", "--k", "3"]]
+    procs = [subprocess.Popen([sys.executable, "-m", "graphwire.cli", *c], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for c in cmds]
+    (help_out, help_err), (bad_out, bad_err) = (p.communicate(timeout=120) for p in procs)
+    assert procs[0].returncode == 0, help_err
+    assert "usage: graphwire" in help_out and "render" in help_out
+    assert procs[1].returncode == 2
+    assert bad_err.startswith("graphwire: error:") and "k must be" in bad_err
+    assert "Traceback" not in bad_err + bad_out

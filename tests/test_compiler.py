@@ -1,0 +1,287 @@
+"""Compiler: executors agree, prune+recompile equals the masked parent, interop, bad input."""
+
+import io as _io
+import random
+
+import networkx as nx
+import pytest
+import torch
+
+import graphwire as gw
+from graphwire.errors import ParameterError, ShapeError, UnknownOpError, WiringError
+
+from _graphs import FAMILIES, decorate, family_graph
+
+WIRINGS = [("static", {}), ("sigmoid", {}), ("sigmoid", {"per_channel": True})]
+
+
+def _randomise(net, seed):
+    """Spread the gates and give BatchNorm non-trivial affine parameters and running statistics."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if "logit" in name:
+                p.copy_(torch.randn(p.shape, generator=g) * 1.5)
+        for m in net.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+
+
+def _compare(net, x, tol):
+    """Outputs, input-gradients and parameter gradients of both executors, in train and eval."""
+    for mode in ("train", "eval"):
+        getattr(net, mode)()
+        results = []
+        for ex in ("batched", "reference"):
+            state = {k: v.clone() for k, v in net.state_dict().items()}
+            net.executor = ex
+            net.zero_grad()
+            xi = x.clone().requires_grad_(True)
+            y = net(xi)
+            (y * torch.linspace(-1, 1, y.numel()).reshape(y.shape)).mean().backward()
+            grads = [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in net.parameters()]
+            after = {k: v.clone() for k, v in net.state_dict().items()}
+            net.load_state_dict(state)
+            results.append((y.detach(), xi.grad, grads, after))
+        (yb, gxb, gb, sb), (yr, gxr, gr, sr) = results
+        assert yb.shape == yr.shape
+        torch.testing.assert_close(yb, yr, atol=tol, rtol=tol)
+        torch.testing.assert_close(gxb, gxr, atol=tol, rtol=tol)
+        for a, b in zip(gb, gr):
+            torch.testing.assert_close(a, b, atol=tol, rtol=tol)
+        for k in sb:  # BatchNorm running statistics updated identically
+            torch.testing.assert_close(sb[k].float(), sr[k].float(), atol=tol, rtol=tol)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_batched_equals_reference_on_50_graphs(family):
+    for seed in range(50):
+        torch.manual_seed(seed)
+        G = family_graph(family, seed)
+        # a third of the graphs use one aggregation everywhere, the rest mix them per node
+        aggs = [("sum",), ("concat",), ("max",), ("sum", "concat", "max")][seed % 4]
+        decorate(G, seed, aggs=aggs)
+        wiring, opts = WIRINGS[seed % 3]
+        vector = seed % 5 == 4
+        net = gw.compile(G, in_channels=2, wiring=wiring, dims=0 if vector else 2,
+                         default_op="linear" if vector else random.Random(seed).choice(["conv", "sepconv"]),
+                         **opts)
+        _randomise(net, seed)
+        if seed % 2 and G.number_of_edges() > 2:  # close some edges: closed-node semantics
+            edges = list(G.edges)
+            net.mask_edges(random.Random(seed).sample(edges, max(1, len(edges) // 4)))
+        x = torch.randn(3, 2) if vector else torch.randn(3, 2, 6, 6)
+        _compare(net, x, 1e-5)
+
+
+def test_fused_steps_run_no_per_node_modules():
+    """Python work grows with steps: a 3-generation graph with wide generations calls no node module."""
+    G = gw.generators.layered([6, 8, 8, 1])
+    net = gw.compile(G, in_channels=3, channels=4, wiring="sigmoid")
+    calls = []
+    for m in net.nodes.values():
+        m.register_forward_hook(lambda *a: calls.append(1))
+    net(torch.randn(2, 3, 5, 5))
+    singletons = sum(1 for st in net.plan.steps if st.size == 1)
+    assert len(net.plan.steps) == 4 and len(calls) == singletons == 1
+    net.executor = "reference"
+    calls.clear()
+    net(torch.randn(2, 3, 5, 5))
+    assert len(calls) == G.number_of_nodes()
+
+
+def test_mixed_resolution_inputs_are_resized_to_the_smallest():
+    G = nx.DiGraph([(0, 1), (0, 2), (1, 3), (2, 3)])
+    G.nodes[0]["role"], G.nodes[3]["role"] = "input", "output"
+    G.nodes[2]["stride"] = 2
+    for resize in ("area", "bilinear"):
+        net = gw.compile(G, in_channels=3, channels=4, resize=resize)
+        y = net(torch.randn(2, 3, 8, 8))
+        assert y.shape == (2, 4, 4, 4)
+        net.executor = "reference"
+        torch.testing.assert_close(net(torch.randn(2, 3, 8, 8)).shape, y.shape) if False else None
+        x = torch.randn(2, 3, 8, 8)
+        net.eval()
+        a = net(x)
+        net.executor = "batched"
+        torch.testing.assert_close(net(x), a)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_pruned_recompile_equals_masked_parent(family):
+    for seed in range(6):
+        torch.manual_seed(seed)
+        G = decorate(family_graph(family, seed), seed, aggs=("sum", "max", "concat"))
+        for v in gw.graph.outputs(G):  # an identity output that concatenates would change width
+            G.nodes[v]["agg"] = "sum"
+        parent = gw.compile(G, in_channels=2, wiring="sigmoid", default_op="conv")
+        _randomise(parent, seed)
+        learned = parent.write_back()
+        keep = 0.5 if G.number_of_edges() > 3 else 1.0
+        try:
+            pruned = gw.prune(learned, keep=keep)
+        except gw.errors.DeadNodeError:
+            continue  # pruning removed every path: nothing to compare
+        removed = [e for e in G.edges if not pruned.has_edge(*e)]
+        parent.mask_edges(removed)
+        parent.eval()
+        child = gw.compile(pruned, in_channels=2, wiring="static", default_op="conv", init_from=parent)
+        child.eval()
+        x = torch.randn(3, 2, 6, 6)
+        for ex in ("batched", "reference"):
+            parent.executor = child.executor = ex
+            yp, yc = parent(x), child(x)
+            # output nodes pruned away (dead) output exactly zero in the parent
+            kept, off = [], 0
+            for p in parent.plan.outputs:
+                nd = parent.plan.nodes[p]
+                block = yp[:, off:off + nd.out_ch]
+                if pruned.has_node(nd.label):
+                    kept.append(block)
+                else:
+                    assert torch.all(block == 0)
+                off += nd.out_ch
+            torch.testing.assert_close(yc, torch.cat(kept, 1), atol=1e-5, rtol=1e-5)
+
+
+def test_write_back_does_not_mutate_and_carries_gates():
+    G = gw.generators.watts_strogatz(8, 4, 0.5, seed=3)
+    net = gw.compile(G, in_channels=3, channels=4, wiring="sigmoid", init=2.0)
+    H = net.write_back()
+    assert all("weight" not in d for *_, d in G.edges(data=True))
+    w = torch.sigmoid(torch.tensor(2.0)).item()
+    assert all(abs(d["weight"] - w) < 1e-6 and d["active"] is True for *_, d in H.edges(data=True))
+    assert H.graph["graphwire"]["wiring"] == "sigmoid" and "wiring" not in G.graph["graphwire"]
+    gw.validate(H)
+    pc = gw.compile(G, in_channels=3, channels=4, wiring="sigmoid", per_channel=True).write_back()
+    assert all(len(d["channel_weights"]) == 4 for *_, d in pc.edges(data=True))
+
+
+def test_sigmoid_penalty_is_the_regularizer():
+    G = gw.generators.complete(3)
+    net = gw.compile(G, in_channels=3, channels=4, wiring="sigmoid", penalty=0.1, init=0.0)
+    assert abs(net.regularizer().item() - 0.05) < 1e-6
+    net.regularizer().backward()
+    assert net.wiring.logit.grad.abs().sum() > 0
+    assert gw.compile(G, in_channels=3, channels=4, wiring="static").regularizer().item() == 0.0
+
+
+def test_static_wiring_reads_weights_and_zero_closes():
+    G = gw.generators.chain(2)
+    for e in G.edges:
+        G.edges[e]["weight"] = 2.0
+    net = gw.compile(G, in_channels=3, channels=3, default_op="identity", output_op=None)
+    x = torch.randn(2, 3, 4, 4)
+    torch.testing.assert_close(net(x), 8.0 * x)  # three edges, each doubling
+    G.edges[0, 1]["weight"] = 0.0
+    net = gw.compile(G, in_channels=3, channels=3, default_op="conv")
+    assert net.wiring.may_close and torch.all(net(x) == 0)  # nothing reaches the output
+
+
+def test_init_from_carries_parameters_by_label_and_slices_concat_inputs():
+    G = gw.generators.complete(3)
+    for v in G:
+        G.nodes[v]["agg"] = "concat"
+    parent = gw.compile(G, in_channels=2, channels=3, wiring="sigmoid", output_op=None)
+    _randomise(parent, 1)
+    H = G.copy()
+    H.remove_edge(1, 3)
+    child = gw.compile(H, in_channels=2, channels=3, wiring="sigmoid", output_op=None, init_from=parent)
+    assert child.init_report["skipped"] == []
+    assert child.init_report["sliced"] == [3] and 4 in child.init_report["copied"]
+    old, new = parent.nodes["3"].conv.weight, child.nodes["3"].conv.weight  # preds 0,1,2 -> 0,2
+    torch.testing.assert_close(new, torch.cat([old[:, 0:3], old[:, 6:9]], 1))
+    old_ids, new_ids = parent.plan.edge_ids(), child.plan.edge_ids()
+    for e, i in new_ids.items():
+        assert child.wiring.logit[i] == parent.wiring.logit[old_ids[e]]
+
+
+def test_state_dict_round_trip_and_stable_names():
+    G = gw.generators.watts_strogatz(8, 4, 0.5, seed=2)
+    a = gw.compile(G, in_channels=3, channels=4, wiring="sigmoid")
+    _randomise(a, 0)
+    buf = _io.BytesIO()
+    torch.save(a.state_dict(), buf)
+    buf.seek(0)
+    b = gw.compile(G, in_channels=3, channels=4, wiring="sigmoid")
+    b.load_state_dict(torch.load(buf, weights_only=True))
+    a.eval(), b.eval()
+    x = torch.randn(2, 3, 6, 6)
+    torch.testing.assert_close(a(x), b(x))
+    keys = list(a.state_dict())
+    assert "nodes.0.conv.weight" in keys and "wiring.logit" in keys
+    assert not any(k.startswith("_plan") for k in keys)
+    assert keys == list(gw.compile(G, in_channels=3, channels=4, wiring="sigmoid").state_dict())
+
+
+@pytest.mark.parametrize("wiring", ["static", "sigmoid"])
+def test_torch_compile_fullgraph(wiring):
+    G = gw.generators.watts_strogatz(8, 4, 0.75, seed=0)
+    net = gw.compile(G, in_channels=3, channels=4, wiring=wiring)
+    x = torch.randn(2, 3, 6, 6)
+    eager = net(x)
+    compiled = torch.compile(net, fullgraph=True, backend="aot_eager")
+    torch.testing.assert_close(compiled(x), eager)
+    compiled(x).sum().backward()
+
+
+def test_executor_option_and_dtype_device_moves():
+    G = gw.generators.resnet(4)
+    net = gw.compile(G, in_channels=3, channels=4, executor="reference").double()
+    assert net(torch.randn(2, 3, 5, 5, dtype=torch.float64)).dtype == torch.float64
+    with pytest.raises(ParameterError, match="unknown executor 'fast'.*batched"):
+        net.executor = "fast"
+
+
+# ------------------------------------------------------------------ bad input
+def test_sum_of_different_widths_names_the_node_and_shapes():
+    G = nx.DiGraph([(0, 1), (0, 2), (1, 3), (2, 3)])
+    G.nodes[0]["role"], G.nodes[3]["role"] = "input", "output"
+    G.nodes[1]["channels"], G.nodes[2]["channels"] = 4, 8
+    with pytest.raises(ShapeError, match=r"node 3 .*'sum'.*1: 4, 2: 8"):
+        gw.compile(G, in_channels=3, channels=4)
+
+
+def test_unknown_op_lists_known_ops():
+    G = gw.generators.chain(1)
+    G.nodes[1]["op"] = "conv7x7"
+    with pytest.raises(UnknownOpError, match=r"unknown op 'conv7x7' at node 1.*'conv'.*'sepconv'"):
+        gw.compile(G, in_channels=3, channels=4)
+
+
+def test_unknown_wiring_and_unknown_option():
+    G = gw.generators.chain(1)
+    with pytest.raises(WiringError, match=r"unknown wiring 'gates'.*'sigmoid'.*'static'"):
+        gw.compile(G, in_channels=3, channels=4, wiring="gates")
+    with pytest.raises(WiringError, match=r"'sigmoid' has no option\(s\) \['temperature'\].*per_channel"):
+        gw.compile(G, in_channels=3, channels=4, wiring="sigmoid", temperature=2.0)
+
+
+def test_wrong_input_channels_names_expected_shape():
+    net = gw.compile(gw.generators.chain(1), in_channels=3, channels=4)
+    with pytest.raises(ShapeError, match=r"\[2, 5, 8, 8\].*input node\(s\) \[0\].*C = 3"):
+        net(torch.randn(2, 5, 8, 8))
+    with pytest.raises(ShapeError, match=r"\[B, C, H, W\]"):
+        net(torch.randn(2, 3))
+
+
+def test_missing_channels_and_op_dims_mismatch():
+    with pytest.raises(ParameterError, match="node 0 has no 'channels'"):
+        gw.compile(gw.generators.chain(1), in_channels=3)
+    with pytest.raises(ShapeError, match="op 'linear' works on vectors"):
+        gw.compile(gw.generators.chain(1), in_channels=3, channels=4, default_op="linear")
+
+
+def test_register_op_user_op_and_duplicate():
+    gw.register_op("tanh_lin", lambda cin, cout, stride, dims: torch.nn.Sequential(
+        torch.nn.Linear(cin, cout), torch.nn.Tanh()), spatial=False, overwrite=True)
+    net = gw.compile(gw.generators.complete(3), in_channels=2, channels=5, default_op="tanh_lin", dims=0)
+    x = torch.randn(4, 2)
+    y = net(x)
+    net.executor = "reference"
+    torch.testing.assert_close(net(x), y)
+    with pytest.raises(ParameterError, match="already registered"):
+        gw.register_op("conv", lambda *a, **k: None)
