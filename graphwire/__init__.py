@@ -10,13 +10,41 @@ torch.Size([2, 8, 16, 16])
 """
 
 from . import errors, generators, io
-from .compiler import WiredNet, compile, known_ops, register_op
 from .errors import GraphError, GraphwireError
 from .graph import SCHEMA_VERSION, assign_roles, generations, validate
 from .prune import prune
-from .wiring import register_wiring
 
 __version__ = "0.1.0"
+
+# The torch side loads on first use, so graph-only work (and the CLI) does not import torch.
+_LAZY = {
+    "compile": ("compiler", "compile"),
+    "WiredNet": ("compiler", "WiredNet"),
+    "register_op": ("compiler", "register_op"),
+    "known_ops": ("compiler", "known_ops"),
+    "register_wiring": ("wiring", "register_wiring"),
+    "models": ("models", None),
+    "data": ("data", None),
+    "train": ("train", None),
+    "wiring": ("wiring", None),
+    "compiler": ("compiler", None),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        mod = importlib.import_module(f".{module}", __name__)
+        value = mod if attr is None else getattr(mod, attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'graphwire' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -25,13 +53,18 @@ __all__ = [
     "WiredNet",
     "assign_roles",
     "compile",
+    "compiler",
+    "data",
     "errors",
     "generations",
     "generators",
     "io",
     "known_ops",
+    "models",
     "prune",
     "register_op",
     "register_wiring",
+    "train",
     "validate",
+    "wiring",
 ]

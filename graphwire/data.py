@@ -7,6 +7,7 @@ reference generator (``mnist1d.data.make_dataset``) from the templates in the pa
 from __future__ import annotations
 
 import math
+import random
 from typing import NamedTuple
 
 import numpy as np
@@ -44,6 +45,8 @@ def _shuffle_split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int
         raise ParameterError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
     order = np.random.default_rng(seed).permutation(len(y))
     n_test = int(round(len(y) * test_fraction))
+    if not 0 < n_test < len(y):
+        raise ParameterError(f"test_fraction={test_fraction!r} leaves an empty split of {len(y)} samples")
     te, tr = order[:n_test], order[n_test:]
     t = lambda a, dt: torch.as_tensor(np.ascontiguousarray(a), dtype=dt)  # noqa: E731
     return Split(t(x[tr], torch.float32), t(y[tr], torch.long), t(x[te], torch.float32), t(y[te], torch.long))
@@ -74,13 +77,16 @@ def mnist1d(*, num_samples: int = 5000, seed: int = 42, train_fraction: float = 
     data = _need("mnist1d.data", "data")
     if not isinstance(num_samples, int) or num_samples < 10:
         raise ParameterError(f"num_samples must be an int >= 10, got {num_samples!r}")
+    if not 0.0 < train_fraction < 1.0 or not 0 < int(num_samples // 10 * 10 * train_fraction) < num_samples // 10 * 10:
+        raise ParameterError(f"train_fraction must leave both splits non-empty, got {train_fraction!r}")
     args = data.get_dataset_args()
     args.num_samples, args.seed, args.train_split = num_samples, seed, train_fraction
-    state = np.random.get_state()
+    np_state, py_state = np.random.get_state(), random.getstate()  # the generator reseeds both
     try:
         d = data.make_dataset(args)
     finally:
-        np.random.set_state(state)
+        np.random.set_state(np_state)
+        random.setstate(py_state)
     f = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)[:, None]  # noqa: E731
     return Split(f(d["x"]), torch.as_tensor(d["y"], dtype=torch.long), f(d["x_test"]),
                  torch.as_tensor(d["y_test"], dtype=torch.long))
@@ -94,6 +100,10 @@ def spirals(*, n_train: int = 200, n_test: int = 1800, noise: float = 0.2, rotat
     """
     if n_train < 2 or n_test < 2:
         raise ParameterError(f"n_train and n_test must be >= 2, got {n_train}, {n_test}")
+    if not (isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0):
+        raise ParameterError(f"noise must be a finite number >= 0, got {noise!r}")
+    if not (isinstance(rotation, (int, float)) and math.isfinite(rotation) and rotation > 0):
+        raise ParameterError(f"rotation must be a positive number of degrees, got {rotation!r}")
     rng = np.random.default_rng(seed)
     n = n_train + n_test
     t = np.sqrt(rng.uniform(0, 1, n)) * math.radians(rotation)

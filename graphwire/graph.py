@@ -140,6 +140,7 @@ EDGE_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "ddw_mean": _finite,
     "ddw_std": _finite,
     "p_open": _unit,
+    "share": _unit,
     "op": _op_name,
     "ops": _op_list,
     "op_weights": _op_weights,

@@ -14,7 +14,7 @@ from typing import Hashable, Literal
 import networkx as nx
 
 from .errors import AttributeValueError, DeadNodeError, ParameterError, describe
-from .graph import inputs, meta, outputs, sort_key, validate
+from .graph import inputs, meta, outputs, sort_key, topological_order, validate
 
 __all__ = ["prune", "remove_dead_nodes"]
 
@@ -54,6 +54,25 @@ def _strongest(edges: list[tuple], values: dict[tuple, float], k: int) -> list[t
     return [edges[i] for i in sorted(order[:k])]
 
 
+def _widest_paths(G: nx.DiGraph, values: dict[tuple, float]) -> set[tuple]:
+    """Edges of, for every output, the input -> output path whose weakest edge is strongest."""
+    best: dict = {}
+    via: dict = {}
+    for v in topological_order(G):
+        if G.in_degree(v) == 0:
+            best[v] = math.inf
+            continue
+        u = max(G.predecessors(v), key=lambda p: min(best[p], values[(p, v)]))  # first wins ties
+        best[v], via[v] = min(best[u], values[(u, v)]), u
+    keep = set()
+    for out in outputs(G):
+        v = out
+        while v in via:
+            keep.add((via[v], v))
+            v = via[v]
+    return keep
+
+
 def remove_dead_nodes(G: nx.DiGraph) -> tuple[nx.DiGraph, list]:
     """Return a copy of ``G`` without nodes that are not on an input -> output path, and those nodes."""
     ins, outs = inputs(G), outputs(G)
@@ -71,14 +90,17 @@ def prune(
     keep: int | float | None = None,
     attr: str = "weight",
     per_node: Literal["in", "out"] | None = None,
+    ensure_path: bool = False,
 ) -> nx.DiGraph:
     """Return a pruned copy of ``G``: weak edges dropped, then nodes left off every input->output path.
 
     Give exactly one of ``threshold`` (drop edges whose ``attr`` is below it) and ``keep`` (an int
     count or a float fraction of the strongest edges; with ``per_node="in"``/``"out"`` the budget
     applies to each node's incoming/outgoing edges). With ``attr="active"`` and neither, the
-    edges whose ``active`` flag is false are dropped. The graph records what was removed under
-    ``G.graph["graphwire"]["pruned"]``.
+    edges whose ``active`` flag is false are dropped. With ``ensure_path=True`` the widest
+    input -> output path to every output (the one whose weakest edge is strongest) is kept as
+    well, so the result never loses an output, at the cost of exceeding the budget by a few
+    edges. The graph records what was removed under ``G.graph["graphwire"]["pruned"]``.
 
     >>> import graphwire as gw
     >>> G = gw.generators.complete(3)
@@ -112,6 +134,9 @@ def prune(
             kept_set.update(_strongest(own, values, _count(keep, len(own))))
         kept = [e for e in edges if e in kept_set]
 
+    if ensure_path:
+        extra = _widest_paths(G, values) - set(kept)
+        kept = [e for e in edges if e in set(kept) | extra]
     H = G.copy()
     H.graph = copy.deepcopy(G.graph)  # G.copy() shares nested graph attributes
     H.remove_edges_from(set(edges) - set(kept))
@@ -122,7 +147,7 @@ def prune(
             f"(kept {len(kept)} of {len(edges)} edges)", nodes=dead)
     record = meta(H)
     record["pruned"] = {
-        "attr": attr, "threshold": threshold, "keep": keep, "per_node": per_node,
+        "attr": attr, "threshold": threshold, "keep": keep, "per_node": per_node, "ensure_path": ensure_path,
         "edges_before": len(edges), "edges_after": H.number_of_edges(),
         "removed_nodes": dead,
     }

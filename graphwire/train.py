@@ -18,7 +18,7 @@ from torch import nn
 
 from .compiler import WiredNet
 
-__all__ = ["History", "fit", "evaluate", "wired_core", "default_device"]
+__all__ = ["History", "fit", "evaluate", "recalibrate_bn", "wired_core", "default_device"]
 
 
 def default_device() -> torch.device:
@@ -70,6 +70,32 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | No
         total += y.numel()
     model.train(was)
     return {"acc": correct / max(total, 1), "loss": loss / max(total, 1)}
+
+
+@torch.no_grad()
+def recalibrate_bn(model: nn.Module, loader: Iterable, *, batches: int | None = None,
+                   device: torch.device | str | None = None) -> nn.Module:
+    """Re-estimate every BatchNorm's running statistics on ``loader`` (no weights change).
+
+    After pruning, a node sums fewer inputs, so the statistics its BatchNorm learned no longer
+    match; recomputing them is the cheap first aid before (or instead of) fine-tuning.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches seen
+    was = model.training
+    model.train()
+    for i, (x, _) in enumerate(loader):
+        if batches is not None and i >= batches:
+            break
+        model(x.to(device))
+    for m, mom in zip(bns, saved):
+        m.momentum = mom
+    model.train(was)
+    return model
 
 
 def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: Iterable | None = None,

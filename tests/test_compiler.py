@@ -285,3 +285,23 @@ def test_register_op_user_op_and_duplicate():
     torch.testing.assert_close(net(x), y)
     with pytest.raises(ParameterError, match="already registered"):
         gw.register_op("conv", lambda *a, **k: None)
+
+
+def test_write_back_share_and_prune_ensure_path():
+    G = gw.generators.chain(3)
+    G.add_edge(0, 2)
+    G.add_edge(1, 4)
+    net = gw.compile(G, in_channels=2, channels=3, wiring="sigmoid")
+    with torch.no_grad():
+        net.wiring.logit.copy_(torch.tensor([-3.0 if e == (0, 1) else 1.0 for e in net.plan.edges]))
+    H = net.write_back()
+    for v in H:  # shares of a node's inputs add up to one
+        if H.in_degree(v):
+            assert abs(sum(d["share"] for *_, d in H.in_edges(v, data=True)) - 1) < 1e-9
+    assert H.edges[2, 3]["share"] == 1.0  # an only input carries everything
+    # keeping the single strongest edge disconnects; ensure_path adds the widest path back
+    with pytest.raises(gw.errors.DeadNodeError, match="no path from an input"):
+        gw.prune(H, keep=1)
+    P = gw.prune(H, keep=1, ensure_path=True)
+    assert list(nx.all_simple_paths(P, 0, 4)) and (0, 1) not in P.edges  # the weak (0, 1) edge avoided
+    assert P.graph["graphwire"]["pruned"]["ensure_path"] is True

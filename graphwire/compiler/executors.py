@@ -135,11 +135,17 @@ def _aggregate_sum(st, steps, outs, alive, ctx, B, resize, close):
             c = ctx.block(sb.edge_index)
             if ctx.mode == "channel":
                 cs = y.shape[1] // J
-                part = torch.einsum("gjc,bjcx->bgcx", c[..., :cs], y.reshape(B, J, cs, -1))
-            else:
-                part = torch.matmul(c, y.reshape(B, J, -1))
-            part = part.reshape((B, -1) + size)
-        total = part if total is None else total + part
+                part = torch.einsum("gjc,bjcx->bgcx", c[..., :cs], y.reshape(B, J, cs, -1)).reshape((B, -1) + size)
+            else:  # one small GEMM per sample (no transposed copies), accumulating in place of an add
+                cb = c if c.dim() == 3 else c.expand(B, -1, -1)
+                yb = y.reshape(B, J, -1)
+                if total is None:
+                    part = torch.bmm(cb, yb).reshape((B, -1) + size)
+                else:
+                    total = torch.baddbmm(total.reshape(B, cb.shape[1], -1), cb, yb).reshape((B, -1) + size)
+                    part = None
+        if part is not None:
+            total = part if total is None else total + part
         if close:
             m = _mass(ctx.block(sb.edge_index) if c is None else c, alive[sb.step], ctx.mode)
             mass = m if mass is None else mass + m

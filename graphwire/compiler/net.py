@@ -131,6 +131,13 @@ class WiredNet(nn.Module):
         for key, values in attrs.items():
             for (u, v), val in zip(self.plan.edges, values):
                 H.edges[u, v][key] = val
+        # share: the fraction of its target's input an edge carries. A node's sum is normalised
+        # by its BatchNorm, so only these ratios matter (an only input always carries all of it).
+        for v in H:
+            ins = list(H.in_edges(v, data=True))
+            total = sum(abs(d["weight"]) for *_, d in ins)
+            for *_, d in ins:
+                d["share"] = abs(d["weight"]) / total if total > 0 else 0.0
         H.graph.setdefault("graphwire", {"version": 1})["wiring"] = self.wiring.name
         return H
 

@@ -173,9 +173,11 @@ class SepConvBlock(nn.Module):
         return {"dw": [m.dw.weight for m in mods], "pw": [m.pw.weight for m in mods], "bn": [m.bn for m in mods]}
 
     def fused(self, p, x, groups: int, training: bool):
-        conv = _conv(self.dims)
-        y = conv(F.relu(x), _cat(p["dw"]), None, self.stride, self.padding, 1, groups * self.cin)
-        y = conv(y, _cat(p["pw"]), None, 1, 0, 1, groups)
+        y = _conv(self.dims)(F.relu(x), _cat(p["dw"]), None, self.stride, self.padding, 1, groups * self.cin)
+        # The grouped pointwise conv as one batched matmul: [G, out, in] @ [B, G, in, L].
+        b, spatial = y.shape[0], y.shape[2:]
+        w = torch.stack(p["pw"]).flatten(2)
+        y = torch.matmul(w, y.reshape(b, groups, self.cin, -1)).reshape((b, -1) + tuple(spatial))
         return fused_batch_norm(y, p["bn"], training)
 
 

@@ -1,0 +1,73 @@
+"""Shared helpers for the benchmark scripts: interleaved timing and machine-stamped JSON results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+
+def machine(device: torch.device) -> dict:
+    info = {
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        if names:
+            info["cpu_model"] = names[0]
+    except OSError:
+        pass
+    return info
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def interleaved(fns: dict[str, Callable[[], None]], device: torch.device, *, repeats: int, warmup: int = 2) -> dict:
+    """Time every function ``repeats`` times, round-robin (A B C A B C ...), so drift hits all alike.
+
+    Returns the median seconds per call of each.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    sync(device)
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            sync(device)
+            t = time.perf_counter()
+            fn()
+            sync(device)
+            times[name].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def save(name: str, results: dict, device: torch.device, out_dir: str | None = None) -> Path:
+    from graphwire.io._atomic import atomic_write
+
+    out = Path(out_dir or Path(__file__).parent / "results")
+    out.mkdir(parents=True, exist_ok=True)
+    tag = "cuda" if device.type == "cuda" else "cpu"
+    path = out / f"{name}-{tag}.json"
+    atomic_write(path, json.dumps({"benchmark": name, "machine": machine(device), "results": results}, indent=2) + "\n")
+    return path

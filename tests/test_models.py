@@ -1,0 +1,192 @@
+"""Ready-made models: RandWire's staged structure, training, recompile-after-prune, shapes, bad input."""
+
+import warnings
+
+import networkx as nx
+import pytest
+import torch
+
+import graphwire as gw
+from graphwire import generators, models
+from graphwire.errors import ParameterError
+
+FAMILIES = ["ws", "er", "ba"]
+NODES, CHANNELS, STAGES = 6, 8, 3
+# BA's paper default m=5 on 6 nodes has a single possible graph (a star: m * (n - m) = 5 edges),
+# so every stage would be the same graph; m=2 leaves room for distinct stages.
+FAMILY_PARAMS = {"ws": {}, "er": {}, "ba": {"m": 2}}
+
+
+def _small(family, **kw):
+    torch.manual_seed(0)
+    kw = FAMILY_PARAMS[family] | kw
+    return models.randwire(10, family=family, nodes=NODES, channels=CHANNELS, **kw)
+
+
+def _stage_nodes(G, stage):
+    return sorted(n for n, d in G.nodes(data=True) if d["stage"] == stage)
+
+
+def _randomise(model, seed):
+    """Non-trivial BatchNorm affine parameters and running statistics, and a head with a large output."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_randwire_output_shape_and_stage_structure(family):
+    m = _small(family)
+    x = torch.randn(2, 3, 32, 32)
+    assert m(x).shape == (2, 10)
+    G = m.graph
+    assert sorted({d["stage"] for _, d in G.nodes(data=True)}) == [0, 1, 2]
+    # each stage: NODES random nodes plus its input and output node
+    stages = [_stage_nodes(G, s) for s in range(STAGES)]
+    assert [len(s) for s in stages] == [NODES + 2] * STAGES
+    # stages are distinct random graphs (derived seeds), compared after relabelling to 0..n-1
+    shapes = [frozenset((u - s[0], v - s[0]) for u, v in G.subgraph(s).edges) for s in stages]
+    assert len(set(shapes)) == STAGES
+    if family == "ba":  # family parameters reach the generator: BA has m * (n - m) hidden edges
+        assert all(G.subgraph(s[1:-1]).number_of_edges() == 2 * (NODES - 2) for s in stages)
+    # stage k's output feeds stage k+1's input, and that is the only edge between them
+    for a, b in zip(stages, stages[1:]):
+        between = [(u, v) for u, v in G.edges if u in a and v in b]
+        assert between == [(a[-1], b[0])]
+    plan = {nd.label: nd for nd in m.wired.plan.nodes}
+    for s, nodes in enumerate(stages):
+        entry = plan[nodes[0]]
+        assert entry.stride == 2, f"stage {s} input node {nodes[0]} must halve the resolution"
+        assert all(plan[n].stride == 1 for n in nodes[1:])
+        # channels double per stage: C, 2C, 4C
+        assert all(plan[n].out_ch == CHANNELS * 2 ** s for n in nodes)
+    assert m.wired.out_channels == CHANNELS * 4
+    # stem halves 32 -> 16; three stages halve again -> 2
+    assert m.wired(m.stem(x)).shape == (2, CHANNELS * 4, 2, 2)
+
+
+def test_randwire_seed_and_family_change_the_graph():
+    a, b = _small("ws").graph, _small("ws", seed=1).graph
+    assert set(a.edges) != set(b.edges)
+    assert set(_small("ws").graph.edges) == set(a.edges)  # deterministic
+    assert set(_small("er").graph.edges) != set(a.edges)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_randwire_training_step_lowers_loss_and_reaches_every_parameter(family):
+    m = _small(family)
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(8, 3, 32, 32, generator=g), torch.randint(0, 10, (8,), generator=g)
+    opt = torch.optim.SGD(m.parameters(), lr=0.05)
+    m.train()
+    loss = torch.nn.functional.cross_entropy(m(x), y) + m.regularizer()
+    opt.zero_grad()
+    loss.backward()
+    for name, p in m.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, f"{name} got a zero gradient"
+    before = m.wired.wiring.logit.detach().clone()
+    opt.step()
+    assert not torch.equal(m.wired.wiring.logit, before)  # edge gates are trained
+    after = torch.nn.functional.cross_entropy(m(x), y) + m.regularizer()
+    assert after.item() < loss.item()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_recompile_pruned_equals_parent_with_removed_edges_masked(family):
+    parent = _small(family)
+    _randomise(parent, 0)
+    G = parent.graph
+    ids = parent.wired.plan.edge_ids()
+    # spread the gates, but keep one input -> output path strong so pruning leaves a network
+    g = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        parent.wired.wiring.logit.copy_(torch.randn(parent.wired.wiring.logit.shape, generator=g) * 2)
+        path = nx.shortest_path(G, min(G), max(G))
+        for e in zip(path, path[1:]):
+            parent.wired.wiring.logit[ids[e]] = 5.0
+    learned = parent.write_back()
+    assert all("weight" in d and "active" in d for *_, d in learned.edges(data=True))
+    pruned = gw.prune(learned, keep=0.5)
+    removed = [e for e in G.edges if not pruned.has_edge(*e)]
+    assert len(removed) >= G.number_of_edges() // 2
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every surviving node's parameters are carried over
+        child = parent.recompile(pruned)
+    assert isinstance(child, models.WiredClassifier) and child.wired.wiring.name == "static"
+    assert child.wired.init_report["skipped"] == []
+    assert child.wired.graph.number_of_edges() == pruned.number_of_edges()
+    assert sum(p.numel() for p in child.parameters()) < sum(p.numel() for p in parent.parameters())
+    assert child.stem is not parent.stem and child.head is not parent.head
+
+    parent.eval(), child.eval()
+    x = torch.randn(3, 3, 32, 32, generator=g)
+    unmasked = parent(x)
+    parent.wired.mask_edges(removed)
+    with torch.no_grad():
+        yp, yc = parent(x), child(x)
+    assert yc.shape == (3, 10)
+    assert (unmasked - yp).abs().max() > 1e-4  # the masked edges mattered: the check can fail
+    torch.testing.assert_close(yc, yp, atol=1e-5, rtol=1e-5)
+    # the parent is untouched by recompiling; reopening restores its output
+    parent.wired.mask_edges(None)
+    torch.testing.assert_close(parent(x), unmasked)
+
+
+def test_recompile_wired_mlp_keeps_the_vector_settings():
+    torch.manual_seed(0)
+    G = generators.watts_strogatz(8, 4, 0.75, seed=0)
+    parent = models.wired_mlp(G, 64, 10, width=16)
+    _randomise(parent, 1)
+    learned = parent.write_back()
+    pruned = gw.prune(learned, keep=1.0)
+    child = parent.recompile(pruned)
+    parent.eval(), child.eval()
+    x = torch.randn(5, 64)
+    torch.testing.assert_close(child(x), parent(x), atol=1e-5, rtol=1e-5)
+
+
+def test_wired_mlp_shapes():
+    G = generators.watts_strogatz(8, 4, 0.75, seed=0)
+    m = models.wired_mlp(G, 64, 10, width=16, wiring="sigmoid")
+    assert m(torch.randn(5, 64)).shape == (5, 10)
+    assert m.wired.in_channels == 64 and m.wired.out_channels == 16
+    assert m.wired.wiring.name == "sigmoid" and m.head.in_features == 16
+    assert all(nd.op in ("linear", "identity") for nd in m.wired.plan.nodes)
+    with pytest.raises(gw.errors.ShapeError):
+        m(torch.randn(5, 63))
+    static = models.wired_mlp(G, 3, 2, width=4, wiring="static")
+    assert static(torch.randn(4, 3)).shape == (4, 2) and static.wired.wiring.name == "static"
+
+
+def test_wired_conv1d_and_conv2d_shapes():
+    G = generators.watts_strogatz(6, 2, 0.5, seed=1)
+    m = models.wired_conv1d(G, 1, 10, width=8)
+    assert m(torch.randn(3, 1, 40)).shape == (3, 10)
+    assert m.wired(m.stem(torch.randn(3, 1, 40))).shape == (3, 8, 40)
+    assert m.wired.plan.dims == 1
+    m2 = models.wired_conv2d(G, 1, 7, width=8)
+    assert m2(torch.randn(2, 1, 8, 8)).shape == (2, 7)
+    assert m2.wired(m2.stem(torch.randn(2, 1, 8, 8))).shape == (2, 8, 8, 8)
+
+
+def test_randwire_paper_defaults_for_ba_on_few_nodes():
+    """Default BA (m=5) on 6 nodes: every stage is the one possible BA graph, still a working model."""
+    torch.manual_seed(0)
+    m = models.randwire(10, family="ba", nodes=NODES, channels=CHANNELS)
+    assert m(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    G = m.graph
+    hidden = [n for n, d in G.nodes(data=True) if d["stage"] == 0][1:-1]
+    assert G.subgraph(hidden).number_of_edges() == 5 * (NODES - 5)
+
+
+@pytest.mark.parametrize("family", ["WS", "rand", "", "watts_strogatz"])
+def test_bad_family_raises_parameter_error(family):
+    with pytest.raises(ParameterError, match="family must be one of"):
+        models.randwire(10, family=family, nodes=NODES, channels=CHANNELS)
