@@ -3,7 +3,8 @@
 1. Chain (VGG-like) and ResNet edge sets, compiled with static wiring, against the same blocks
    wired by hand in plain PyTorch (the ratio shows graphwire's overhead).
 2. A RandWire stage, WS(32, 4, 0.75) at C=78 (separable-conv nodes, sigmoid gates), batch 32,
-   32x32 inputs: batched vs reference executor on the same module.
+   32x32 inputs: batched vs reference executor on the same module; and the same stage with
+   small nodes (C=16, batch 8, 16x16), where per-node overhead rather than bandwidth dominates.
 
 All variants are timed round-robin in one run; medians are reported. Results are printed as a
 table and saved to benchmarks/results/executors-<device>.json with the machine named.
@@ -93,8 +94,8 @@ def bench_edge_sets(device, repeats, quick):
     return rows
 
 
-def bench_randwire(device, repeats, quick):
-    n, C, B, S = (16, 32, 8, 16) if quick else (32, 78, 32, 32)
+def bench_randwire(device, repeats, quick, size=None):
+    n, C, B, S = size or ((16, 32, 8, 16) if quick else (32, 78, 32, 32))
     G = gw.generators.watts_strogatz(n, 4, 0.75, seed=1)
     net = gw.compile(G, in_channels=C, channels=C, default_op="sepconv", wiring="sigmoid").to(device)
     ref = gw.compile(G, in_channels=C, channels=C, default_op="sepconv", wiring="sigmoid",
@@ -118,16 +119,20 @@ def main(argv=None) -> dict:
     torch.manual_seed(0)
     rows = bench_edge_sets(device, a.repeats, a.quick)
     rw = bench_randwire(device, a.repeats, a.quick)
+    rw_small = bench_randwire(device, a.repeats, a.quick, size=(32, 16, 8, 16))
     print(f"device: {device} | torch {torch.__version__} | threads {torch.get_num_threads()}")
     print(f"{'graph':<22}{'batched ms':>12}{'reference ms':>14}{'hand ms':>10}{'batched/hand':>14}{'ref/batched':>13}")
     for r in rows:
         s = r["seconds"]
         print(f"{r['graph']:<22}{s['batched'] * 1e3:>12.1f}{s['reference'] * 1e3:>14.1f}{s['hand'] * 1e3:>10.1f}"
               f"{r['batched_over_hand']:>14.3f}{r['reference_over_batched']:>13.2f}")
-    s = rw["seconds"]
-    print(f"{'RandWire ' + rw['graph'][:12]:<22}{s['batched'] * 1e3:>12.1f}{s['reference'] * 1e3:>14.1f}{'-':>10}"
-          f"{'-':>14}{rw['reference_over_batched']:>13.2f}")
-    results = {"edge_sets": rows, "randwire_stage": rw, "repeats": a.repeats, "quick": a.quick}
+    for r in (rw, rw_small):
+        s = r["seconds"]
+        label = f"WS32 C={r['channels']} B={r['batch']} {r['size']}px"
+        print(f"{label:<22}{s['batched'] * 1e3:>12.1f}{s['reference'] * 1e3:>14.1f}{'-':>10}"
+              f"{'-':>14}{r['reference_over_batched']:>13.2f}")
+    results = {"edge_sets": rows, "randwire_stage": rw, "randwire_stage_small_nodes": rw_small,
+               "repeats": a.repeats, "quick": a.quick}
     if not a.quick or a.out:
         print("saved", save("executors" + ("-quick" if a.quick else ""), results, device, a.out))
     return results

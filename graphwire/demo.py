@@ -40,7 +40,7 @@ def run(out: str | Path = "graphwire-demo", *, epochs: int = 12, finetune: int =
     model = models.wired_conv2d(G, 1, split.num_classes, width=width, wiring="sigmoid")
     log(f"graph: Watts-Strogatz WS({nodes}, 4, 0.75), {G.number_of_nodes()} nodes, {G.number_of_edges()} edges; "
         f"device {dev}")
-    fit(model, train, epochs, lr=0.05, device=dev, progress=progress, desc="train (sigmoid gates)")
+    fit(model, train, epochs, lr=0.05, wiring_lr=5.0, device=dev, progress=progress, desc="train (sigmoid gates)")
     full = evaluate(model, test, dev)
     learned = model.write_back()
     # Rank by share, not raw gate: BatchNorm after each node's sum makes a gate on a node's only

@@ -99,10 +99,15 @@ def recalibrate_bn(model: nn.Module, loader: Iterable, *, batches: int | None = 
 
 
 def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: Iterable | None = None,
-        lr: float = 0.05, weight_decay: float = 5e-5, optimizer: torch.optim.Optimizer | None = None,
+        lr: float = 0.05, weight_decay: float = 5e-5, wiring_lr: float | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
         device: torch.device | str | None = None, progress: bool = True, history: History | None = None,
         desc: str = "train") -> History:
     """Train with SGD+momentum and a cosine schedule (or ``optimizer``); return the :class:`History`.
+
+    ``wiring_lr`` gives the wiring's own parameters (gates...) a separate learning rate and no
+    weight decay: behind each node's BatchNorm only the *relative* size of its gates matters, so
+    their gradients are small and they need a larger step to move at all.
 
     >>> from graphwire import data, generators, models
     >>> s = data.digits(flat=True)
@@ -118,8 +123,12 @@ def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: It
     core = wired_core(model)
     history = history or History()
     if optimizer is None:
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay,
-                                    nesterov=True)
+        groups: list = [{"params": list(model.parameters())}]
+        if wiring_lr is not None and core is not None:
+            wired = {id(p) for p in core.wiring.parameters()}
+            groups = [{"params": [p for p in model.parameters() if id(p) not in wired]},
+                      {"params": list(core.wiring.parameters()), "lr": wiring_lr, "weight_decay": 0.0}]
+        optimizer = torch.optim.SGD(groups, lr=lr, momentum=0.9, weight_decay=weight_decay, nesterov=True)
     steps = max(1, epochs * len(train_loader))
     sched = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda i: 0.5 * (1 + torch.cos(torch.tensor(min(i, steps) / steps * torch.pi)).item()))
