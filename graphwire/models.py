@@ -107,23 +107,25 @@ def wired_mlp(graph: nx.DiGraph, in_features: int, num_classes: int, *, width: i
     return WiredClassifier(nn.Identity(), wired, nn.Linear(wired.out_channels, num_classes), kw)
 
 
+def _wired_conv(graph, in_channels, num_classes, width, wiring, op, dims, stem_kernel, options):
+    """Conv stem -> wired core at ``width`` -> ReLU, global average pool, linear head."""
+    kw, wopts = _split_kwargs(options)
+    kw = dict(in_channels=width, channels=width, default_op=op, dims=dims) | kw
+    wired = compile(graph, wiring=wiring, **kw, **wopts)
+    conv, bn, pool = (nn.Conv1d, nn.BatchNorm1d, nn.AdaptiveAvgPool1d) if dims == 1 else \
+        (nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d)
+    stem = nn.Sequential(conv(in_channels, width, stem_kernel, 1, stem_kernel // 2, bias=False), bn(width))
+    head = nn.Sequential(nn.ReLU(), pool(1), nn.Flatten(), nn.Linear(wired.out_channels, num_classes))
+    return WiredClassifier(stem, wired, head, kw)
+
+
 def wired_conv1d(graph: nx.DiGraph, in_channels: int, num_classes: int, *, width: int = 32,
                  wiring: str = "sigmoid", op: str = "conv", **options) -> WiredClassifier:
     """A classifier for 1-D sequences (``[B, C, L]``, e.g. MNIST-1D): conv stem, wired core, pooled head."""
-    kw, wopts = _split_kwargs(options)
-    kw = dict(in_channels=width, channels=width, default_op=op, dims=1) | kw
-    wired = compile(graph, wiring=wiring, **kw, **wopts)
-    stem = nn.Sequential(nn.Conv1d(in_channels, width, 5, 1, 2, bias=False), nn.BatchNorm1d(width))
-    head = nn.Sequential(nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(wired.out_channels, num_classes))
-    return WiredClassifier(stem, wired, head, kw)
+    return _wired_conv(graph, in_channels, num_classes, width, wiring, op, 1, 5, options)
 
 
 def wired_conv2d(graph: nx.DiGraph, in_channels: int, num_classes: int, *, width: int = 32,
                  wiring: str = "sigmoid", op: str = "sepconv", **options) -> WiredClassifier:
     """A small image classifier (``[B, C, H, W]``): conv stem, wired core at ``width``, pooled head."""
-    kw, wopts = _split_kwargs(options)
-    kw = dict(in_channels=width, channels=width, default_op=op, dims=2) | kw
-    wired = compile(graph, wiring=wiring, **kw, **wopts)
-    stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width))
-    head = nn.Sequential(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(wired.out_channels, num_classes))
-    return WiredClassifier(stem, wired, head, kw)
+    return _wired_conv(graph, in_channels, num_classes, width, wiring, op, 2, 3, options)

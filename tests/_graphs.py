@@ -1,6 +1,8 @@
-"""Small graphs of every family, for tests (deterministic from a seed)."""
+"""Small graphs of every family, and parameter randomisation, for tests (deterministic from a seed)."""
 
 import random
+
+import torch
 
 import graphwire as gw
 from graphwire import generators as gen
@@ -42,3 +44,19 @@ def decorate(G, seed: int, aggs=("sum", "concat", "max"), widths=(3, 4)):
         if G.nodes[v].get("role") != "output":  # output nodes aggregate with identity
             G.nodes[v]["channels"] = width
     return G
+
+
+def randomise_batchnorm(model, seed: int, gates: float = 0.0):
+    """Non-trivial BatchNorm affine parameters and running statistics; optionally spread gate logits."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        if gates:
+            for name, p in model.named_parameters():
+                if "logit" in name:
+                    p.copy_(torch.randn(p.shape, generator=g) * gates)
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)

@@ -10,24 +10,14 @@ import torch
 import graphwire as gw
 from graphwire.errors import ParameterError, ShapeError, UnknownOpError, WiringError
 
-from _graphs import FAMILIES, decorate, family_graph
+from _graphs import FAMILIES, decorate, family_graph, randomise_batchnorm
 
 WIRINGS = [("static", {}), ("sigmoid", {}), ("sigmoid", {"per_channel": True})]
 
 
 def _randomise(net, seed):
     """Spread the gates and give BatchNorm non-trivial affine parameters and running statistics."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if "logit" in name:
-                p.copy_(torch.randn(p.shape, generator=g) * 1.5)
-        for m in net.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+    randomise_batchnorm(net, seed, gates=1.5)
 
 
 def _compare(net, x, tol):

@@ -10,6 +10,8 @@ import graphwire as gw
 from graphwire import generators, models
 from graphwire.errors import ParameterError
 
+from _graphs import randomise_batchnorm
+
 FAMILIES = ["ws", "er", "ba"]
 NODES, CHANNELS, STAGES = 6, 8, 3
 # BA's paper default m=5 on 6 nodes has a single possible graph (a star: m * (n - m) = 5 edges),
@@ -28,15 +30,8 @@ def _stage_nodes(G, stage):
 
 
 def _randomise(model, seed):
-    """Non-trivial BatchNorm affine parameters and running statistics, and a head with a large output."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+    """Non-trivial BatchNorm affine parameters and running statistics."""
+    randomise_batchnorm(model, seed)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
