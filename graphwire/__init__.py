@@ -28,6 +28,10 @@ _LAZY = {
     "train": ("train", None),
     "wiring": ("wiring", None),
     "compiler": ("compiler", None),
+    "nn": ("nn", None),
+    "viz": ("viz", None),
+    "sparsify": ("nn", "sparsify"),
+    "derive": ("derive", "derive"),
 }
 
 

@@ -1,26 +1,9 @@
 """Wiring methods: one module each, behind the interface in :mod:`graphwire.wiring.base`."""
 
-from __future__ import annotations
+from .base import EdgeContext, Wiring
+from .registry import WIRINGS, make_wiring, register_wiring
 
-from ..errors import WiringError
-from .base import EdgeContext, Wiring, check_options
-from .sigmoid import SigmoidWiring
-from .static import StaticWiring
-
-WIRINGS: dict[str, type[Wiring]] = {"static": StaticWiring, "sigmoid": SigmoidWiring}
+# Importing a method module registers it.
+from . import static, sigmoid, dnw, ddw, darts, depth, l0  # noqa: E402,F401  isort: skip
 
 __all__ = ["Wiring", "EdgeContext", "WIRINGS", "make_wiring", "register_wiring"]
-
-
-def register_wiring(cls: type[Wiring]) -> type[Wiring]:
-    """Make a :class:`Wiring` subclass available as ``compile(..., wiring=cls.name)``."""
-    WIRINGS[cls.name] = cls
-    return cls
-
-
-def make_wiring(name: str, edges, edge_data, source_channels, options: dict) -> Wiring:
-    if name not in WIRINGS:
-        raise WiringError(f"unknown wiring {name!r}; known wirings: {sorted(WIRINGS)}")
-    cls = WIRINGS[name]
-    check_options(cls, options)
-    return cls(edges, edge_data, source_channels, **options)

@@ -14,8 +14,10 @@ import torch
 
 from ..errors import WiringError
 from .base import Wiring
+from .registry import register_wiring
 
 
+@register_wiring
 class SigmoidWiring(Wiring):
     name = "sigmoid"
     mode = "edge"

@@ -9,8 +9,10 @@ from __future__ import annotations
 import torch
 
 from .base import Wiring
+from .registry import register_wiring
 
 
+@register_wiring
 class StaticWiring(Wiring):
     name = "static"
     options = ()

@@ -12,9 +12,9 @@ import networkx as nx
 import torch
 from torch import nn
 
-from . import generators
-from .compiler import WiredNet, compile
-from .errors import ParameterError
+from .. import generators
+from ..compiler import WiredNet, compile
+from ..errors import ParameterError
 
 __all__ = ["WiredClassifier", "randwire", "wired_mlp", "wired_conv1d", "wired_conv2d"]
 

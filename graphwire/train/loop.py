@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .compiler import WiredNet
+from ..compiler import WiredNet
 
 __all__ = ["History", "fit", "evaluate", "recalibrate_bn", "wired_core", "default_device"]
 

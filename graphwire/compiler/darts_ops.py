@@ -1,0 +1,3 @@
+"""DARTS candidate operations and the mixed op -- being written."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Interactive HTML export -- being written."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""ONNX export -- being written."""
+
+__all__: list[str] = []

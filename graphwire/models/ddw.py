@@ -1,0 +1,3 @@
+"""DDW models -- being written."""
+
+__all__: list[str] = []

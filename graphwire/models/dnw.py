@@ -1,0 +1,3 @@
+"""DNW models -- being written."""
+
+__all__: list[str] = []

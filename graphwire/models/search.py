@@ -1,0 +1,3 @@
+"""Search-space models (DARTS networks, learnt depth) -- being written."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Sparse layers (DNW) -- being written."""
+
+__all__: list[str] = []

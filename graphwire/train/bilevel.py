@@ -1,0 +1,3 @@
+"""Bilevel (DARTS) updates -- being written."""
+
+__all__: list[str] = []

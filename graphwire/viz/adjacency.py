@@ -1,0 +1,3 @@
+"""Adjacency heatmaps -- being written."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Depth-posterior plots -- being written."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Plots of training history -- being written."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""ddw: instance-aware routers (Differentiable Dynamic Wirings) -- being written."""
+
+__all__: list[str] = []
