@@ -48,6 +48,7 @@ def reference_forward(net: "WiredNet", x: torch.Tensor) -> torch.Tensor:
     """One node at a time, in topological order."""
     plan, ctx = net.plan, net.wiring.context(x)
     close = net.wiring.may_close
+    skip = _may_skip(net)
     B = x.shape[0]
     outs: dict[int, torch.Tensor] = {}
     alive: dict[int, torch.Tensor] = {}
@@ -70,9 +71,13 @@ def reference_forward(net: "WiredNet", x: torch.Tensor) -> torch.Tensor:
             if close:
                 mass = sum(ctx.edge_mass(e) * alive[p] for e, p in zip(nd.in_edges, nd.preds))
                 a = (mass > 0).to(x.dtype).expand(B)
-        y = net.nodes[nd.key](inp)
-        if close:
-            y = y * a.reshape((B,) + (1,) * (y.dim() - 1))
+        if close and skip and not bool(a.any()):
+            y = _closed_output(net, nd, inp)  # closed for the whole batch: not computed at all
+        else:
+            y = net.nodes[nd.key](inp)
+            if close:
+                y = y * a.reshape((B,) + (1,) * (y.dim() - 1))
+        ctx.observe_node(nd.pos, y, a if close else None)
         outs[nd.pos], alive[nd.pos] = y, a
     return torch.cat([outs[p] for p in plan.outputs], 1)
 
@@ -82,6 +87,7 @@ def batched_forward(net: "WiredNet", x: torch.Tensor) -> torch.Tensor:
     """One fused kernel per step; inputs aggregated by one matmul/gather per source step."""
     plan, ctx = net.plan, net.wiring.context(x)
     close = net.wiring.may_close
+    skip = _may_skip(net)
     training = net.training
     B = x.shape[0]
     outs: list[torch.Tensor] = []
@@ -95,7 +101,9 @@ def batched_forward(net: "WiredNet", x: torch.Tensor) -> torch.Tensor:
             inp, a = _aggregate_sum(st, plan.steps, outs, alive, ctx, B, net.resize, close)
         else:
             inp, a = _aggregate_gather(st, plan.steps, outs, alive, ctx, B, net.resize, close)
-        if G == 1:
+        if close and skip and not bool(a.any()):
+            y = _closed_output(net, plan.nodes[st.nodes[0]], inp, G)  # closed for the whole batch
+        elif G == 1:
             y = mods[0](inp)
         elif fused is not None:
             y = mods[0].fused(fused, inp, G, training)
@@ -103,7 +111,7 @@ def batched_forward(net: "WiredNet", x: torch.Tensor) -> torch.Tensor:
             y = torch.cat([m(c) for m, c in zip(mods, inp.chunk(G, 1))], 1)
         if close:
             y = (y.reshape((B, G, -1)) * a.reshape(a.shape[0], G, 1)).reshape(y.shape)
-        ctx.observe(st.index, y)
+        ctx.observe(st.index, y, a if close else None)
         outs.append(y)
         alive.append(a)
     parts = []
@@ -112,6 +120,19 @@ def batched_forward(net: "WiredNet", x: torch.Tensor) -> torch.Tensor:
         y = outs[nd.step]
         parts.append(y if plan.steps[nd.step].size == 1 else y[:, nd.slot * nd.out_ch:(nd.slot + 1) * nd.out_ch])
     return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
+
+
+def _may_skip(net) -> bool:
+    """Skip nodes closed for the whole batch: inference only (eval mode, autograd off), and never
+    while torch.compile traces (the check is data-dependent). The result is the same either way."""
+    return (not net.training and net.skip_closed and not torch.is_grad_enabled()
+            and not torch.compiler.is_compiling())
+
+
+def _closed_output(net, nd, inp: torch.Tensor, groups: int = 1) -> torch.Tensor:
+    """The zero output of a closed node (or step), shaped like the op's output, without running it."""
+    spatial = tuple(-(-s // nd.stride) for s in inp.shape[2:])
+    return inp.new_zeros((inp.shape[0], groups * nd.out_ch) + spatial)
 
 
 def _mass(c: torch.Tensor, a_src: torch.Tensor, mode: str) -> torch.Tensor:
@@ -123,33 +144,37 @@ def _mass(c: torch.Tensor, a_src: torch.Tensor, mode: str) -> torch.Tensor:
 
 
 def _aggregate_sum(st, steps, outs, alive, ctx, B, resize, close):
+    """sum: the step's input is the sum over its source steps of ``C_block @ Y_source``."""
     size = _smallest([outs[sb.step] for sb in st.sources])
     total, mass = None, None
     for sb in st.sources:
         y = _resize(outs[sb.step], size, resize)
-        J = steps[sb.step].size
-        c = None
-        if sb.unit and not close:
-            part = y
-        else:
-            c = ctx.block(sb.edge_index)
-            if ctx.mode == "channel":
-                cs = y.shape[1] // J
-                part = torch.einsum("gjc,bjcx->bgcx", c[..., :cs], y.reshape(B, J, cs, -1)).reshape((B, -1) + size)
-            else:  # one small GEMM per sample (no transposed copies), accumulating in place of an add
-                cb = c if c.dim() == 3 else c.expand(B, -1, -1)
-                yb = y.reshape(B, J, -1)
-                if total is None:
-                    part = torch.bmm(cb, yb).reshape((B, -1) + size)
-                else:
-                    total = torch.baddbmm(total.reshape(B, cb.shape[1], -1), cb, yb).reshape((B, -1) + size)
-                    part = None
-        if part is not None:
-            total = part if total is None else total + part
+        c = None if sb.unit and not close else ctx.block(sb.edge_index)
+        total = _add_block(total, y, c, st.size, steps[sb.step].size, B, size, ctx.mode)
         if close:
             m = _mass(ctx.block(sb.edge_index) if c is None else c, alive[sb.step], ctx.mode)
             mass = m if mass is None else mass + m
     return total, ((mass > 0).to(total.dtype) if close else None)
+
+
+def _add_block(total, y, c, G: int, J: int, B: int, size: tuple, mode: str) -> torch.Tensor:
+    """``total + C @ y`` for one source step's output ``y`` ([B, J*C, *sp]); ``c`` None is a
+    single edge with constant coefficient 1."""
+    if c is None:
+        return y if total is None else total + y
+    if G == 1 and J == 1 and mode != "channel":  # one edge: a (per-sample) scalar, fused multiply-add
+        cb = c.reshape((-1,) + (1,) * (y.dim() - 1))
+        return y * cb if total is None else torch.addcmul(total, y, cb)
+    if mode == "channel":
+        cs = y.shape[1] // J
+        part = torch.einsum("gjc,bjcx->bgcx", c[..., :cs], y.reshape(B, J, cs, -1)).reshape((B, -1) + size)
+        return part if total is None else total + part
+    # one small GEMM per sample (no transposed copies of the activations), accumulating in place of an add
+    cb = c if c.dim() == 3 else c.expand(B, -1, -1)
+    yb = y.reshape(B, J, -1)
+    if total is None:
+        return torch.bmm(cb, yb).reshape((B, -1) + size)
+    return torch.baddbmm(total.reshape(B, cb.shape[1], -1), cb, yb).reshape((B, -1) + size)
 
 
 def _aggregate_gather(st, steps, outs, alive, ctx, B, resize, close):

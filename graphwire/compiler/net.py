@@ -40,6 +40,7 @@ class WiredNet(nn.Module):
             self.nodes[nd.key] = build_op(nd.op, nd.in_ch, nd.out_ch, stride=nd.stride, dims=plan.dims,
                                           options=op_options.get(nd.op), where=where)
         self.wiring = wiring
+        wiring.bind(plan)
         self._step_modules = [[self.nodes[plan.nodes[p].key] for p in st.nodes] for st in plan.steps]
         self._fused: list | None = None
         self._index_names: list[tuple[int, str, str]] = []
@@ -49,6 +50,8 @@ class WiredNet(nn.Module):
                 self.register_buffer(buf, t, persistent=False)
                 self._index_names.append((st.index, name, buf))
         self.executor = executor
+        #: In inference (eval, no_grad), a node whose inputs are closed for every sample is not computed.
+        self.skip_closed = True
         self.register_load_state_dict_post_hook(lambda module, keys: module._invalidate())
 
     # ---- properties
@@ -123,8 +126,29 @@ class WiredNet(nn.Module):
             keep[ids[tuple(e)]] = 0.0
         self.wiring.set_mask(keep)
 
+    @torch.no_grad()
+    def collect_stats(self, loader, *, model: nn.Module | None = None, batches: int | None = None) -> dict:
+        """Run ``model`` (default: this net) in eval mode over ``loader`` and let the wiring gather
+        per-edge / per-node statistics, which ``write_back`` then puts on the graph (e.g. ``ddw``)."""
+        model = model or self
+        device = next(self.parameters()).device
+        was = model.training
+        model.eval()
+        self.wiring.start_stats()
+        try:
+            for i, batch in enumerate(loader):
+                if batches is not None and i >= batches:
+                    break
+                x = batch[0] if isinstance(batch, (list, tuple)) else batch
+                model(x.to(device))
+        finally:
+            stats = self.wiring.finish_stats()
+            model.train(was)
+        return stats
+
     def write_back(self) -> nx.DiGraph:
         """A copy of the graph with what the wiring learned on each edge (``weight``, ``active``, ...)."""
+        self.wiring.check_write_back()
         H = self.graph.copy()
         H.graph = copy.deepcopy(self.graph.graph)
         attrs = self.wiring.edge_attributes()
@@ -138,8 +162,18 @@ class WiredNet(nn.Module):
             total = sum(abs(d["weight"]) for *_, d in ins)
             for *_, d in ins:
                 d["share"] = abs(d["weight"]) / total if total > 0 else 0.0
+        for key, values in self.wiring.node_attributes().items():
+            for nd, val in zip(self.plan.nodes, values):
+                if val is not None:
+                    H.nodes[nd.label][key] = val
         H.graph.setdefault("graphwire", {"version": 1})["wiring"] = self.wiring.name
         return H
+
+    def count_flops(self, input_shape) -> int:
+        """FLOPs of one forward pass (see :func:`graphwire.flops.count_flops`)."""
+        from ..flops import count_flops
+
+        return count_flops(self, input_shape)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

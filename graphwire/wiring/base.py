@@ -53,8 +53,12 @@ class EdgeContext:
         c = self.pad[:, e] if self.mode == "sample" else self.pad[e]
         return c.abs().sum() if self.mode == "channel" else c.abs()
 
-    def observe(self, step: int, y: torch.Tensor) -> None:
-        """Called with each step's output (per-sample wirings compute routes from it)."""
+    def observe(self, step: int, y: torch.Tensor, alive: torch.Tensor | None) -> None:
+        """Batched executor: called with each step's output ``[B, G*C, ...]`` and its alive mask
+        ``[B, G]`` (None when nothing can close). Per-sample wirings compute their routes here."""
+
+    def observe_node(self, pos: int, y: torch.Tensor, alive: torch.Tensor | None) -> None:
+        """Reference executor: the same, for one node (plan position ``pos``, output ``[B, C, ...]``)."""
 
 
 class Wiring(nn.Module):
@@ -75,6 +79,10 @@ class Wiring(nn.Module):
         self.masked = False
 
     # ---- what subclasses provide
+    def bind(self, plan) -> None:
+        """Called once by ``WiredNet`` with the execution plan, before any forward: methods that
+        need nodes, widths or steps (routers, per-node thresholds) build their parameters here."""
+
     def raw_coefficients(self) -> torch.Tensor:
         raise NotImplementedError  # pragma: no cover - abstract
 
@@ -99,6 +107,20 @@ class Wiring(nn.Module):
         """Per-edge attributes written back onto the graph (lists aligned with ``edges``)."""
         return {"weight": [float(x) for x in self.edge_strength().cpu()],
                 "active": [bool(x) for x in self.inference_mask().cpu()]}
+
+    def check_write_back(self) -> None:
+        """Raise if ``write_back`` cannot describe the wiring yet (e.g. statistics are missing)."""
+
+    def node_attributes(self) -> dict[str, list[Any]]:
+        """Per-node attributes for ``write_back`` (lists aligned with plan positions; None = unset)."""
+        return {}
+
+    def start_stats(self) -> None:
+        """Begin gathering statistics over a dataset (see ``WiredNet.collect_stats``)."""
+        raise WiringError(f"wiring {self.name!r} gathers no statistics over data")
+
+    def finish_stats(self) -> dict:
+        return {}
 
     def constant_unit_edges(self) -> set[int]:
         """Edge ids whose coefficient is a constant 1 (executors may skip their multiply)."""
