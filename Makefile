@@ -7,7 +7,9 @@ setup:
 demo: setup
 	.venv/bin/graphwire demo
 
-test: setup
+# `test` also installs a headless Chromium (for the HTML export's browser test); `demo` does not.
+test:
+	@GRAPHWIRE_BROWSER=1 bash scripts/setup.sh
 	.venv/bin/python -m pytest -q -p no:cacheprovider
 
 bench: setup

@@ -7,6 +7,10 @@
     graphwire export g.json -o g.dot
     graphwire render g.json -o g.svg [--rankdir LR]
     graphwire prune g.json --keep 0.5 -o pruned.json
+    graphwire plot history.json -o evolution.png [--attr weight]
+    graphwire plot g.json --adjacency -o adj.png [--stat weight] [--per-stage]
+    graphwire plot g.json --degrees [--pruned pruned.json] -o degrees.png
+    graphwire html g.json [--history history.json] -o wiring.html
     graphwire demo [demo options...]
 
 Bad input prints ``graphwire: error: <message>`` on stderr and exits with status 2.
@@ -299,6 +303,61 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_history(path: str) -> bool:
+    """Whether ``path`` is a saved training history (``History.save``) rather than a graph."""
+    if Path(path).suffix.lower() in DOT_SUFFIXES:
+        return False
+    try:
+        data = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return False  # the graph loader reports the problem
+    return isinstance(data, dict) and data.get("format") == "graphwire.history"
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from . import viz
+
+    if _is_history(args.input):
+        if args.adjacency or args.degrees or args.pruned is not None:
+            raise ParameterError(
+                f"{args.input} is a training history: --adjacency/--degrees/--pruned need a graph file")
+        from .train.loop import History
+
+        history = History.load(args.input)
+        viz.plot_edge_history(history, args.attr, path=args.output)
+        print(f"wrote {args.output}: {args.attr} of {len(history.edges)} edges over {len(history.snapshots)} snapshots")
+        return 0
+    if args.adjacency and args.degrees:
+        raise ParameterError("choose --adjacency or --degrees, not both")
+    G = _load(args.input)
+    if args.degrees:
+        P = _load(args.pruned) if args.pruned is not None else None
+        viz.plot_degrees(G, P, path=args.output)
+        print(f"wrote {args.output}: degree histograms of {_summary(G)}"
+              + (f" and of the pruned graph ({P.number_of_edges()} edges)" if P is not None else ""))
+        return 0
+    if args.pruned is not None:
+        raise ParameterError("--pruned only applies with --degrees")
+    viz.plot_adjacency(G, args.stat, per_stage=args.per_stage, path=args.output)
+    print(f"wrote {args.output}: adjacency matrix of {_summary(G)} coloured by {args.stat!r}")
+    return 0
+
+
+def cmd_html(args: argparse.Namespace) -> int:
+    from .io import to_html
+
+    G = _load(args.graph)
+    history = None
+    if args.history is not None:
+        from .train.loop import History
+
+        history = History.load(args.history)
+    to_html(G, history, args.output, attr=args.attr, rankdir=args.rankdir, title=args.title)
+    snaps = f", {len(history.snapshots)} snapshots" if history is not None else ""
+    print(f"wrote {args.output}: {_summary(G)}{snaps}")
+    return 0
+
+
 def _run_demo(rest: list[str]) -> int:
     try:
         from . import demo
@@ -314,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="graphwire",
-        description="Generate, inspect, export, render and prune neural-network wiring graphs.",
+        description="Generate, inspect, export, render, prune and plot neural-network wiring graphs.",
     )
     parser.add_argument("--version", action="version", version=f"graphwire {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -363,6 +422,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-node", dest="per_node", choices=("in", "out"), help="apply --keep to each node's in/out edges")
     p.add_argument("-o", "--output", required=True, help="output file, .json or .dot")
     p.set_defaults(func=cmd_prune)
+
+    pl = sub.add_parser("plot", help="plot a training history (edge evolution) or a graph (adjacency, degrees)",
+                        description="A history.json gives the evolution of every edge over training; a graph "
+                                    "gives its adjacency matrix (default) or, with --degrees, degree histograms. "
+                                    "The format follows the -o suffix (.png, .svg, .pdf).")
+    pl.add_argument("input", help="history.json (graphwire.train.History.save) or a .json/.dot graph")
+    pl.add_argument("-o", "--output", required=True, help="output picture, e.g. evolution.png")
+    pl.add_argument("--attr", default="weight", help="history: the per-edge value to plot (default: weight)")
+    pl.add_argument("--adjacency", action="store_true", help="graph: adjacency matrix (the default for graphs)")
+    pl.add_argument("--stat", default="weight", help="graph: edge attribute colouring the matrix (default: weight)")
+    pl.add_argument("--per-stage", dest="per_stage", action="store_true", help="graph: one matrix per stage")
+    pl.add_argument("--degrees", action="store_true", help="graph: in/out-degree histograms")
+    pl.add_argument("--pruned", help="with --degrees: a pruned graph to compare with")
+    pl.set_defaults(func=cmd_plot)
+
+    h = sub.add_parser("html", help="write an interactive HTML page of the wiring (slider over a training history)")
+    h.add_argument("graph", help="a .json or .dot graph file")
+    h.add_argument("--history", help="history.json from training: adds a slider over its snapshots")
+    h.add_argument("-o", "--output", required=True, help="output page, e.g. wiring.html")
+    h.add_argument("--attr", default="weight", help="edge value shown as width/opacity (default: weight)")
+    h.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), type=str.upper, help="layout direction")
+    h.add_argument("--title", help="page title")
+    h.set_defaults(func=cmd_html)
 
     d = sub.add_parser("demo", help="run the end-to-end demo (options are passed to graphwire.demo)",
                        add_help=False)

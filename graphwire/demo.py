@@ -2,8 +2,9 @@
 
 Watts-Strogatz wiring on scikit-learn's digits: train with sigmoid edge gates, write the gates
 back onto the graph, prune to the strongest half of the edges (by their share of each node's input), recompile the smaller network
-(parameters carried over), re-estimate its BatchNorm statistics, fine-tune briefly, and write graph.json, graph.dot, wiring.svg and
-pruned.svg into the output folder.
+(parameters carried over), re-estimate its BatchNorm statistics, fine-tune briefly, and write graph.json, graph.dot, wiring.svg,
+pruned.svg, history.json (every gate, every few steps), evolution.png (the gates over training) and wiring.html (the
+wiring with a slider over training) into the output folder.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import warnings
 from pathlib import Path
 
 import torch
 
 from . import data, generators, io, models, prune
-from .errors import RenderError
+from .errors import ParameterError, RenderError
 from .io._atomic import atomic_write
 from .train import default_device, evaluate, fit, recalibrate_bn
 
@@ -25,7 +27,7 @@ __all__ = ["main", "run"]
 
 def run(out: str | Path = "graphwire-demo", *, epochs: int = 12, finetune: int = 3, nodes: int = 16,
         width: int = 32, seed: int = 0, device: str | None = None, progress: bool = True,
-        log=print) -> dict:
+        snapshot_every: int = 4, log=print) -> dict:
     """Run the demo and return its report (also written to ``out/report.json``)."""
     torch.manual_seed(seed)
     out = Path(out)
@@ -40,7 +42,8 @@ def run(out: str | Path = "graphwire-demo", *, epochs: int = 12, finetune: int =
     model = models.wired_conv2d(G, 1, split.num_classes, width=width, wiring="sigmoid")
     log(f"graph: Watts-Strogatz WS({nodes}, 4, 0.75), {G.number_of_nodes()} nodes, {G.number_of_edges()} edges; "
         f"device {dev}")
-    fit(model, train, epochs, lr=0.05, wiring_lr=5.0, device=dev, progress=progress, desc="train (sigmoid gates)")
+    history = fit(model, train, epochs, lr=0.05, wiring_lr=5.0, device=dev, progress=progress,
+                  desc="train (sigmoid gates)", snapshot_every=snapshot_every)
     full = evaluate(model, test, dev)
     learned = model.write_back()
     # Rank by share, not raw gate: BatchNorm after each node's sum makes a gate on a node's only
@@ -62,16 +65,34 @@ def run(out: str | Path = "graphwire-demo", *, epochs: int = 12, finetune: int =
         "parameters": {"full": sum(p.numel() for p in model.parameters()),
                        "pruned": sum(p.numel() for p in small.parameters())},
         "device": str(dev),
+        "history": {"snapshots": len(history.snapshots), "edges": len(history.edges),
+                    "snapshot_every": snapshot_every},
     }
     io.to_json(learned, out / "graph.json")
     io.to_json(pruned_graph, out / "pruned.json")
     io.to_dot(learned, out / "graph.dot")
+    history.save(out / "history.json")
+    pictures: list[str] = []
     try:
         io.render(learned, out / "wiring.svg")
         io.render(pruned_graph, out / "pruned.svg")
-        report["pictures"] = ["wiring.svg", "pruned.svg"]
+        pictures += ["wiring.svg", "pruned.svg"]
     except RenderError as exc:  # the rest of the demo is still useful without Graphviz
         log(f"note: {exc}")
+    with warnings.catch_warnings():  # without Graphviz the page uses its own layout (noted above)
+        warnings.simplefilter("ignore", UserWarning)
+        io.to_html(learned, history, out / "wiring.html", title="graphwire demo: sigmoid gates over training")
+    pictures.append("wiring.html")
+    try:
+        from . import viz
+
+        viz.plot_edge_history(history, path=out / "evolution.png",
+                              title=f"sigmoid gates of the {len(history.edges)} edges during training")
+        pictures.append("evolution.png")
+    except (ImportError, ParameterError) as exc:  # matplotlib is an optional extra
+        log(f"note: no evolution.png ({exc})")
+    if pictures:
+        report["pictures"] = pictures
     report["seconds"] = round(time.perf_counter() - t0, 1)
     atomic_write(out / "report.json", json.dumps(report, indent=2) + "\n")
 

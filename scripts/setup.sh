@@ -5,6 +5,8 @@
 #   present, so CPU machines never pull several GB of CUDA packages; with a GPU, pip's default build
 # - installs graphwire (editable) with the extras named in GRAPHWIRE_EXTRAS (default: data,test)
 # - installs Debian's graphviz (the `dot` binary) when it is missing and we are root with apt-get
+# - with GRAPHWIRE_BROWSER=1 (set by `make test`), also Debian's chromium and chromium-driver for the
+#   headless-browser test of the HTML export (skipped with a reason when they are missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -43,6 +45,18 @@ if ! command -v dot >/dev/null 2>&1; then
         echo "[setup] warning: Graphviz 'dot' not found; rendering will fail until you install it" >&2
         echo "        (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz;" >&2
         echo "         conda: conda install -c conda-forge graphviz)" >&2
+    fi
+fi
+if [ "${GRAPHWIRE_BROWSER:-0}" = 1 ]; then
+    if ! { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; }; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            echo "[setup] installing Debian's chromium and chromium-driver (headless browser test)"
+            apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+                --no-install-recommends chromium chromium-driver fonts-liberation >/dev/null
+        else
+            echo "[setup] warning: chromium/chromedriver not found; the browser test of the HTML export" >&2
+            echo "        will be skipped (Debian/Ubuntu: sudo apt-get install chromium chromium-driver)" >&2
+        fi
     fi
 fi
 echo "[setup] ready: $("$VPY" -c 'import torch, networkx; print("torch", torch.__version__, "| networkx", networkx.__version__)')"

@@ -182,3 +182,60 @@ def test_real_subprocess():
     assert procs[1].returncode == 2
     assert bad_err.startswith("graphwire: error:") and "k must be" in bad_err
     assert "Traceback" not in bad_err + bad_out
+
+
+# ---------------------------------------------------------------- plot / html (issue 7)
+def _history_file(tmp_path) -> Path:
+    from graphwire.train import History
+
+    G = graphwire.generators.chain(3)  # 0 -> 1 -> 2 -> 3 -> 4
+    h = History(edges=list(G.edges), meta={"wiring": "sigmoid"})
+    h.add({"weight": [0.5] * 4, "active": [True] * 4}, epoch=0, step=0)
+    h.add({"weight": [0.9, 0.1, 0.6, 0.7], "active": [True, False, True, True]}, epoch=1, step=5)
+    to_json(h.graph_at(G), tmp_path / "g.json")
+    return h.save(tmp_path / "history.json")
+
+
+def test_plot_history_adjacency_and_degrees(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    hist = _history_file(tmp_path)
+    rc, out, err = run(capsys, "plot", hist, "-o", tmp_path / "evolution.png")
+    assert rc == 0, err
+    assert "4 edges over 2 snapshots" in out and (tmp_path / "evolution.png").read_bytes()[:4] == b"\x89PNG"
+    rc, out, err = run(capsys, "plot", tmp_path / "g.json", "--adjacency", "-o", tmp_path / "adj.svg",
+                       "--stat", "weight")
+    assert rc == 0, err
+    assert "adjacency" in out and "<svg" in (tmp_path / "adj.svg").read_text()
+    path = weighted_json(tmp_path)
+    rc, _, err = run(capsys, "prune", path, "--keep", "12", "-o", tmp_path / "p.json")
+    assert rc == 0, err
+    rc, out, err = run(capsys, "plot", path, "--degrees", "--pruned", tmp_path / "p.json", "-o", tmp_path / "d.png")
+    assert rc == 0, err
+    assert "pruned graph" in out and (tmp_path / "d.png").stat().st_size > 0
+    assert_bad(capsys, "plot", hist, "--degrees", "-o", tmp_path / "x.png", culprit="training history")
+    assert_bad(capsys, "plot", hist, "--attr", "p_open", "-o", tmp_path / "x.png", culprit="'p_open'")
+    assert_bad(capsys, "plot", path, "--stat", "ddw_mean", "-o", tmp_path / "x.png", culprit="'ddw_mean'")
+    assert_bad(capsys, "plot", path, "-o", tmp_path / "x.txt", culprit="x.txt")
+    assert_bad(capsys, "plot", path, "--adjacency", "--degrees", "-o", tmp_path / "x.png", culprit="not both")
+    (tmp_path / "bad.json").write_text('{"format": "graphwire.history", "version": 1, "edges": 3}')
+    assert_bad(capsys, "plot", tmp_path / "bad.json", "-o", tmp_path / "x.png", culprit="'edges' must be a list")
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.skipif(not HAS_DOT, reason="Graphviz 'dot' binary not on PATH (apt-get install graphviz)")
+def test_html_with_and_without_history(capsys, tmp_path):
+    hist = _history_file(tmp_path)
+    rc, out, err = run(capsys, "html", tmp_path / "g.json", "--history", hist, "-o", tmp_path / "w.html")
+    assert rc == 0, err
+    assert "2 snapshots" in out
+    page = (tmp_path / "w.html").read_text()
+    assert 'max="1"' in page and "sigmoid wiring" in page
+    rc, out, err = run(capsys, "html", tmp_path / "g.json", "-o", tmp_path / "s.html", "--title", "mine",
+                       "--rankdir", "tb")
+    assert rc == 0, err
+    assert "<title>mine</title>" in (tmp_path / "s.html").read_text()
+    assert_bad(capsys, "html", tmp_path / "g.json", "--history", tmp_path / "g.json", "-o", tmp_path / "x.html",
+               culprit="'format'")
+    assert_bad(capsys, "html", tmp_path / "g.json", "--history", hist, "--attr", "share", "-o", tmp_path / "x.html",
+               culprit="'share'")
+    assert not (tmp_path / "x.html").exists()

@@ -20,9 +20,15 @@ from graphwire import demo
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKING_SEED = 3
-FILES = ["graph.json", "pruned.json", "graph.dot", "report.json"]
-PICTURES = ["wiring.svg", "pruned.svg"]
+FILES = ["graph.json", "pruned.json", "graph.dot", "report.json", "history.json"]
 HAS_DOT = shutil.which("dot") is not None
+try:
+    import matplotlib  # noqa: F401
+
+    HAS_MPL = True
+except ImportError:  # pragma: no cover - the test extra installs it
+    HAS_MPL = False
+PICTURES = (["wiring.svg", "pruned.svg"] if HAS_DOT else []) + ["wiring.html"] + (["evolution.png"] if HAS_MPL else [])
 
 def _main(args):
     out = _io.StringIO()
@@ -47,7 +53,7 @@ def test_demo_main_default_seed(tmp_path):
 def test_demo_returns_zero_and_writes_every_file(demo_run):
     rc, stdout, out = demo_run
     assert rc == 0
-    for name in FILES + (PICTURES if HAS_DOT else []):
+    for name in FILES + PICTURES:
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     assert "accuracy" in stdout and "parameters" in stdout
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".")]
@@ -65,8 +71,7 @@ def test_report_numbers_are_consistent(demo_run):
     assert pg["edges"] < g["edges"] and pg["nodes"] <= g["nodes"]
     assert 0 < report["parameters"]["pruned"] < report["parameters"]["full"]
     assert report["device"] == "cpu"
-    if HAS_DOT:
-        assert report["pictures"] == PICTURES
+    assert report["pictures"] == PICTURES
 
 
 def test_graph_json_carries_the_learned_gates(demo_run):
@@ -101,9 +106,43 @@ def test_graph_json_carries_the_learned_gates(demo_run):
 @pytest.mark.skipif(not HAS_DOT, reason="Graphviz dot is not installed")
 def test_pictures_are_svg(demo_run):
     _, _, out = demo_run
-    for name in PICTURES:
+    for name in ("wiring.svg", "pruned.svg"):
         text = (out / name).read_text()
         assert "<svg" in text and "</svg>" in text, name
+
+
+def test_history_follows_the_gates_every_few_steps(demo_run):
+    from graphwire.train import History
+
+    _, _, out = demo_run
+    report = json.loads((out / "report.json").read_text())
+    h = History.load(out / "history.json")
+    G = gw.io.from_json(out / "graph.json")
+    assert set(h.edges) == set(G.edges) and len(h.edges) == G.number_of_edges()
+    every = report["history"]["snapshot_every"]
+    steps = [s["step"] for s in h.snapshots]
+    per_epoch = h.meta["steps_per_epoch"]  # one --fast epoch
+    assert steps == list(range(0, per_epoch, every)) + [per_epoch]
+    assert len(h.snapshots) == report["history"]["snapshots"]
+    assert h.snapshots[0]["weight"] == [0.5] * len(h.edges)  # sigmoid(0): untrained gates
+    assert h.snapshots[-1]["weight"] == [G.edges[e]["weight"] for e in h.edges]  # what was written back
+    assert h.meta["wiring"] == "sigmoid" and h.epochs[0]["epoch"] == 1
+
+
+@pytest.mark.skipif(not HAS_MPL, reason="matplotlib is not installed")
+def test_evolution_png(demo_run):
+    _, _, out = demo_run
+    data = (out / "evolution.png").read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
+
+
+def test_wiring_html_has_a_slider_over_the_history(demo_run):
+    _, _, out = demo_run
+    report = json.loads((out / "report.json").read_text())
+    page = (out / "wiring.html").read_text()
+    n = report["history"]["snapshots"]
+    assert f'max="{n - 1}"' in page and page.count('class="edge"') == report["graph"]["edges"]
+    assert "http://" not in page and "https://" not in page
 
 
 def _cli(out, *extra):
