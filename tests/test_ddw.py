@@ -249,3 +249,29 @@ def test_bad_options():
         _mlp_stage(2, temperature=0)
     with pytest.raises(WiringError, match="no forward pass"):
         _mlp_stage(2).wiring.last_coefficients()
+
+
+def test_plot_adjacency_of_ddw_statistics_per_stage(tmp_path):
+    pytest.importorskip("matplotlib")
+    torch.manual_seed(6)
+    net = gw.compile(gw.generators.stack(gw.generators.complete, 2, n=3), in_channels=2, channels=3, wiring="ddw")
+    _spread_routers(net, 6)
+    net.collect_stats([(torch.randn(6, 2, 4, 4), None)])
+    H = net.write_back()
+    for stat in ("ddw_mean", "ddw_std"):
+        fig = gw.viz.plot_adjacency(H, stat=stat, per_stage=True, path=tmp_path / f"{stat}.png")
+        assert len([ax for ax in fig.axes if ax.images]) == 2  # one heatmap per stage
+        assert (tmp_path / f"{stat}.png").stat().st_size > 1000
+
+
+def test_onnx_export_of_ddw_matches_eval(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    torch.manual_seed(7)
+    net = gw.compile(gw.generators.complete(3), in_channels=2, channels=3, wiring="ddw").eval()
+    _spread_routers(net, 7, scale=1.0)
+    x = torch.randn(2, 2, 5, 5)
+    path = gw.io.to_onnx(net, x, tmp_path / "ddw.onnx")
+    sess = ort.InferenceSession(str(path))
+    out = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+    with torch.no_grad():
+        torch.testing.assert_close(torch.from_numpy(out), net(x), atol=1e-4, rtol=1e-4)

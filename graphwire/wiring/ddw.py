@@ -28,7 +28,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pad_sequence
 
 from ..errors import WiringError
 from .base import EdgeContext, Wiring
@@ -204,7 +203,11 @@ class DDWWiring(Wiring):
             cached = ([r.fc.weight for r in rs], [r.fc.bias for r in rs], [r.tau for r in rs])
             self._param_cache[step] = cached
         ws, bs, ts = cached
-        return pad_sequence(ws, batch_first=True), pad_sequence(bs, batch_first=True), torch.stack(ts)
+        if len(ws) == 1:
+            return ws[0].unsqueeze(0), bs[0].unsqueeze(0), ts[0].reshape(1)
+        d = max(w.shape[0] for w in ws)  # pad each router's rows to the step's widest (F.pad exports to ONNX)
+        return (torch.stack([F.pad(w, (0, 0, 0, d - w.shape[0])) for w in ws]),
+                torch.stack([F.pad(b, (0, d - b.shape[0])) for b in bs]), torch.stack(ts))
 
     def _apply(self, fn, *args, **kwargs):
         out = super()._apply(fn, *args, **kwargs)
