@@ -1,3 +1,365 @@
-"""DNW models -- being written."""
+"""Discovering Neural Wirings models: MobileNet V1 as a chain of channel graphs, and the tiny
+static neural graph of the paper's Table 1.
 
-__all__: list[str] = []
+Every node is one channel (op ``channel``: BatchNorm -> ReLU -> 3x3 depthwise conv). A *channel
+graph* has blocks B0..Bb: B0 holds its input channels, edges go from any block to any later block
+(depth limited to b), and its last block is the output. Graphs are chained: the last block of
+graph i *is* the first block of graph i+1 (those nodes carry graph i+1's stride), so the whole
+network is one DAG with one input node (the image or the stem output, op ``identity``) and one
+output node that concatenates the final channels (op ``identity``, ``agg="concat"``). The edges
+of graph i carry ``stage=i`` and are budgeted per graph (``wiring="dnw"`` with
+``group_by="stage"``); the edges from the input node and into the output node are structural
+(no ``stage``, coefficient 1).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+from typing import Sequence
+
+import networkx as nx
+import torch
+from torch import nn
+
+from ..compiler import WiredNet, compile
+from ..compiler.channel import _no_gc, fast_compile
+from ..errors import ParameterError
+from ..graph import meta
+from .classifiers import WiredClassifier
+
+__all__ = ["MOBILENET_V1_STAGES", "mobilenet_v1_budgets", "chain_sizes", "channel_chain", "dnw_mobilenet_v1", "dnw_tiny",
+           "tiny_graph", "random_edges", "DNWClassifier"]
+
+#: MobileNet V1 as 5 channel graphs: (in channels, out channels, stride, blocks), as in allenai/dnw.
+MOBILENET_V1_STAGES = ((32, 64, 1, 1), (64, 128, 2, 2), (128, 256, 2, 2), (256, 512, 2, 6), (512, 1024, 2, 2))
+
+
+def mobilenet_v1_budgets(width: float = 0.225, stages=MOBILENET_V1_STAGES) -> list[int]:
+    """Edges per graph that a MobileNet V1 of this width has in its pointwise convolutions.
+
+    Graph i with ``b`` blocks gets ``int((in*out + (b-1)*out^2) * width^2)``, the reference code's
+    budget (a width-d MobileNet has ``in*d x out*d`` pointwise weights per layer).
+
+    >>> mobilenet_v1_budgets(0.225)
+    [103, 1244, 4976, 72990, 79626]
+    """
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0.0 < width <= 1.0:
+        raise ParameterError(f"width must be a number in (0, 1] (the MobileNet width multiplier), got {width!r}")
+    return [max(1, int((cin * cout + (b - 1) * cout * cout) * width * width)) for cin, cout, _, b in stages]
+
+
+def chain_sizes(stages=MOBILENET_V1_STAGES) -> dict:
+    """Sizes of a chain of channel graphs, without building it.
+
+    Per graph: ``nodes`` (in + out*b, its own blocks), ``candidates`` (edges from any block to any
+    later block: what DNW may choose from here) and ``matrix`` ((in + out*(b-1)) x out*b, the dense
+    matrix the reference code ranks). ``distinct_nodes`` counts each chained block once.
+
+    >>> s = chain_sizes()
+    >>> s["nodes"], sum(s["stage_nodes"]), s["distinct_nodes"], sum(s["candidates"]), sum(s["matrix"])
+    (6944, 6944, 5984, 6981632, 12044288)
+    """
+    stage_nodes, candidates, matrix = [], [], []
+    for cin, cout, _, b in stages:
+        sizes = [cin] + [cout] * b
+        stage_nodes.append(sum(sizes))
+        candidates.append(sum(sizes[i] * sum(sizes[i + 1:]) for i in range(b)))
+        matrix.append((cin + cout * (b - 1)) * cout * b)
+    distinct = stages[0][0] + sum(cout * b for _, cout, _, b in stages)
+    return {"nodes": sum(stage_nodes), "stage_nodes": stage_nodes, "distinct_nodes": distinct,
+            "candidates": candidates, "matrix": matrix}
+
+
+def _check_sizes(name, values, minimum=1):
+    vals = list(values)
+    if not vals or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in vals):
+        raise ParameterError(f"{name} must be a non-empty sequence of integers >= {minimum}, got {values!r}")
+    return vals
+
+
+def channel_chain(stages: Sequence[tuple[int, int, int, int]] = MOBILENET_V1_STAGES, *,
+                  first_stride: int = 1, final_op: str = "identity") -> nx.DiGraph:
+    """A chain of channel graphs as one DAG (see the module doc).
+
+    ``stages``: ``(in, out, stride, blocks)`` per graph; graph i+1's ``in`` must equal graph i's
+    ``out``. Node 0 is the input (``identity``), then the channel nodes block by block
+    (``op="channel"``, ``channels=1``, ``stage``, ``block`` = the global depth partition), and
+    the last node is the output, concatenating the final block (op ``final_op``, 1 channel each,
+    pure sums by default). The input channels (graph 0's B0) get ``first_stride``; graph i's B0
+    gets graph i's stride.
+
+    >>> G = channel_chain([(2, 3, 1, 1), (3, 4, 2, 2)])
+    >>> G.number_of_nodes(), G.number_of_edges(), sorted(G.nodes[3].items())
+    (15, 52, [('block', 1), ('channels', 1), ('op', 'channel'), ('role', 'hidden'), ('stage', 1), ('stride', 2)])
+    """
+    stages = [tuple(s) for s in stages]
+    if not stages:
+        raise ParameterError("stages must hold at least one (in, out, stride, blocks) tuple")
+    for i, s in enumerate(stages):
+        if len(s) != 4:
+            raise ParameterError(f"stages[{i}] must be (in, out, stride, blocks), got {s!r}")
+        _check_sizes(f"stages[{i}]", s)
+        if i and s[0] != stages[i - 1][1]:
+            raise ParameterError(f"stages[{i}] starts with {s[0]} channels but stages[{i - 1}] ends with "
+                                 f"{stages[i - 1][1]}: a chained graph's input block is the previous output block")
+    _check_sizes("first_stride", [first_stride])
+
+    # global blocks: (size, stage, stride) -- B0 of graph 0, then each graph's blocks 1..b
+    blocks = [(stages[0][0], 0, first_stride)]
+    stage_blocks = []  # per stage: global block indices, B0 first
+    for si, (cin, cout, stride, b) in enumerate(stages):
+        own = [len(blocks) - 1]
+        for j in range(b):
+            blocks.append((cout, si + 1 if j == b - 1 and si + 1 < len(stages) else si,
+                           stages[si + 1][2] if j == b - 1 and si + 1 < len(stages) else 1))
+            own.append(len(blocks) - 1)
+        stage_blocks.append(own)
+
+    with _no_gc():  # millions of edge dicts: keep the cyclic GC from rescanning them
+        return _build_chain(stages, blocks, stage_blocks, first_stride, final_op)
+
+
+def _build_chain(stages, blocks, stage_blocks, first_stride, final_op):
+    offsets = [1]
+    for size, _, _ in blocks:
+        offsets.append(offsets[-1] + size)
+    out_node = offsets[-1]
+    last = len(blocks) - 1
+    G = nx.DiGraph()
+    G.add_node(0, role="input", op="identity", stage=0)
+    for bi, (size, stage, stride) in enumerate(blocks):
+        attrs = {"op": final_op if bi == last else "channel", "channels": 1, "stage": stage, "block": bi}
+        if stride != 1 and bi != last:
+            attrs["stride"] = stride
+        G.add_nodes_from(range(offsets[bi], offsets[bi + 1]), role="hidden", **attrs)
+    G.add_node(out_node, role="output", op="identity", agg="concat", stage=blocks[last][1])
+    G.add_edges_from((0, v) for v in range(offsets[0], offsets[1]))
+    for si, own in enumerate(stage_blocks):
+        for j, bi in enumerate(own[:-1]):
+            lo, hi = offsets[own[j + 1]], offsets[own[-1] + 1]
+            G.add_edges_from(((u, v) for u in range(offsets[bi], offsets[bi + 1]) for v in range(lo, hi)), stage=si)
+    G.add_edges_from((u, out_node) for u in range(offsets[last], offsets[last + 1]))
+    meta(G)["generator"] = {"name": "channel_chain", "params": {"stages": [list(s) for s in stages],
+                                                                "first_stride": first_stride, "final_op": final_op},
+                            "seed": None, "networkx": nx.__version__}
+    return G
+
+
+def tiny_graph(sizes: Sequence[int] = (32, 192, 192, 192, 192), features: int = 100) -> nx.DiGraph:
+    """The paper's static neural graph: channel nodes in blocks (edges to any later block), the
+    last ``features`` nodes of the last block are the features (pure sums, op ``identity``) and
+    the other nodes of the last block feed them. Node 0 is the input, the last node concatenates
+    the features.
+
+    >>> G = tiny_graph((2, 3, 4), features=2)
+    >>> G.number_of_nodes(), G.number_of_edges()
+    (11, 34)
+    """
+    sizes = _check_sizes("sizes", sizes)
+    if len(sizes) < 2:
+        raise ParameterError(f"sizes must hold at least 2 blocks, got {sizes!r}")
+    _check_sizes("features", [features])
+    if features > sizes[-1]:
+        raise ParameterError(f"features={features} must be at most the last block's size {sizes[-1]}")
+    offsets = [1]
+    for s in sizes:
+        offsets.append(offsets[-1] + s)
+    feat0 = offsets[-1] - features
+    out_node = offsets[-1]
+    G = nx.DiGraph()
+    G.add_node(0, role="input", op="identity")
+    for bi, s in enumerate(sizes):
+        for v in range(offsets[bi], offsets[bi + 1]):
+            G.add_node(v, role="hidden", op="identity" if v >= feat0 else "channel", channels=1, block=bi)
+    G.add_node(out_node, role="output", op="identity", agg="concat")
+    G.add_edges_from((0, v) for v in range(offsets[0], offsets[1]))
+    for bi in range(len(sizes) - 1):
+        G.add_edges_from(((u, v) for u in range(offsets[bi], offsets[bi + 1]) for v in range(offsets[bi + 1], offsets[-1])),
+                         stage=0)
+    G.add_edges_from(((u, v) for u in range(offsets[-2], feat0) for v in range(feat0, offsets[-1])), stage=0)
+    G.add_edges_from((u, out_node) for u in range(feat0, offsets[-1]))
+    meta(G)["generator"] = {"name": "tiny_graph", "params": {"sizes": sizes, "features": features},
+                            "seed": None, "networkx": nx.__version__}
+    return G
+
+
+def random_edges(G: nx.DiGraph, k, *, seed: int = 0, group_by: str = "stage", use_every_node: bool = False) -> nx.DiGraph:
+    """A random static wiring on ``G``'s nodes with ``k`` of its ``group_by`` edges (count, fraction or
+    per-group mapping, as ``wiring="dnw"`` reads it); structural edges (without ``group_by``) are kept.
+
+    By default the ``k`` edges are drawn uniformly, as DNW's random-graph baseline does; nodes then
+    left off every input -> output path are removed (with their edges: they could never matter).
+    ``use_every_node=True`` first gives every node that lacks one a random incoming edge (label
+    order) and then a random outgoing edge (reverse label order), as ``generators.layered`` repairs
+    its random graphs, and draws the rest of the budget uniformly: the same nodes and the same number
+    of edges. Raises :class:`~graphwire.errors.ParameterError` when ``k`` is too small for that.
+    """
+    from ..prune import remove_dead_nodes
+    from ..wiring.dnw import budget
+
+    groups: dict = {}
+    for u, v, d in G.edges(data=True):
+        if d.get(group_by) is not None:
+            groups.setdefault(d[group_by], []).append((u, v))
+    if not groups:
+        raise ParameterError(f"random_edges: no edge of the graph has the attribute {group_by!r}")
+    rng = random.Random(seed)
+    fixed = [(u, v) for u, v, d in G.edges(data=True) if d.get(group_by) is None]
+    chosen: dict = {g: set() for g in groups}
+    budgets = {g: budget(k[g] if isinstance(k, dict) else k, len(e), "k", "random_edges") for g, e in groups.items()}
+    if use_every_node:
+        group_of = {e: g for g, es in groups.items() for e in es}
+        has_in = {v for _, v in fixed}
+        has_out = {u for u, _ in fixed}
+        order = sorted(G, key=lambda n: (isinstance(n, str), n))
+        for v in order:
+            cands = [(u, v) for u in G.predecessors(v) if (u, v) in group_of]
+            if v not in has_in and cands:
+                e = cands[rng.randrange(len(cands))]
+                chosen[group_of[e]].add(e)
+                has_in.add(v)
+                has_out.add(e[0])
+        for u in reversed(order):
+            cands = [(u, v) for v in G.successors(u) if (u, v) in group_of]
+            if u not in has_out and cands:
+                e = cands[rng.randrange(len(cands))]
+                chosen[group_of[e]].add(e)
+                has_out.add(u)
+        for g in groups:
+            if len(chosen[g]) > budgets[g]:
+                raise ParameterError(f"random_edges: k={budgets[g]} edges (group {g!r}) cannot reach every node: "
+                                     f"that needs at least {len(chosen[g])}")
+    for g, edges in groups.items():
+        rest = [e for e in edges if e not in chosen[g]]
+        chosen[g].update(rng.sample(rest, budgets[g] - len(chosen[g])))
+    keep = set().union(*chosen.values())
+    H = G.copy()
+    H.graph = copy.deepcopy(G.graph)
+    H.remove_edges_from([e for es in groups.values() for e in es if e not in keep])
+    H, dead = remove_dead_nodes(H)
+    meta(H)["random_edges"] = {"k": k if not isinstance(k, dict) else {str(a): b for a, b in k.items()},
+                               "seed": seed, "use_every_node": use_every_node, "removed_nodes": len(dead)}
+    return H
+
+
+# ------------------------------------------------------------------------- classifiers
+class DNWClassifier(WiredClassifier):
+    """``head(wired(stem(x)))`` where the wired core ends in one concatenating output node.
+
+    :meth:`recompile` slices the head's first BatchNorm / Linear to the output channels that
+    survive pruning and folds the constant a removed (always zero) channel contributed into the
+    Linear's bias, so the recompiled classifier computes what this one computes in eval mode.
+    """
+
+    def recompile(self, graph: nx.DiGraph, *, wiring: str = "static", **options) -> "DNWClassifier":
+        wired = fast_compile(graph, init_from=self.wired, wiring=wiring, **self.compile_kwargs, **options)
+        old_out = self.wired.plan.nodes[self.wired.plan.outputs[0]]
+        old_labels = [self.wired.plan.nodes[p].label for p in old_out.preds]
+        new_out = wired.plan.nodes[wired.plan.outputs[0]]
+        # the concat follows topological position, which pruning can change: map by label
+        new_labels = [wired.plan.nodes[p].label for p in new_out.preds]
+        where = {lab: i for i, lab in enumerate(old_labels)}
+        keep = torch.tensor([where[lab] for lab in new_labels], dtype=torch.long)
+        gone = torch.tensor(sorted(set(range(len(old_labels))) - set(keep.tolist())), dtype=torch.long)
+        head = _slice_head(copy.deepcopy(self.head), keep, gone)
+        new = DNWClassifier(copy.deepcopy(self.stem), wired, head, self.compile_kwargs)
+        return new.to(next(self.parameters()).device)
+
+
+def _slice_head(head: nn.Module, keep: torch.Tensor, gone: torch.Tensor) -> nn.Module:
+    """Keep channels ``keep`` of a head ``[BN] -> [ReLU] -> pool -> flatten -> Linear``; the removed
+    channels were exactly 0, so their (eval-mode) contribution is a constant folded into the bias."""
+    layers = list(head.children()) if isinstance(head, nn.Sequential) else [head]
+    const = None  # value of each removed channel as it flows through the head (eval mode)
+    bn = next((m for m in layers if isinstance(m, nn.modules.batchnorm._BatchNorm)), None)
+    linear = next((m for m in layers if isinstance(m, nn.Linear)), None)
+    if linear is None:
+        raise ParameterError("DNWClassifier.recompile: the head has no nn.Linear to slice")
+    with torch.no_grad():
+        zero = torch.zeros(len(gone), device=linear.weight.device, dtype=linear.weight.dtype)
+        const = zero
+        if bn is not None:
+            g = gone.to(zero.device)
+            scale = (bn.weight[g] if bn.affine else 1.0) / torch.sqrt(bn.running_var[g] + bn.eps)
+            const = (zero - bn.running_mean[g]) * scale + (bn.bias[g] if bn.affine else 0.0)
+            if any(isinstance(m, nn.ReLU) for m in layers):
+                const = const.clamp_min(0)
+            new_bn = type(bn)(len(keep), bn.eps, bn.momentum, bn.affine, bn.track_running_stats).to(zero)
+            sd = {k: (v[keep.to(v.device)] if v.dim() == 1 else v) for k, v in bn.state_dict().items()}
+            new_bn.load_state_dict(sd)
+        new_lin = nn.Linear(len(keep), linear.out_features, bias=True).to(zero)
+        new_lin.weight.copy_(linear.weight[:, keep.to(zero.device)])
+        bias = linear.bias.clone() if linear.bias is not None else torch.zeros(linear.out_features).to(zero)
+        if len(gone):
+            bias += linear.weight[:, gone.to(zero.device)] @ const
+        new_lin.bias.copy_(bias)
+    out = []
+    for m in layers:
+        out.append(new_bn if m is bn else new_lin if m is linear else m)
+    return nn.Sequential(*out) if isinstance(head, nn.Sequential) else out[0]
+
+
+def _dnw_options(wiring: str, k, refresh: int, options: dict) -> dict:
+    opts = dict(options)
+    if wiring == "dnw":
+        opts.setdefault("k", k)
+        opts.setdefault("group_by", "stage")
+        opts.setdefault("refresh", refresh)
+    return opts
+
+
+def dnw_mobilenet_v1(num_classes: int = 10, *, width: float = 0.225, in_channels: int = 3,
+                     image_size: int = 32, stages=MOBILENET_V1_STAGES, wiring: str = "dnw", refresh: int = 1,
+                     graph: nx.DiGraph | None = None, executor: str = "batched", **options) -> DNWClassifier:
+    """MobileNet V1 as a chain of 5 channel graphs (DNW, section 4.2), edge budgets of a width-
+    ``width`` MobileNet: 103 / 1,244 / 4,976 / 72,990 / 79,626 edges at ``width=0.225``.
+
+    The input node feeds the image to graph 0's 32 input channels; each reduces it with its own
+    3x3 ``stem`` convolution (together: MobileNet's ``conv1``, stride 1 for images up to 64 px,
+    else 2, as in the reference code), then runs BN -> ReLU -> 3x3 depthwise. The 1,024 final
+    channels go through BatchNorm -> ReLU -> global average pool -> Linear. ``wiring="dnw"``
+    ranks each graph's edges on its own (``group_by="stage"``, ``k`` = the budgets; options in
+    ``**options`` override). The random-graph baseline: ``graph=random_edges(channel_chain(),
+    dict(enumerate(budgets)))`` with ``k=1.0`` (every edge used, weights learned).
+
+    The graph has 5,984 distinct channel nodes (6,944 counting each chained block in both of its
+    graphs) and 6.98M candidate edges.
+    """
+    budgets = mobilenet_v1_budgets(width, stages)
+    G = graph if graph is not None else channel_chain(stages, first_stride=1 if image_size <= 64 else 2)
+    k = {i: b for i, b in enumerate(budgets)}
+    kw = dict(in_channels=in_channels, channels=1, default_op="channel", dims=2, executor=executor)
+    wired = fast_compile(G, wiring=wiring, **kw, **_dnw_options(wiring, k, refresh, options))
+    c = wired.out_channels
+    head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
+    model = DNWClassifier(nn.Identity(), wired, head, kw)
+    model.budgets = budgets
+    return model
+
+
+def dnw_tiny(num_classes: int = 10, *, in_channels: int = 3, dims: int = 2,
+             sizes: Sequence[int] = (32, 192, 192, 192, 192), features: int = 100, k=32000,
+             stem_channels: int | None = None, wiring: str = "dnw", refresh: int = 1,
+             graph: nx.DiGraph | None = None, **options) -> DNWClassifier:
+    """The paper's tiny static neural graph classifier (Table 1): 800 channel nodes in 5 blocks
+    (32 + 4 x 192), the last 100 are the features, ``k`` = 32,000 edges (5% of 800 x 800).
+
+    Stem (as the reference ``downsample``): conv 3x3 stride 2 to ``stem_channels`` (16) ->
+    BN -> ReLU -> depthwise 3x3 stride 2; the 32 input channels of the graph each read it with a
+    1x1 ``stem`` conv (the reference's 1x1 conv to 32). Head: global average pool -> Linear.
+    ``dims=1`` builds the same for sequences (MNIST-1D). The reference normalises nodes with
+    InstanceNorm; ``channel`` nodes use BatchNorm.
+    """
+    if dims not in (1, 2):
+        raise ParameterError(f"dims must be 1 or 2, got {dims!r}")
+    G = graph if graph is not None else tiny_graph(sizes, features)
+    sc = stem_channels or max(sizes[0] // 2, 1)
+    conv, bn, pool = (nn.Conv1d, nn.BatchNorm1d, nn.AdaptiveAvgPool1d) if dims == 1 else \
+        (nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d)
+    stem = nn.Sequential(conv(in_channels, sc, 3, 2, 1), bn(sc), nn.ReLU(), conv(sc, sc, 3, 2, 1, groups=sc))
+    kw = dict(in_channels=sc, channels=1, default_op="channel", dims=dims, op_options={"channel": {"stem_kernel": 1}})
+    wired = fast_compile(G, wiring=wiring, **kw, **_dnw_options(wiring, k, refresh, options))
+    head = nn.Sequential(pool(1), nn.Flatten(), nn.Linear(wired.out_channels, num_classes))
+    return DNWClassifier(stem, wired, head, kw)

@@ -1,3 +1,241 @@
-"""dnw: top-k straight-through edge weights (Discovering Neural Wirings) -- being written."""
+"""``dnw``: Discovering Neural Wirings (Wortsman et al. 2019): top-k edges, straight-through.
 
-__all__: list[str] = []
+Every edge ``(u, v)`` has a real weight ``w_uv``. Each forward pass uses only the ``k`` edges of
+largest ``|w|`` (the others' coefficient is exactly 0, so they are closed), and the backward pass
+gives *every* edge the gradient it would get if it were used: ``dL/dw_uv = <Z_u, dL/dI_v>``, the
+inner product of the source's output and the target's aggregated-input gradient. The gradient
+"flows to, but not through" the unused edges, so a strong unused edge can replace a weak one.
+
+Differences from the reference code (allenai/dnw), on purpose:
+
+* only the graph's edges are ranked -- the reference ranks a whole dense matrix, including
+  entries its forward pass never reads, which waste budget until weight decay shrinks them;
+* selection is ``torch.topk`` per group (exactly ``k``), not a full sort, and can be refreshed
+  every ``refresh`` training forward passes instead of every pass (state lives in buffers, so
+  ``torch.compile`` does not recompile as the step counter moves).
+
+Options:
+
+* ``k``: an edge count (int), a fraction of the graph's edges in (0, 1] (rounded up), or with
+  ``group_by`` a mapping ``group -> count | fraction``. Default 0.5.
+* ``refresh``: select the top-k every ``refresh`` training forward passes (default 1, every pass,
+  as in the paper). Evaluation and ``write_back`` use the last selection -- the wiring the network
+  was trained with (``net.wiring.update_mask()`` selects from the current weights on demand).
+* ``group_by``: an edge attribute splitting the edges into independently budgeted groups (DNW
+  ranks each graph of a chain on its own). Edges without the attribute are structural: fixed
+  coefficient 1, never ranked, always active.
+
+Edge weights start as ``nn.Conv2d`` initialises DNW's 1 x 1 graph convolution: uniform in
+``+-1/sqrt(fan_in)``, ``fan_in`` = the number of distinct source nodes in the edge's group.
+
+``write_back`` puts on every edge ``weight`` (the coefficient used at inference: the signed
+``w`` for active edges, 0 for the others, so a written-back graph compiled with ``static`` --
+pruned or not -- computes what the DNW network computes), ``magnitude`` (``|w|``, what DNW ranks;
+prune by it with ``attr="magnitude"``) and ``active`` (in the last selection).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import WiringError
+from .base import Wiring
+from .registry import register_wiring
+
+__all__ = ["DNWWiring", "StraightThrough", "topk_mask", "budget"]
+
+
+class StraightThrough(torch.autograd.Function):
+    """``w * mask`` forward; the gradient passes to every entry of ``w`` unchanged (DNW's rule)."""
+
+    @staticmethod
+    def forward(ctx, w: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return w * mask
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return grad, None
+
+
+def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """A 0/1 mask (``scores``' dtype) with ones at exactly ``k`` largest entries of a 1-D tensor."""
+    n = scores.numel()
+    if k >= n:
+        return torch.ones_like(scores)
+    mask = torch.zeros_like(scores)
+    return mask.index_fill_(0, torch.topk(scores, k, sorted=False).indices, 1.0)
+
+
+def budget(k: Any, total: int, what: str = "k", where: str = "dnw wiring") -> int:
+    """``k`` as an edge count out of ``total``: an int count 1..total or a fraction in (0, 1]."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Real):
+        raise WiringError(f"{where}: {what} must be an edge count (int >= 1) or a fraction in (0, 1], "
+                          f"got {k!r} ({type(k).__name__})")
+    if isinstance(k, numbers.Integral):
+        if not 1 <= k <= total:
+            raise WiringError(f"{where}: {what}={k!r} is out of range: give a count 1..{total} "
+                              f"(the edges it may choose from) or a fraction in (0, 1]")
+        return int(k)
+    k = float(k)
+    if not (math.isfinite(k) and 0.0 < k <= 1.0):
+        raise WiringError(f"{where}: {what}={k!r} is out of range: a fraction must lie in (0, 1] "
+                          f"(or give an edge count 1..{total})")
+    return max(1, min(total, math.ceil(k * total - 1e-9)))
+
+
+@register_wiring
+class DNWWiring(Wiring):
+    name = "dnw"
+    mode = "edge"
+    options = ("k", "refresh", "group_by")
+
+    def __init__(self, edges, edge_data, source_channels, k: Any = 0.5, refresh: int = 1,
+                 group_by: str | None = None):
+        super().__init__(edges, edge_data, source_channels)
+        E = len(self.edges)
+        if isinstance(refresh, bool) or not isinstance(refresh, numbers.Integral) or refresh < 1:
+            raise WiringError(f"dnw wiring: refresh must be an integer >= 1 (recompute the top-k every "
+                              f"that many training steps), got {refresh!r}")
+        if group_by is not None and not isinstance(group_by, str):
+            raise WiringError(f"dnw wiring: group_by must be an edge attribute name or None, got {group_by!r}")
+        if E == 0:
+            raise WiringError("dnw wiring: the graph has no edges to choose from")
+        self.refresh, self.group_by = int(refresh), group_by
+
+        # ---- groups: edge ids ranked together, each with its own budget (runs of equal keys:
+        # no per-edge Python beyond reading the attribute, graphs may have millions of edges)
+        keys = [None] * E if group_by is None else [d.get(group_by) for d in edge_data]
+        runs: dict[Any, list[tuple[int, int]]] = {}
+        start = 0
+        for g, run in itertools.groupby(keys):
+            n = len(list(run))
+            if group_by is None or g is not None:
+                runs.setdefault(g, []).append((start, start + n))
+            start += n
+        if not runs:
+            raise WiringError(f"dnw wiring: group_by={group_by!r} but no edge has the attribute "
+                              f"{group_by!r}; set it on the edges to rank, or use group_by=None")
+        sizes = {g: sum(b - a for a, b in r) for g, r in runs.items()}
+        if isinstance(k, dict):
+            if group_by is None:
+                raise WiringError("dnw wiring: k is a mapping group -> budget, which needs group_by=<edge attribute>")
+            missing = [g for g in runs if g not in k]
+            extra = [g for g in k if g not in runs]
+            if missing or extra:
+                raise WiringError(f"dnw wiring: k must give a budget for exactly the groups {sorted(runs, key=repr)} "
+                                  f"of group_by={group_by!r}; missing {missing}, unknown {extra}")
+            ks = {g: budget(k[g], sizes[g], f"k[{g!r}]") for g in runs}
+        else:
+            ks = {g: budget(k, sizes[g], "k" if group_by is None else f"k (group {g!r})") for g in runs}
+        self.budgets = ks
+        self._groups: list[tuple[Any, int, int | None, int]] = []  # (key, k, start or None, size)
+        sources = [u for u, _ in self.edges]
+        fixed = torch.ones(E, dtype=torch.bool)
+        bounds = torch.empty(E)
+        for gi, (g, r) in enumerate(runs.items()):
+            t = torch.cat([torch.arange(a, b) for a, b in r])
+            fixed[t] = False
+            fan_in = len(set(itertools.chain.from_iterable(sources[a:b] for a, b in r)))
+            bounds[t] = 1.0 / math.sqrt(fan_in)
+            self._groups.append((g, ks[g], r[0][0] if len(r) == 1 else None, sizes[g]))
+            self.register_buffer(f"_gids{gi}", t, persistent=False)
+        self.register_buffer("_fixed", fixed, persistent=False)
+        self._has_fixed = bool(fixed.any())
+        self._units = set(fixed.nonzero().flatten().tolist())
+        self.k = sum(ks.values())
+
+        w = (torch.rand(E) * 2 - 1) * bounds
+        self.weight = nn.Parameter(w.masked_fill(fixed, 1.0))
+        self.register_buffer("mask", self._select(self.weight.detach()))
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+
+    # ---- selection
+    def _select(self, w: torch.Tensor) -> torch.Tensor:
+        """The 0/1 mask of the current top-k per group (fixed edges: 1)."""
+        a = w.detach().abs()
+        mask = self._fixed.to(a.dtype)
+        for gi, (_, k, start, size) in enumerate(self._groups):
+            ids = getattr(self, f"_gids{gi}")
+            if k >= size:
+                mask = mask.index_fill(0, ids, 1.0)
+                continue
+            sub = a[start:start + size] if start is not None else a[ids]
+            top = torch.topk(sub, k, sorted=False).indices
+            mask = mask.index_fill(0, top + start if start is not None else ids[top], 1.0)
+        return mask
+
+    def update_mask(self) -> torch.Tensor:
+        """Select the top-k of the current weights now (training does it every ``refresh`` steps)."""
+        with torch.no_grad():
+            self.mask.copy_(self._select(self.weight))
+        return self.mask
+
+    def _training_mask(self) -> torch.Tensor:
+        if self.refresh == 1:
+            m = self._select(self.weight)
+            with torch.no_grad():
+                self.mask.copy_(m)
+        elif torch.compiler.is_compiling():
+            due = torch.remainder(self.steps, self.refresh) == 0
+            m = torch.cond(due, lambda w, old: self._select(w), lambda w, old: old.clone(),
+                           (self.weight.detach(), self.mask))
+            with torch.no_grad():
+                self.mask.copy_(m)
+        else:
+            if int(self.steps) % self.refresh == 0:
+                with torch.no_grad():
+                    self.mask.copy_(self._select(self.weight))
+        with torch.no_grad():
+            self.steps.add_(1)
+        return self.mask
+
+    # ---- the Wiring interface
+    def raw_coefficients(self) -> torch.Tensor:
+        mask = self._training_mask() if self.training else self.mask
+        c = StraightThrough.apply(self.weight, mask)
+        if self._has_fixed:
+            c = torch.where(self._fixed, torch.ones_like(c), c)
+        return c
+
+    def may_close_raw(self) -> bool:
+        return any(k < size for _, k, _, size in self._groups)
+
+    def constant_unit_edges(self) -> set[int]:
+        return set(self._units)
+
+    def active_mask(self) -> torch.Tensor:
+        """Bool ``[E]``: the edges the network uses now (the last selection; fixed edges included)."""
+        return self.mask > 0
+
+    def inference_mask(self) -> torch.Tensor:
+        return self.active_mask() & (self.edge_mask > 0)
+
+    def edge_strength(self) -> torch.Tensor:
+        return torch.where(self._fixed, torch.ones_like(self.weight), self.weight.detach().abs())
+
+    def edge_attributes(self) -> dict[str, list[Any]]:
+        active = self.inference_mask()
+        w = self.weight.detach()
+        coef = torch.where(self._fixed, torch.ones_like(w), w) * active.to(w.dtype)
+        return {"weight": coef.cpu().tolist(), "magnitude": self.edge_strength().cpu().tolist(),
+                "active": active.cpu().tolist()}
+
+    def load_edges_from(self, other: Wiring, pairs: list[tuple[int, int]]) -> None:
+        if not isinstance(other, DNWWiring) or not pairs:
+            return
+        new, old = (torch.tensor(x, dtype=torch.long) for x in zip(*pairs))
+        with torch.no_grad():
+            w = self.weight.detach().clone()
+            w[new] = other.weight.detach()[old.to(other.weight.device)].to(w)
+            self.weight.copy_(torch.where(self._fixed, self.weight, w))
+            self.mask.copy_(self._select(self.weight))
+
+    def extra_repr(self) -> str:
+        groups = ", ".join(f"{g!r}: {k}/{n}" for g, k, _, n in self._groups)
+        return f"edges={len(self.edges)}, k={self.k}, refresh={self.refresh}, groups={{{groups}}}"
