@@ -31,7 +31,7 @@ _LAZY = {
     "nn": ("nn", None),
     "viz": ("viz", None),
     "sparsify": ("nn", "sparsify"),
-    "derive": ("derive", "derive"),
+    "derive": ("derivation", "derive"),
 }
 
 
@@ -59,6 +59,7 @@ __all__ = [
     "compile",
     "compiler",
     "data",
+    "derive",
     "errors",
     "generations",
     "generators",

@@ -93,10 +93,17 @@ def mnist1d(*, num_samples: int = 5000, seed: int = 42, train_fraction: float = 
 
 
 def spirals(*, n_train: int = 200, n_test: int = 1800, noise: float = 0.2, rotation: float = 720.0,
-            seed: int = 0) -> Split:
-    """Two interleaved spiral arms (the depth-uncertainty paper's toy task): ``[N, 2]``, 2 classes.
+            seed: int = 0, n_arms: int = 2, standardize: bool = False) -> Split:
+    """Interleaved spiral arms, the depth-search paper's toy task: ``[N, 2]`` inputs, ``n_arms`` classes.
 
-    Each arm turns ``rotation`` degrees; Gaussian ``noise`` is added to the coordinates.
+    The reference generator (``src/datasets.py`` of the depth-search code, after DatCorno's
+    N-Arm-Spiral-Dataset): ``n_train + n_test`` points split evenly over the arms; on an arm the
+    angle is ``t = sqrt(U) * rotation`` (radians, ``U ~ U(0, 1)``), the point ``(t cos t, t sin t)``
+    plus per-coordinate noise ``noise * U(0, 1)`` (uniform and non-centred, as in that code), and
+    arm ``k`` is then rotated by ``360 / n_arms * k`` degrees. The points are shuffled and split
+    (the reference: 2,000 points, 200 train / 1,800 test, 720 degrees, noise 0.2). Coordinates are
+    divided by ``rotation_in_radians / 3`` so the noiseless outer radius is 3 (a global scale);
+    ``standardize=True`` applies the reference's standardisation with the training mean and std.
     """
     if n_train < 2 or n_test < 2:
         raise ParameterError(f"n_train and n_test must be >= 2, got {n_train}, {n_test}")
@@ -104,16 +111,24 @@ def spirals(*, n_train: int = 200, n_test: int = 1800, noise: float = 0.2, rotat
         raise ParameterError(f"noise must be a finite number >= 0, got {noise!r}")
     if not (isinstance(rotation, (int, float)) and math.isfinite(rotation) and rotation > 0):
         raise ParameterError(f"rotation must be a positive number of degrees, got {rotation!r}")
+    if isinstance(n_arms, bool) or not isinstance(n_arms, int) or n_arms < 2:
+        raise ParameterError(f"n_arms must be an integer >= 2, got {n_arms!r}")
     rng = np.random.default_rng(seed)
     n = n_train + n_test
-    t = np.sqrt(rng.uniform(0, 1, n)) * math.radians(rotation)
-    arm = rng.integers(0, 2, n)
-    r = t / math.radians(rotation) * 3.0
-    angle = t + np.pi * arm
-    x = np.stack([r * np.cos(angle), r * np.sin(angle)], 1) + rng.normal(0, noise, (n, 2))
-    x, arm = x.astype(np.float32), arm.astype(np.int64)
-    return Split(torch.from_numpy(x[:n_train]), torch.from_numpy(arm[:n_train]),
-                 torch.from_numpy(x[n_train:]), torch.from_numpy(arm[n_train:]))
+    arm = np.repeat(np.arange(n_arms), [n // n_arms + (k < n % n_arms) for k in range(n_arms)])
+    stop = math.radians(rotation)
+    t = np.sqrt(rng.uniform(0, 1, n)) * stop
+    pts = np.stack([t * np.cos(t), t * np.sin(t)], 1) + noise * rng.uniform(0, 1, (n, 2))
+    theta = 2 * np.pi * arm / n_arms
+    c, s = np.cos(theta), np.sin(theta)
+    x = np.stack([c * pts[:, 0] - s * pts[:, 1], s * pts[:, 0] + c * pts[:, 1]], 1) * (3.0 / stop)
+    order = rng.permutation(n)
+    x, arm = x[order].astype(np.float32), arm[order].astype(np.int64)
+    if standardize:
+        mu, sd = x[:n_train].mean(0), x[:n_train].std(0)
+        x = ((x - mu) / np.where(sd > 0, sd, 1.0)).astype(np.float32)
+    return Split(torch.from_numpy(x[:n_train].copy()), torch.from_numpy(arm[:n_train].copy()),
+                 torch.from_numpy(x[n_train:].copy()), torch.from_numpy(arm[n_train:].copy()))
 
 
 def loader(x: torch.Tensor, y: torch.Tensor, batch_size: int = 64, *, shuffle: bool = True,

@@ -1,3 +1,365 @@
-"""DARTS candidate operations and the mixed op -- being written."""
+"""Node ops for architecture search: the DARTS candidate operations, PC-DARTS channel slices,
+and the fully connected blocks of the variational depth search (VDS/DUN) residual chain.
 
-__all__: list[str] = []
+DARTS candidates (``cnn/operations.py`` of ``quark0/darts``), registered under their DARTS names:
+
+====================  =====================================================================
+``none``              zeros (a cell never builds a node for it: see ``generators.darts_cell``)
+``max_pool_3x3``      3x3 max pool (+ BatchNorm without affine, as in the search model)
+``avg_pool_3x3``      3x3 average pool, padding not counted (+ BatchNorm without affine)
+``skip_connect``      identity; with stride 2 a FactorizedReduce (two shifted 1x1 convs)
+``sep_conv_3x3/5x5``  (ReLU, depthwise kxk, pointwise 1x1, BN) twice
+``dil_conv_3x3/5x5``  ReLU, dilated (2) depthwise kxk, pointwise 1x1, BN
+``relu_conv_bn_1x1``  the cell-input preprocessing: ReLU, 1x1 conv, BN
+====================  =====================================================================
+
+Convolutional candidates take ``affine=False`` by default (DARTS searches without BatchNorm
+affine parameters); train a derived network with ``compile(..., op_options={"sep_conv_3x3":
+{"affine": True}, ...})`` if you want them. All work on 1-D (``dims=1``) and 2-D data, and all
+provide the fused (grouped) form the batched executor uses.
+
+PC-DARTS slices: ``slice_head`` keeps the first ``out_channels`` input channels, ``slice_tail`` the
+last ``out_channels``. Depth search: ``dense`` is a plain ``nn.Linear`` (input block),
+``dense_relu_bn`` is Linear -> ReLU -> BatchNorm1d, the VDS residual function ``f_d``.
+
+Register more candidates with :func:`graphwire.register_op` and list them in the cell's ``ops``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ParameterError, ShapeError
+from .ops import _cat, fused_batch_norm, register_op
+
+__all__ = ["PRIMITIVES", "Zero", "Pool", "SkipConnect", "FactorizedReduce", "SepConv", "DilConv",
+           "ReLUConvBN", "ChannelSlice", "Dense", "DenseReLUBN"]
+
+#: The DARTS candidate operations (``cnn/genotypes.py``), in their order.
+PRIMITIVES = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
+              "dil_conv_3x3", "dil_conv_5x5")
+
+
+def _check_dims(name: str, dims: int) -> None:
+    if dims not in (1, 2):
+        raise ParameterError(f"{name} op works on 1-D or 2-D data (dims 1 or 2), got dims={dims!r}")
+
+
+def _same(name: str, cin: int, cout: int) -> None:
+    if cin != cout:
+        raise ShapeError(f"{name} op keeps the channel count, got {cin} -> {cout}; give the node the "
+                         "channels of its input")
+
+
+def _bn(dims: int, c: int, affine: bool) -> nn.Module:
+    return (nn.BatchNorm1d if dims in (0, 1) else nn.BatchNorm2d)(c, affine=affine)
+
+
+def _conv_fn(dims: int):
+    return F.conv1d if dims == 1 else F.conv2d
+
+
+def _conv(dims: int, *args, **kwargs) -> nn.Module:
+    return (nn.Conv1d if dims == 1 else nn.Conv2d)(*args, **kwargs)
+
+
+class Zero(nn.Module):
+    """DARTS ``none``: zeros shaped like the op's output (the stride subsamples)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 2):
+        super().__init__()
+        self.cout, self.stride = out_channels, stride
+
+    def forward(self, x):
+        s = self.stride
+        y = x[(slice(None), slice(None)) + (slice(None, None, s),) * (x.dim() - 2)]
+        return y.new_zeros((y.shape[0], self.cout) + tuple(y.shape[2:]))
+
+    @staticmethod
+    def fusion_params(mods):
+        return {}
+
+    def fused(self, p, x, groups: int, training: bool):
+        s = self.stride
+        y = x[(slice(None), slice(None)) + (slice(None, None, s),) * (x.dim() - 2)]
+        return y.new_zeros((y.shape[0], groups * self.cout) + tuple(y.shape[2:]))
+
+
+class Pool(nn.Module):
+    """3x3 max or average pool (padding 1), then BatchNorm without affine parameters (``bn=True``)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 2, *,
+                 kind: str = "max", bn: bool = True):
+        super().__init__()
+        _check_dims(f"{kind}_pool_3x3", dims)
+        _same(f"{kind}_pool_3x3", in_channels, out_channels)
+        self.kind, self.stride, self.dims = kind, stride, dims
+        self.bn = _bn(dims, out_channels, False) if bn else None
+
+    def _pool(self, x):
+        if self.kind == "max":
+            f = F.max_pool1d if self.dims == 1 else F.max_pool2d
+            return f(x, 3, self.stride, 1)
+        f = F.avg_pool1d if self.dims == 1 else F.avg_pool2d
+        return f(x, 3, self.stride, 1, count_include_pad=False)
+
+    def forward(self, x):
+        y = self._pool(x)
+        return self.bn(y) if self.bn is not None else y
+
+    @staticmethod
+    def fusion_params(mods):
+        return {"bn": [m.bn for m in mods]}
+
+    def fused(self, p, x, groups: int, training: bool):
+        y = self._pool(x)
+        return fused_batch_norm(y, p["bn"], training) if self.bn is not None else y
+
+
+class FactorizedReduce(nn.Module):
+    """DARTS' stride-2 skip: ReLU, two 1x1 stride-2 convs (the second shifted by one pixel),
+    concatenated, BatchNorm. Odd sizes are padded so both halves have the same size."""
+
+    def __init__(self, in_channels: int, out_channels: int, dims: int = 2, affine: bool = False):
+        super().__init__()
+        if out_channels % 2:
+            raise ShapeError(f"skip_connect with stride 2 (FactorizedReduce) needs an even channel "
+                             f"count, got {out_channels}")
+        self.dims, self.half = dims, out_channels // 2
+        self.conv_1 = _conv(dims, in_channels, self.half, 1, 2, bias=False)
+        self.conv_2 = _conv(dims, in_channels, self.half, 1, 2, bias=False)
+        self.bn = _bn(dims, out_channels, affine)
+
+    def _shift(self, x):
+        pad = (0, 1) * self.dims
+        return F.pad(x, pad)[(slice(None), slice(None)) + (slice(1, None),) * self.dims]
+
+    def forward(self, x):
+        x = F.relu(x)
+        return self.bn(torch.cat([self.conv_1(x), self.conv_2(self._shift(x))], 1))
+
+    @staticmethod
+    def fusion_params(mods):
+        return {"w1": [m.conv_1.weight for m in mods], "w2": [m.conv_2.weight for m in mods],
+                "bn": [m.bn for m in mods]}
+
+    def fused(self, p, x, groups: int, training: bool):
+        x = F.relu(x)
+        conv = _conv_fn(self.dims)
+        a = conv(x, _cat(p["w1"]), None, 2, 0, 1, groups)
+        b = conv(self._shift(x), _cat(p["w2"]), None, 2, 0, 1, groups)
+        B, sp = a.shape[0], tuple(a.shape[2:])
+        y = torch.stack([a.reshape((B, groups, self.half) + sp), b.reshape((B, groups, self.half) + sp)], 2)
+        return fused_batch_norm(y.reshape((B, groups * 2 * self.half) + sp), p["bn"], training)
+
+
+class SkipConnect(nn.Module):
+    """DARTS ``skip_connect``: identity, or :class:`FactorizedReduce` when the stride is 2."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 2,
+                 affine: bool = False):
+        super().__init__()
+        _check_dims("skip_connect", dims)
+        if stride not in (1, 2):
+            raise ParameterError(f"skip_connect supports stride 1 or 2, got {stride}")
+        if stride == 1:
+            _same("skip_connect", in_channels, out_channels)
+        self.reduce = FactorizedReduce(in_channels, out_channels, dims, affine) if stride == 2 else None
+
+    def forward(self, x):
+        return x if self.reduce is None else self.reduce(x)
+
+    @staticmethod
+    def fusion_params(mods):
+        return {} if mods[0].reduce is None else FactorizedReduce.fusion_params([m.reduce for m in mods])
+
+    def fused(self, p, x, groups: int, training: bool):
+        return x if self.reduce is None else self.reduce.fused(p, x, groups, training)
+
+
+class _DwPw(nn.Module):
+    """ReLU -> depthwise k (stride, dilation) -> pointwise 1x1 -> BatchNorm: one DARTS conv stage."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int, dilation: int, dims: int, affine: bool):
+        super().__init__()
+        self.cin, self.stride, self.dilation, self.dims = cin, stride, dilation, dims
+        self.padding = dilation * (k - 1) // 2
+        self.dw = _conv(dims, cin, cin, k, stride, self.padding, dilation=dilation, groups=cin, bias=False)
+        self.pw = _conv(dims, cin, cout, 1, bias=False)
+        self.bn = _bn(dims, cout, affine)
+
+    def forward(self, x):
+        return self.bn(self.pw(self.dw(F.relu(x))))
+
+    @staticmethod
+    def params(mods):
+        return {"dw": [m.dw.weight for m in mods], "pw": [m.pw.weight for m in mods], "bn": [m.bn for m in mods]}
+
+    def fused(self, p, x, groups: int, training: bool):
+        conv = _conv_fn(self.dims)
+        y = conv(F.relu(x), _cat(p["dw"]), None, self.stride, self.padding, self.dilation, groups * self.cin)
+        y = conv(y, _cat(p["pw"]), None, 1, 0, 1, groups)
+        return fused_batch_norm(y, p["bn"], training)
+
+
+class SepConv(nn.Module):
+    """DARTS separable conv: two ReLU-depthwise-pointwise-BN stages (the stride in the first)."""
+
+    input_params = {"op1.dw.weight": 0, "op1.pw.weight": 1}
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 2, *,
+                 kernel_size: int = 3, affine: bool = False):
+        super().__init__()
+        _check_dims(f"sep_conv_{kernel_size}x{kernel_size}", dims)
+        self.op1 = _DwPw(in_channels, in_channels, kernel_size, stride, 1, dims, affine)
+        self.op2 = _DwPw(in_channels, out_channels, kernel_size, 1, 1, dims, affine)
+
+    def forward(self, x):
+        return self.op2(self.op1(x))
+
+    @staticmethod
+    def fusion_params(mods):
+        return {"op1": _DwPw.params([m.op1 for m in mods]), "op2": _DwPw.params([m.op2 for m in mods])}
+
+    def fused(self, p, x, groups: int, training: bool):
+        return self.op2.fused(p["op2"], self.op1.fused(p["op1"], x, groups, training), groups, training)
+
+
+class DilConv(nn.Module):
+    """DARTS dilated separable conv: ReLU, depthwise k x k with dilation 2, pointwise, BN."""
+
+    input_params = {"op.dw.weight": 0, "op.pw.weight": 1}
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 2, *,
+                 kernel_size: int = 3, dilation: int = 2, affine: bool = False):
+        super().__init__()
+        _check_dims(f"dil_conv_{kernel_size}x{kernel_size}", dims)
+        self.op = _DwPw(in_channels, out_channels, kernel_size, stride, dilation, dims, affine)
+
+    def forward(self, x):
+        return self.op(x)
+
+    @staticmethod
+    def fusion_params(mods):
+        return _DwPw.params([m.op for m in mods])
+
+    def fused(self, p, x, groups: int, training: bool):
+        return self.op.fused(p, x, groups, training)
+
+
+class ReLUConvBN(nn.Module):
+    """ReLU -> 1x1 conv -> BatchNorm: DARTS' preprocessing of a cell's input states."""
+
+    input_params = {"conv.weight": 1}
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 2, *,
+                 affine: bool = False):
+        super().__init__()
+        _check_dims("relu_conv_bn_1x1", dims)
+        self.dims, self.stride = dims, stride
+        self.conv = _conv(dims, in_channels, out_channels, 1, stride, bias=False)
+        self.bn = _bn(dims, out_channels, affine)
+
+    def forward(self, x):
+        return self.bn(self.conv(F.relu(x)))
+
+    @staticmethod
+    def fusion_params(mods):
+        return {"w": [m.conv.weight for m in mods], "bn": [m.bn for m in mods]}
+
+    def fused(self, p, x, groups: int, training: bool):
+        y = _conv_fn(self.dims)(F.relu(x), _cat(p["w"]), None, self.stride, 0, 1, groups)
+        return fused_batch_norm(y, p["bn"], training)
+
+
+class ChannelSlice(nn.Module):
+    """The first (``head``) or last (``tail``) ``out_channels`` of the input (PC-DARTS)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 2, *,
+                 part: str = "head"):
+        super().__init__()
+        if stride != 1 or not 0 < out_channels <= in_channels:
+            raise ShapeError(f"slice_{part} takes 1..{in_channels} of its {in_channels} input channels "
+                             f"with stride 1, got {out_channels} channels, stride {stride}")
+        self.cin, self.cout, self.part = in_channels, out_channels, part
+
+    def _range(self):
+        return slice(0, self.cout) if self.part == "head" else slice(self.cin - self.cout, self.cin)
+
+    def forward(self, x):
+        return x[:, self._range()]
+
+    @staticmethod
+    def fusion_params(mods):
+        return {}
+
+    def fused(self, p, x, groups: int, training: bool):
+        B, sp = x.shape[0], tuple(x.shape[2:])
+        return x.reshape((B, groups, self.cin) + sp)[:, :, self._range()].reshape((B, groups * self.cout) + sp)
+
+
+class Dense(nn.Module):
+    """A plain ``nn.Linear`` on ``[B, C]`` (the VDS input block)."""
+
+    input_params = {"fc.weight": 1}
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 0):
+        super().__init__()
+        if stride != 1:
+            raise ParameterError(f"dense op has no stride, got stride={stride}")
+        self.fc = nn.Linear(in_channels, out_channels)
+
+    def forward(self, x):
+        return self.fc(x)
+
+    @staticmethod
+    def fusion_params(mods):
+        return {"w": [m.fc.weight for m in mods], "b": [m.fc.bias for m in mods]}
+
+    def fused(self, p, x, groups: int, training: bool):
+        B = x.shape[0]
+        y = torch.einsum("bgi,goi->bgo", x.reshape(B, groups, -1), torch.stack(p["w"])) + torch.stack(p["b"])
+        return y.reshape(B, -1)
+
+
+class DenseReLUBN(Dense):
+    """Linear -> ReLU -> BatchNorm1d: the residual function of the VDS/DUN fully connected chain."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 0):
+        super().__init__(in_channels, out_channels, stride, dims)
+        self.bn = nn.BatchNorm1d(out_channels)
+
+    def forward(self, x):
+        return self.bn(F.relu(self.fc(x)))
+
+    @staticmethod
+    def fusion_params(mods):
+        return dict(Dense.fusion_params(mods), bn=[m.bn for m in mods])
+
+    def fused(self, p, x, groups: int, training: bool):
+        return fused_batch_norm(F.relu(super().fused(p, x, groups, training)), p["bn"], training)
+
+
+def _k(cls, **fixed):
+    def factory(in_channels, out_channels, stride=1, dims=2, **options):
+        return cls(in_channels, out_channels, stride, dims, **fixed, **options)
+
+    factory.__name__ = cls.__name__
+    return factory
+
+
+register_op("none", Zero, spatial=None)
+register_op("max_pool_3x3", _k(Pool, kind="max"), spatial=True)
+register_op("avg_pool_3x3", _k(Pool, kind="avg"), spatial=True)
+register_op("skip_connect", SkipConnect, spatial=True)
+register_op("sep_conv_3x3", _k(SepConv, kernel_size=3), spatial=True)
+register_op("sep_conv_5x5", _k(SepConv, kernel_size=5), spatial=True)
+register_op("dil_conv_3x3", _k(DilConv, kernel_size=3), spatial=True)
+register_op("dil_conv_5x5", _k(DilConv, kernel_size=5), spatial=True)
+register_op("relu_conv_bn_1x1", ReLUConvBN, spatial=True)
+register_op("slice_head", _k(ChannelSlice, part="head"), spatial=None)
+register_op("slice_tail", _k(ChannelSlice, part="tail"), spatial=None)
+register_op("dense", Dense, spatial=False)
+register_op("dense_relu_bn", DenseReLUBN, spatial=False)

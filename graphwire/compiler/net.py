@@ -154,7 +154,8 @@ class WiredNet(nn.Module):
         attrs = self.wiring.edge_attributes()
         for key, values in attrs.items():
             for (u, v), val in zip(self.plan.edges, values):
-                H.edges[u, v][key] = val
+                if val is not None:  # a method may describe only some edges
+                    H.edges[u, v][key] = val
         # share: the fraction of its target's input an edge carries. A node's sum is normalised
         # by its BatchNorm, so only these ratios matter (an only input always carries all of it).
         for v in H:

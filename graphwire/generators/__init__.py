@@ -14,6 +14,7 @@ records its name, parameters, seed and the networkx version in ``G.graph["graphw
 """
 
 from .classic import chain, complete, densenet, resnet
+from .darts_cell import darts_cell
 from .layered import layered
 from .random_graphs import barabasi_albert, erdos_renyi, watts_strogatz
 from .stack import stack, stage_seed
@@ -29,4 +30,5 @@ __all__ = [
     "layered",
     "stack",
     "stage_seed",
+    "darts_cell",
 ]

@@ -1,3 +1,118 @@
-"""l0: hard-concrete edge gates -- being written."""
+"""``l0``: one hard-concrete gate per edge with an expected-L0 penalty (Louizos, Welling & Kingma 2018).
 
-__all__: list[str] = []
+Settings of the reference code (``AMLab-Amsterdam/L0_regularization``, ``l0_layers.py``): per edge a
+parameter ``log_alpha`` (initialised ``N(log((1 - p) / p), 0.01)`` with drop rate ``p = init_drop
+= 0.5``), temperature ``beta = 2/3``, stretch ``(gamma, zeta) = (-0.1, 1.1)``.
+
+* training: a fresh gate per edge at every forward (shared by the batch),
+  ``u ~ U(0, 1)``, ``s = sigmoid((log u - log(1 - u) + log_alpha) / beta)``,
+  ``z = clamp(s * (zeta - gamma) + gamma, 0, 1)``: exact zeros (closed edges) and ones happen;
+* evaluation: the deterministic gate ``clamp(sigmoid(log_alpha) * (zeta - gamma) + gamma, 0, 1)``;
+* ``net.regularizer() = lam * sum_e P(z_e != 0)`` with the closed form
+  ``P(z != 0) = sigmoid(log_alpha - beta * log(-gamma / zeta))``.
+
+``write_back`` puts ``p_open`` (that probability), ``weight`` (the evaluation gate) and
+``active`` (evaluation gate > 0) on every edge. Unlike ``sigmoid`` gates there is no soft/hard
+mismatch: training already sees exact zeros, and an edge with ``active = False`` is exactly
+closed at inference (``graphwire.prune(G, attr="active")`` removes it without changing outputs).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..errors import WiringError
+from .base import Wiring
+from .registry import register_wiring
+
+__all__ = ["L0Wiring", "hard_concrete_sample", "hard_concrete_p_open", "hard_concrete_eval"]
+
+_EPS = 1e-6
+
+
+def hard_concrete_sample(log_alpha: torch.Tensor, beta: float = 2 / 3, gamma: float = -0.1, zeta: float = 1.1,
+                         u: torch.Tensor | None = None) -> torch.Tensor:
+    """One stretched, clamped concrete sample per entry of ``log_alpha`` (``u`` optional uniforms)."""
+    if u is None:
+        u = torch.rand_like(log_alpha)
+    u = u.clamp(_EPS, 1 - _EPS)
+    s = torch.sigmoid((torch.log(u) - torch.log1p(-u) + log_alpha) / beta)
+    return (s * (zeta - gamma) + gamma).clamp(0.0, 1.0)
+
+
+def hard_concrete_p_open(log_alpha: torch.Tensor, beta: float = 2 / 3, gamma: float = -0.1,
+                         zeta: float = 1.1) -> torch.Tensor:
+    """``P(z != 0)``: ``sigmoid(log_alpha - beta * log(-gamma / zeta))``."""
+    return torch.sigmoid(log_alpha - beta * math.log(-gamma / zeta))
+
+
+def hard_concrete_eval(log_alpha: torch.Tensor, gamma: float = -0.1, zeta: float = 1.1) -> torch.Tensor:
+    """The deterministic test-time gate ``clamp(sigmoid(log_alpha) * (zeta - gamma) + gamma, 0, 1)``."""
+    return (torch.sigmoid(log_alpha) * (zeta - gamma) + gamma).clamp(0.0, 1.0)
+
+
+def _num(name, v, check):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not check(v):
+        raise WiringError(f"l0 wiring: bad {name}={v!r}")
+    return float(v)
+
+
+@register_wiring
+class L0Wiring(Wiring):
+    name = "l0"
+    mode = "edge"
+    options = ("lam", "init_drop", "beta", "gamma", "zeta")
+
+    def __init__(self, edges, edge_data, source_channels, lam: float = 0.0, init_drop: float = 0.5,
+                 beta: float = 2 / 3, gamma: float = -0.1, zeta: float = 1.1):
+        super().__init__(edges, edge_data, source_channels)
+        self.lam = _num("lam (must be >= 0)", lam, lambda v: v >= 0)
+        p = _num("init_drop (must lie in (0, 1))", init_drop, lambda v: 0 < v < 1)
+        self.beta = _num("beta (must be > 0)", beta, lambda v: v > 0)
+        self.gamma = _num("gamma (must be < 0)", gamma, lambda v: v < 0)
+        self.zeta = _num("zeta (must be > 1)", zeta, lambda v: v > 1)
+        self.log_alpha = nn.Parameter(torch.randn(len(edges)) * 0.01 + math.log((1 - p) / p))
+
+    def raw_coefficients(self) -> torch.Tensor:
+        if self.training:
+            return hard_concrete_sample(self.log_alpha, self.beta, self.gamma, self.zeta)
+        return hard_concrete_eval(self.log_alpha, self.gamma, self.zeta)
+
+    def may_close_raw(self) -> bool:
+        return True
+
+    def p_open(self) -> torch.Tensor:
+        return hard_concrete_p_open(self.log_alpha, self.beta, self.gamma, self.zeta)
+
+    def expected_open(self) -> torch.Tensor:
+        """The expected number of open edges (the L0 norm of the gates, in expectation)."""
+        return (self.p_open() * self.edge_mask).sum()
+
+    def regularizer(self) -> torch.Tensor:
+        if self.lam == 0.0:
+            return self.log_alpha.new_zeros(())
+        return self.lam * self.expected_open()
+
+    def eval_gates(self) -> torch.Tensor:
+        return hard_concrete_eval(self.log_alpha.detach(), self.gamma, self.zeta) * self.edge_mask
+
+    def edge_strength(self) -> torch.Tensor:
+        return self.eval_gates()
+
+    def inference_mask(self) -> torch.Tensor:
+        return self.eval_gates() > 0
+
+    def edge_attributes(self):
+        attrs = super().edge_attributes()
+        attrs["p_open"] = [float(x) for x in (self.p_open().detach() * self.edge_mask).cpu()]
+        return attrs
+
+    def load_edges_from(self, other, pairs):
+        if not isinstance(other, L0Wiring):
+            return
+        with torch.no_grad():
+            for new, old in pairs:
+                self.log_alpha[new] = other.log_alpha[old]
