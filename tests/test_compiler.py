@@ -295,3 +295,14 @@ def test_write_back_share_and_prune_ensure_path():
     P = gw.prune(H, keep=1, ensure_path=True)
     assert list(nx.all_simple_paths(P, 0, 4)) and (0, 1) not in P.edges  # the weak (0, 1) edge avoided
     assert P.graph["graphwire"]["pruned"]["ensure_path"] is True
+
+
+def test_large_blocks_take_the_matmul_path_and_agree():
+    """A 40 x 40 block (G * J > _LARGE_BLOCK) is aggregated by one matmul; it must match the oracle."""
+    from graphwire.compiler import executors
+
+    G = gw.generators.layered([40, 40, 1])
+    assert 40 * 40 > executors._LARGE_BLOCK
+    net = gw.compile(G, in_channels=2, channels=2, wiring="sigmoid")
+    _randomise(net, 0)
+    _compare(net, torch.randn(3, 2, 4, 4), 1e-5)

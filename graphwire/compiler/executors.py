@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["reference_forward", "batched_forward", "EXECUTORS"]
 
 _NEG_INF = float("-inf")
+_LARGE_BLOCK = 1024  # G x J above which a batch-shared block is aggregated by matmul, not bmm
 
 
 def _resize(y: torch.Tensor, size: tuple, mode: str) -> torch.Tensor:
@@ -169,9 +170,15 @@ def _add_block(total, y, c, G: int, J: int, B: int, size: tuple, mode: str) -> t
         cs = y.shape[1] // J
         part = torch.einsum("gjc,bjcx->bgcx", c[..., :cs], y.reshape(B, J, cs, -1)).reshape((B, -1) + size)
         return part if total is None else total + part
-    # one small GEMM per sample (no transposed copies of the activations), accumulating in place of an add
-    cb = c if c.dim() == 3 else c.expand(B, -1, -1)
     yb = y.reshape(B, J, -1)
+    if c.dim() == 2 and G * J > _LARGE_BLOCK:
+        # A big block shared by the batch (DNW channel graphs): one matmul. bmm over an expanded
+        # [B, G, J] coefficient would build and reduce a B x G x J gradient in backward.
+        part = torch.matmul(c, yb).reshape((B, -1) + size)
+        return part if total is None else total + part
+    # small blocks: one small GEMM per sample (no transposed copies of the activations),
+    # accumulating in place of an add
+    cb = c if c.dim() == 3 else c.expand(B, -1, -1)
     if total is None:
         return torch.bmm(cb, yb).reshape((B, -1) + size)
     return torch.baddbmm(total.reshape(B, cb.shape[1], -1), cb, yb).reshape((B, -1) + size)

@@ -42,7 +42,7 @@ class WiredNet(nn.Module):
         self.wiring = wiring
         wiring.bind(plan)
         self._step_modules = [[self.nodes[plan.nodes[p].key] for p in st.nodes] for st in plan.steps]
-        self._fused: list | None = None
+        self._invalidate()
         self._index_names: list[tuple[int, str, str]] = []
         for st in plan.steps:
             for name, t in st.tensors().items():
@@ -81,13 +81,13 @@ class WiredNet(nn.Module):
 
     # ---- plumbing for the batched executor
     def _invalidate(self) -> None:
-        self._fused = None
+        """(Re)build, eagerly, per step the lists of node parameters its fused kernel concatenates.
+
+        Eager so that a forward never fills a cache (which would make torch.compile recompile)."""
+        self._fused = [type(m[0]).fusion_params(m) if len(m) > 1 and hasattr(m[0], "fused") else None
+                       for m in self._step_modules]
 
     def _fusion_params(self) -> list:
-        """Per step: the lists of node parameters its fused kernel concatenates (cached)."""
-        if self._fused is None:
-            self._fused = [type(m[0]).fusion_params(m) if len(m) > 1 and hasattr(m[0], "fused") else None
-                           for m in self._step_modules]
         return self._fused
 
     def _apply(self, fn, *args, **kwargs):

@@ -8,6 +8,7 @@ naming the field) and then validates the graph against the contract.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import numbers
@@ -257,10 +258,18 @@ def from_json(source: Source) -> nx.DiGraph:
     if isinstance(source, Mapping):
         return from_node_link(dict(source), "JSON data")
     text, where = read_source(source, "JSON", _looks_like_json)
+    # Parsing and building allocate millions of small containers on big graphs; the cyclic
+    # collector would scan them over and over (3x slower on 160k edges), and they hold no cycles.
+    gc_was = gc.isenabled()
+    gc.disable()
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise FormatError(f"{where}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
-    except RecursionError:
-        raise FormatError(f"{where}: JSON nested too deeply") from None
-    return from_node_link(data, where)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise FormatError(f"{where}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+        except RecursionError:
+            raise FormatError(f"{where}: JSON nested too deeply") from None
+        return from_node_link(data, where)
+    finally:
+        if gc_was:
+            gc.enable()

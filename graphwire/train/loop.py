@@ -433,7 +433,9 @@ def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: It
             wired = {id(p) for p in core.wiring.parameters()}
             groups = [{"params": [p for p in model.parameters() if id(p) not in wired]},
                       {"params": list(core.wiring.parameters()), "lr": wiring_lr, "weight_decay": 0.0}]
-        optimizer = torch.optim.SGD(groups, lr=lr, momentum=0.9, weight_decay=weight_decay, nesterov=True)
+        # foreach: one fused update over all tensors (not the CPU default; wired nets have many small ones)
+        optimizer = torch.optim.SGD(groups, lr=lr, momentum=0.9, weight_decay=weight_decay, nesterov=True,
+                                    foreach=True)
     per_epoch = len(train_loader)
     steps = max(1, epochs * per_epoch)
     sched = torch.optim.lr_scheduler.LambdaLR(
