@@ -37,6 +37,7 @@ __all__ = [
     "topological_order",
     "assign_roles",
     "meta",
+    "reachable",
     "sort_key",
 ]
 
@@ -183,6 +184,20 @@ def topological_order(G: nx.DiGraph) -> list:
     return [n for gen in generations(G) for n in gen]
 
 
+def reachable(G: nx.DiGraph, sources, *, reverse: bool = False) -> set:
+    """Nodes reachable from any of ``sources`` (``reverse=True``: nodes that reach one), sources
+    included: one traversal for all sources, O(V + E) however many there are."""
+    adj = G.pred if reverse else G.succ
+    seen = set(sources)
+    stack = list(seen)
+    while stack:
+        for nxt in adj[stack.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
+
+
 def meta(G: nx.DiGraph) -> dict:
     """The ``G.graph["graphwire"]`` record, created (schema version 1) when missing."""
     record = G.graph.setdefault("graphwire", {})
@@ -273,8 +288,7 @@ def validate(G: Any) -> nx.DiGraph:
     if bad_out:
         raise RoleError(f"output nodes must have no outgoing edges, found {describe(bad_out)}")
 
-    reached = set(ins).union(*(nx.descendants(G, n) for n in ins))
-    reaching = set(outs).union(*(nx.ancestors(G, n) for n in outs))
+    reached, reaching = reachable(G, ins), reachable(G, outs, reverse=True)
     dead = sorted((n for n in G if n not in reached or n not in reaching), key=sort_key)
     if dead:
         parts = []

@@ -14,7 +14,7 @@ from typing import Hashable, Literal
 import networkx as nx
 
 from .errors import AttributeValueError, DeadNodeError, ParameterError, describe
-from .graph import inputs, meta, outputs, sort_key, topological_order, validate
+from .graph import inputs, meta, outputs, reachable, sort_key, topological_order, validate
 
 __all__ = ["prune", "remove_dead_nodes"]
 
@@ -75,9 +75,7 @@ def _widest_paths(G: nx.DiGraph, values: dict[tuple, float]) -> set[tuple]:
 
 def remove_dead_nodes(G: nx.DiGraph) -> tuple[nx.DiGraph, list]:
     """Return a copy of ``G`` without nodes that are not on an input -> output path, and those nodes."""
-    ins, outs = inputs(G), outputs(G)
-    reached = set(ins).union(*(nx.descendants(G, n) for n in ins))
-    reaching = set(outs).union(*(nx.ancestors(G, n) for n in outs))
+    reached, reaching = reachable(G, inputs(G)), reachable(G, outputs(G), reverse=True)
     dead = sorted((n for n in G if n not in reached or n not in reaching), key=sort_key)
     H = G.copy()
     H.remove_nodes_from(dead)

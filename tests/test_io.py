@@ -101,7 +101,12 @@ def test_json_uses_edges_key_sorted_keys_and_graph_order():
     assert [d["id"] for d in data["nodes"]] == list(G.nodes)
     assert [(d["source"], d["target"]) for d in data["edges"]] == list(G.edges)
     text = to_json(G)
-    assert text == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    top = [line.split('"')[1] for line in text.splitlines() if line.startswith('  "')]
+    assert top == sorted(top) == ["directed", "edges", "graph", "multigraph", "nodes"]
+    # one node / edge per line, each a compact JSON object with sorted keys, in graph order
+    edge_lines = [line.strip().rstrip(",") for line in text.splitlines() if line.startswith('    {"') and '"source"' in line]
+    assert edge_lines == [json.dumps(d, sort_keys=True, ensure_ascii=False) for d in data["edges"]]
+    assert json.loads(to_json(G, indent=None)) == data and "\n" not in to_json(G, indent=None).strip()
 
 
 def test_to_json_is_deterministic_and_does_not_mutate():
