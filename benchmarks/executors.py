@@ -24,7 +24,6 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import graphwire as gw  # noqa: E402
 from _common import interleaved, save  # noqa: E402
-from graphwire.compiler.ops import ConvBlock  # noqa: E402
 
 
 class HandChain(nn.Module):

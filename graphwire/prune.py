@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Hashable, Literal
+from typing import Literal
 
 import networkx as nx
 
@@ -133,8 +133,8 @@ def prune(
         kept = [e for e in edges if e in kept_set]
 
     if ensure_path:
-        extra = _widest_paths(G, values) - set(kept)
-        kept = [e for e in edges if e in set(kept) | extra]
+        wanted = set(kept) | _widest_paths(G, values)
+        kept = [e for e in edges if e in wanted]
     H = G.copy()
     H.graph = copy.deepcopy(G.graph)  # G.copy() shares nested graph attributes
     H.remove_edges_from(set(edges) - set(kept))

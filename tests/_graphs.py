@@ -1,10 +1,9 @@
-"""Small graphs of every family, and parameter randomisation, for tests (deterministic from a seed)."""
+"""Small graphs of every family, parameter randomisation and the executor comparison, for tests."""
 
 import random
 
 import torch
 
-import graphwire as gw
 from graphwire import generators as gen
 
 FAMILIES = ["chain", "resnet", "densenet", "complete", "erdos_renyi", "barabasi_albert",
@@ -60,3 +59,35 @@ def randomise_batchnorm(model, seed: int, gates: float = 0.0):
                 m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
                 m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
                 m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+
+
+def compare_executors(net, x, tol: float = 1e-5, seed: int | None = None):
+    """Outputs, input-gradients, parameter gradients and updated buffers (BatchNorm running
+    statistics) of the batched and the reference executor agree, in train and in eval mode.
+
+    ``seed``: reseed torch before each forward, for wirings that sample (the same sample for both).
+    """
+    for mode in ("train", "eval"):
+        getattr(net, mode)()
+        results = []
+        for ex in ("batched", "reference"):
+            state = {k: v.clone() for k, v in net.state_dict().items()}
+            net.executor = ex
+            net.zero_grad()
+            if seed is not None:
+                torch.manual_seed(seed)
+            xi = x.clone().requires_grad_(True)
+            y = net(xi)
+            (y * torch.linspace(-1, 1, y.numel()).reshape(y.shape)).mean().backward()
+            grads = [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in net.parameters()]
+            after = {k: v.clone() for k, v in net.state_dict().items()}
+            net.load_state_dict(state)
+            results.append((y.detach(), xi.grad, grads, after))
+        (yb, gxb, gb, sb), (yr, gxr, gr, sr) = results
+        assert yb.shape == yr.shape
+        torch.testing.assert_close(yb, yr, atol=tol, rtol=tol)
+        torch.testing.assert_close(gxb, gxr, atol=tol, rtol=tol)
+        for a, b in zip(gb, gr):
+            torch.testing.assert_close(a, b, atol=tol, rtol=tol)
+        for k in sb:
+            torch.testing.assert_close(sb[k].float(), sr[k].float(), atol=tol, rtol=tol)

@@ -10,7 +10,7 @@ import torch
 import graphwire as gw
 from graphwire.errors import ParameterError, ShapeError, UnknownOpError, WiringError
 
-from _graphs import FAMILIES, decorate, family_graph, randomise_batchnorm
+from _graphs import FAMILIES, compare_executors, decorate, family_graph, randomise_batchnorm
 
 WIRINGS = [("static", {}), ("sigmoid", {}), ("sigmoid", {"per_channel": True})]
 
@@ -18,32 +18,6 @@ WIRINGS = [("static", {}), ("sigmoid", {}), ("sigmoid", {"per_channel": True})]
 def _randomise(net, seed):
     """Spread the gates and give BatchNorm non-trivial affine parameters and running statistics."""
     randomise_batchnorm(net, seed, gates=1.5)
-
-
-def _compare(net, x, tol):
-    """Outputs, input-gradients and parameter gradients of both executors, in train and eval."""
-    for mode in ("train", "eval"):
-        getattr(net, mode)()
-        results = []
-        for ex in ("batched", "reference"):
-            state = {k: v.clone() for k, v in net.state_dict().items()}
-            net.executor = ex
-            net.zero_grad()
-            xi = x.clone().requires_grad_(True)
-            y = net(xi)
-            (y * torch.linspace(-1, 1, y.numel()).reshape(y.shape)).mean().backward()
-            grads = [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in net.parameters()]
-            after = {k: v.clone() for k, v in net.state_dict().items()}
-            net.load_state_dict(state)
-            results.append((y.detach(), xi.grad, grads, after))
-        (yb, gxb, gb, sb), (yr, gxr, gr, sr) = results
-        assert yb.shape == yr.shape
-        torch.testing.assert_close(yb, yr, atol=tol, rtol=tol)
-        torch.testing.assert_close(gxb, gxr, atol=tol, rtol=tol)
-        for a, b in zip(gb, gr):
-            torch.testing.assert_close(a, b, atol=tol, rtol=tol)
-        for k in sb:  # BatchNorm running statistics updated identically
-            torch.testing.assert_close(sb[k].float(), sr[k].float(), atol=tol, rtol=tol)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -64,7 +38,7 @@ def test_batched_equals_reference_on_50_graphs(family):
             edges = list(G.edges)
             net.mask_edges(random.Random(seed).sample(edges, max(1, len(edges) // 4)))
         x = torch.randn(3, 2) if vector else torch.randn(3, 2, 6, 6)
-        _compare(net, x, 1e-5)
+        compare_executors(net, x, 1e-5)
 
 
 def test_fused_steps_run_no_per_node_modules():
@@ -305,4 +279,4 @@ def test_large_blocks_take_the_matmul_path_and_agree():
     assert 40 * 40 > executors._LARGE_BLOCK
     net = gw.compile(G, in_channels=2, channels=2, wiring="sigmoid")
     _randomise(net, 0)
-    _compare(net, torch.randn(3, 2, 4, 4), 1e-5)
+    compare_executors(net, torch.randn(3, 2, 4, 4), 1e-5)

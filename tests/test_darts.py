@@ -12,6 +12,8 @@ from graphwire import models, train
 from graphwire.errors import ParameterError, WiringError
 from graphwire.generators.darts_cell import DARTS_OPS, find_connections
 
+from _graphs import compare_executors
+
 SMALL_OPS = ["none", "max_pool_3x3", "skip_connect", "sep_conv_3x3", "dil_conv_3x3"]
 
 
@@ -27,30 +29,6 @@ def _spread(net, seed, scale=1.5):
                 m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
                 if m.affine:
                     m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
-
-
-def _compare_executors(net, x, tol=1e-5):
-    for mode in ("train", "eval"):
-        getattr(net, mode)()
-        results = []
-        for ex in ("batched", "reference"):
-            state = {k: v.clone() for k, v in net.state_dict().items()}
-            net.executor = ex
-            net.zero_grad()
-            xi = x.clone().requires_grad_(True)
-            y = net(xi)
-            (y * torch.linspace(-1, 1, y.numel()).reshape(y.shape)).mean().backward()
-            grads = [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in net.parameters()]
-            after = {k: v.clone() for k, v in net.state_dict().items()}
-            net.load_state_dict(state)
-            results.append((y.detach(), xi.grad, grads, after))
-        (yb, gxb, gb, sb), (yr, gxr, gr, sr) = results
-        torch.testing.assert_close(yb, yr, atol=tol, rtol=tol)
-        torch.testing.assert_close(gxb, gxr, atol=tol, rtol=tol)
-        for a, b in zip(gb, gr):
-            torch.testing.assert_close(a, b, atol=tol, rtol=tol)
-        for k in sb:
-            torch.testing.assert_close(sb[k].float(), sr[k].float(), atol=tol, rtol=tol)
 
 
 # ------------------------------------------------------------------ the cell
@@ -98,7 +76,7 @@ def test_batched_equals_reference(kind):
     opts = {"partial": dict(edge_norm=True), "sigmoid": dict(gate="sigmoid")}.get(kind, {})
     net = gw.compile(G, in_channels=3, wiring="darts", **opts)
     _spread(net, 3)
-    _compare_executors(net, torch.randn(3, 3, 8, 8) if kind != "reduce" else torch.randn(3, 3, 7, 7))
+    compare_executors(net, torch.randn(3, 3, 8, 8) if kind != "reduce" else torch.randn(3, 3, 7, 7))
 
 
 def test_mixed_op_is_the_softmax_weighted_sum():

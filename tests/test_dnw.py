@@ -12,7 +12,7 @@ import graphwire as gw
 from graphwire.errors import ParameterError, ShapeError, WiringError
 from graphwire.models import dnw as D
 
-from _graphs import randomise_batchnorm
+from _graphs import compare_executors, randomise_batchnorm
 
 
 def _net(sizes=(3, 4, 4, 2), k=8, in_channels=1, executor="batched", **opts):
@@ -221,30 +221,6 @@ def test_refresh_under_torch_compile_does_not_recompile():
     torch._dynamo.reset()
 
 
-def _compare_executors(net, x, tol=1e-5):
-    for mode in ("train", "eval"):
-        getattr(net, mode)()
-        res = []
-        for ex in ("batched", "reference"):
-            state = {k: v.clone() for k, v in net.state_dict().items()}
-            net.executor = ex
-            net.zero_grad()
-            xi = x.clone().requires_grad_(True)
-            y = net(xi)
-            (y * torch.linspace(-1, 1, y.numel()).reshape(y.shape)).mean().backward()
-            grads = [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in net.parameters()]
-            after = {k: v.clone() for k, v in net.state_dict().items()}
-            net.load_state_dict(state)
-            res.append((y.detach(), xi.grad, grads, after))
-        (yb, gxb, gb, sb), (yr, gxr, gr, sr) = res
-        torch.testing.assert_close(yb, yr, atol=tol, rtol=tol)
-        torch.testing.assert_close(gxb, gxr, atol=tol, rtol=tol)
-        for a, b in zip(gb, gr):
-            torch.testing.assert_close(a, b, atol=tol, rtol=tol)
-        for k in sb:
-            torch.testing.assert_close(sb[k].float(), sr[k].float(), atol=tol, rtol=tol)
-
-
 def test_batched_equals_reference_for_dnw():
     for seed in range(8):
         torch.manual_seed(seed)
@@ -256,12 +232,12 @@ def test_batched_equals_reference_for_dnw():
                          k=r.choice([0.3, 0.6, 1.0]), refresh=r.choice([1, 2]), dims=r.choice([1, 2]))
         randomise_batchnorm(net, seed)
         x = torch.randn((3, cin, 6) + ((6,) if net.plan.dims == 2 else ()))
-        _compare_executors(net, x)
+        compare_executors(net, x)
     G = D.channel_chain([(2, 3, 1, 1), (3, 4, 2, 2)])  # chained graphs, concat output, structural edges
     net = gw.compile(G, in_channels=3, channels=1, default_op="channel", wiring="dnw", k={0: 3, 1: 12},
                      group_by="stage")
     randomise_batchnorm(net, 9)
-    _compare_executors(net, torch.randn(3, 3, 6, 6))
+    compare_executors(net, torch.randn(3, 3, 6, 6))
 
 
 def test_write_back_attributes():

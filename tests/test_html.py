@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import tempfile
-from pathlib import Path
 
 import networkx as nx
 import pytest

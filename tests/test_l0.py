@@ -10,6 +10,8 @@ from graphwire import data, models, train
 from graphwire.errors import WiringError
 from graphwire.wiring.l0 import hard_concrete_eval, hard_concrete_p_open, hard_concrete_sample
 
+from _graphs import compare_executors
+
 
 def test_monte_carlo_open_probability_matches_the_closed_form():
     g = torch.Generator().manual_seed(0)
@@ -69,23 +71,7 @@ def test_batched_equals_reference():
     net = gw.compile(G, in_channels=3, channels=4, wiring="l0")
     with torch.no_grad():
         net.wiring.log_alpha.copy_(torch.randn(len(net.wiring.log_alpha)) * 2.5)
-    x = torch.randn(4, 3, 6, 6)
-    for mode in ("train", "eval"):
-        getattr(net, mode)()
-        res = []
-        for ex in ("batched", "reference"):
-            state = {k: v.clone() for k, v in net.state_dict().items()}
-            net.executor = ex
-            net.zero_grad()
-            torch.manual_seed(7)  # the same gate sample for both executors
-            y = net(x)
-            y.square().mean().backward()
-            res.append((y.detach(), [torch.zeros_like(p) if p.grad is None else p.grad.clone()
-                                     for p in net.parameters()]))
-            net.load_state_dict(state)
-        torch.testing.assert_close(res[0][0], res[1][0], atol=1e-5, rtol=1e-5)
-        for a, b in zip(res[0][1], res[1][1]):
-            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    compare_executors(net, torch.randn(4, 3, 6, 6), seed=7)  # the same gate sample for both executors
     net.train()
     torch.manual_seed(1)
     c = net.wiring.raw_coefficients()

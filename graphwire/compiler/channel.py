@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-import warnings
 
 import networkx as nx
 import numpy as np
@@ -160,31 +159,22 @@ def _fast_compile(G, kwargs):
         return _compile(G, **kwargs)
     plan, edge_data = built
     options = {k: v for k, v in kwargs.items() if k not in _COMPILE_ARGS}
-    wiring, executor, resize = kwargs["wiring"], kwargs["executor"], kwargs["resize"]
-    op_options, init_from = kwargs["op_options"], kwargs["init_from"]
-    from ..wiring import make_wiring
-    from .net import WiredNet, _carry_over
+    from .net import _assemble
 
     out_ch = np.array([nd.out_ch for nd in plan.nodes], np.int64)
     outdeg = np.array([len(plan.graph._succ[nd.label]) for nd in plan.nodes], np.int64)
     src_ch = np.repeat(out_ch, outdeg).tolist()  # plan.edges is u-major
-    w = make_wiring(wiring, plan.edges, edge_data, src_ch, options)
-    plan.mark_unit_edges(w.constant_unit_edges())
-    net = WiredNet(plan, w, executor=executor, resize=resize, op_options=op_options)
-    if init_from is not None:
-        report = _carry_over(net, init_from)
-        net.init_report = report
-        if report["skipped"]:
-            warnings.warn(f"init_from: {len(report['skipped'])} node(s) kept fresh parameters "
-                          f"(new, different op or incompatible shape): {report['skipped'][:8]}", stacklevel=2)
-    return net
+    # stacklevel 3: the warning names the caller of fast_compile (-> _fast_compile -> _assemble)
+    return _assemble(plan, edge_data, src_ch, kwargs["wiring"], options, executor=kwargs["executor"],
+                     resize=kwargs["resize"], op_options=kwargs["op_options"], init_from=kwargs["init_from"],
+                     stacklevel=3)
 
 
 def _interval_plan(G, *, in_channels, channels, default_op, output_op, dims):
     """The plan ``build_plan`` would make, or None when ``G`` is not an (acceptable) interval graph."""
     from ..graph import EDGE_CHECKS, NODE_CHECKS, SCHEMA_VERSION, node_attr
     from .ops import get_op
-    from .plan import NodePlan, Plan, SourceBlock, Step, module_key
+    from .plan import NodePlan, Plan, SourceBlock, group_steps, module_key
 
     if not isinstance(G, nx.DiGraph) or G.is_multigraph() or G.number_of_nodes() == 0:
         return None
@@ -302,29 +292,10 @@ def _interval_plan(G, *, in_channels, channels, default_op, output_op, dims):
                               preds=list(range(a, b)), in_edges=ids))
 
     # ---- steps: each generation grouped by signature, as build_plan does
-    steps = []
     bounds = np.flatnonzero(np.diff(gen)) + 1
     starts = [0] + bounds.tolist()
     ends = bounds.tolist() + [N]
-    for gi, (s0, s1) in enumerate(zip(starts, ends)):
-        groups: dict = {}
-        for v in range(s0, s1):
-            nd = nodes[v]
-            sig = (nd.role == "input", nd.op, nd.agg, nd.in_ch, nd.out_ch, nd.stride)
-            if nd.agg == "concat":
-                pch = tuple(nodes[p].out_ch for p in nd.preds)
-                sig += (len(pch), pch)
-                if len(set(pch)) > 1:
-                    sig += (repr(v),)
-            groups.setdefault(sig, []).append(v)
-        for sig in sorted(groups, key=lambda s: repr(s)):
-            members = groups[sig]
-            nd0 = nodes[members[0]]
-            st = Step(index=len(steps), nodes=members, op=nd0.op, agg=nd0.agg, in_ch=nd0.in_ch,
-                      out_ch=nd0.out_ch, stride=nd0.stride, gen=gi, is_input=nd0.role == "input")
-            for slot, p in enumerate(members):
-                nodes[p].step, nodes[p].slot = st.index, slot
-            steps.append(st)
+    steps = group_steps(nodes, (range(s0, s1) for s0, s1 in zip(starts, ends)))
 
     node_step = np.array([nd.step for nd in nodes], np.int64)
     node_slot = np.array([nd.slot for nd in nodes], np.int64)

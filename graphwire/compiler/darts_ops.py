@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ParameterError, ShapeError
-from .ops import _cat, fused_batch_norm, register_op
+from .ops import ConvBlock, SepConvBlock, _bn, _cat, _conv, _grouped_linear, fused_batch_norm, register_op
 
 __all__ = ["PRIMITIVES", "Zero", "Pool", "SkipConnect", "FactorizedReduce", "SepConv", "DilConv",
            "ReLUConvBN", "ChannelSlice", "Dense", "DenseReLUBN"]
@@ -53,15 +53,7 @@ def _same(name: str, cin: int, cout: int) -> None:
                          "channels of its input")
 
 
-def _bn(dims: int, c: int, affine: bool) -> nn.Module:
-    return (nn.BatchNorm1d if dims in (0, 1) else nn.BatchNorm2d)(c, affine=affine)
-
-
-def _conv_fn(dims: int):
-    return F.conv1d if dims == 1 else F.conv2d
-
-
-def _conv(dims: int, *args, **kwargs) -> nn.Module:
+def _conv_module(dims: int, *args, **kwargs) -> nn.Module:
     return (nn.Conv1d if dims == 1 else nn.Conv2d)(*args, **kwargs)
 
 
@@ -128,8 +120,8 @@ class FactorizedReduce(nn.Module):
             raise ShapeError(f"skip_connect with stride 2 (FactorizedReduce) needs an even channel "
                              f"count, got {out_channels}")
         self.dims, self.half = dims, out_channels // 2
-        self.conv_1 = _conv(dims, in_channels, self.half, 1, 2, bias=False)
-        self.conv_2 = _conv(dims, in_channels, self.half, 1, 2, bias=False)
+        self.conv_1 = _conv_module(dims, in_channels, self.half, 1, 2, bias=False)
+        self.conv_2 = _conv_module(dims, in_channels, self.half, 1, 2, bias=False)
         self.bn = _bn(dims, out_channels, affine)
 
     def _shift(self, x):
@@ -147,7 +139,7 @@ class FactorizedReduce(nn.Module):
 
     def fused(self, p, x, groups: int, training: bool):
         x = F.relu(x)
-        conv = _conv_fn(self.dims)
+        conv = _conv(self.dims)
         a = conv(x, _cat(p["w1"]), None, 2, 0, 1, groups)
         b = conv(self._shift(x), _cat(p["w2"]), None, 2, 0, 1, groups)
         B, sp = a.shape[0], tuple(a.shape[2:])
@@ -179,29 +171,9 @@ class SkipConnect(nn.Module):
         return x if self.reduce is None else self.reduce.fused(p, x, groups, training)
 
 
-class _DwPw(nn.Module):
+def _dw_pw(cin: int, cout: int, k: int, stride: int, dilation: int, dims: int, affine: bool) -> SepConvBlock:
     """ReLU -> depthwise k (stride, dilation) -> pointwise 1x1 -> BatchNorm: one DARTS conv stage."""
-
-    def __init__(self, cin: int, cout: int, k: int, stride: int, dilation: int, dims: int, affine: bool):
-        super().__init__()
-        self.cin, self.stride, self.dilation, self.dims = cin, stride, dilation, dims
-        self.padding = dilation * (k - 1) // 2
-        self.dw = _conv(dims, cin, cin, k, stride, self.padding, dilation=dilation, groups=cin, bias=False)
-        self.pw = _conv(dims, cin, cout, 1, bias=False)
-        self.bn = _bn(dims, cout, affine)
-
-    def forward(self, x):
-        return self.bn(self.pw(self.dw(F.relu(x))))
-
-    @staticmethod
-    def params(mods):
-        return {"dw": [m.dw.weight for m in mods], "pw": [m.pw.weight for m in mods], "bn": [m.bn for m in mods]}
-
-    def fused(self, p, x, groups: int, training: bool):
-        conv = _conv_fn(self.dims)
-        y = conv(F.relu(x), _cat(p["dw"]), None, self.stride, self.padding, self.dilation, groups * self.cin)
-        y = conv(y, _cat(p["pw"]), None, 1, 0, 1, groups)
-        return fused_batch_norm(y, p["bn"], training)
+    return SepConvBlock(cin, cout, stride, dims, k, dilation=dilation, affine=affine)
 
 
 class SepConv(nn.Module):
@@ -213,15 +185,16 @@ class SepConv(nn.Module):
                  kernel_size: int = 3, affine: bool = False):
         super().__init__()
         _check_dims(f"sep_conv_{kernel_size}x{kernel_size}", dims)
-        self.op1 = _DwPw(in_channels, in_channels, kernel_size, stride, 1, dims, affine)
-        self.op2 = _DwPw(in_channels, out_channels, kernel_size, 1, 1, dims, affine)
+        self.op1 = _dw_pw(in_channels, in_channels, kernel_size, stride, 1, dims, affine)
+        self.op2 = _dw_pw(in_channels, out_channels, kernel_size, 1, 1, dims, affine)
 
     def forward(self, x):
         return self.op2(self.op1(x))
 
     @staticmethod
     def fusion_params(mods):
-        return {"op1": _DwPw.params([m.op1 for m in mods]), "op2": _DwPw.params([m.op2 for m in mods])}
+        return {"op1": SepConvBlock.fusion_params([m.op1 for m in mods]),
+                "op2": SepConvBlock.fusion_params([m.op2 for m in mods])}
 
     def fused(self, p, x, groups: int, training: bool):
         return self.op2.fused(p["op2"], self.op1.fused(p["op1"], x, groups, training), groups, training)
@@ -236,42 +209,26 @@ class DilConv(nn.Module):
                  kernel_size: int = 3, dilation: int = 2, affine: bool = False):
         super().__init__()
         _check_dims(f"dil_conv_{kernel_size}x{kernel_size}", dims)
-        self.op = _DwPw(in_channels, out_channels, kernel_size, stride, dilation, dims, affine)
+        self.op = _dw_pw(in_channels, out_channels, kernel_size, stride, dilation, dims, affine)
 
     def forward(self, x):
         return self.op(x)
 
     @staticmethod
     def fusion_params(mods):
-        return _DwPw.params([m.op for m in mods])
+        return SepConvBlock.fusion_params([m.op for m in mods])
 
     def fused(self, p, x, groups: int, training: bool):
         return self.op.fused(p, x, groups, training)
 
 
-class ReLUConvBN(nn.Module):
+class ReLUConvBN(ConvBlock):
     """ReLU -> 1x1 conv -> BatchNorm: DARTS' preprocessing of a cell's input states."""
-
-    input_params = {"conv.weight": 1}
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 2, *,
                  affine: bool = False):
-        super().__init__()
         _check_dims("relu_conv_bn_1x1", dims)
-        self.dims, self.stride = dims, stride
-        self.conv = _conv(dims, in_channels, out_channels, 1, stride, bias=False)
-        self.bn = _bn(dims, out_channels, affine)
-
-    def forward(self, x):
-        return self.bn(self.conv(F.relu(x)))
-
-    @staticmethod
-    def fusion_params(mods):
-        return {"w": [m.conv.weight for m in mods], "bn": [m.bn for m in mods]}
-
-    def fused(self, p, x, groups: int, training: bool):
-        y = _conv_fn(self.dims)(F.relu(x), _cat(p["w"]), None, self.stride, 0, 1, groups)
-        return fused_batch_norm(y, p["bn"], training)
+        super().__init__(in_channels, out_channels, stride, dims, kernel_size=1, affine=affine)
 
 
 class ChannelSlice(nn.Module):
@@ -319,9 +276,7 @@ class Dense(nn.Module):
         return {"w": [m.fc.weight for m in mods], "b": [m.fc.bias for m in mods]}
 
     def fused(self, p, x, groups: int, training: bool):
-        B = x.shape[0]
-        y = torch.einsum("bgi,goi->bgo", x.reshape(B, groups, -1), torch.stack(p["w"])) + torch.stack(p["b"])
-        return y.reshape(B, -1)
+        return _grouped_linear(x, p["w"], p["b"], groups)
 
 
 class DenseReLUBN(Dense):

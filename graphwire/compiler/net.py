@@ -258,7 +258,16 @@ def compile(G: nx.DiGraph, *, in_channels: int, channels: int | None = None, def
     plan = build_plan(G, in_channels=in_channels, channels=channels, default_op=default_op,
                       output_op=output_op, dims=dims)
     src_ch = [plan.by_label[u].out_ch for u, _ in plan.edges]
-    w = make_wiring(wiring, plan.edges, [G.edges[e] for e in plan.edges], src_ch, options)
+    return _assemble(plan, [G.edges[e] for e in plan.edges], src_ch, wiring, options, executor=executor,
+                     resize=resize, op_options=op_options, init_from=init_from, stacklevel=2)
+
+
+def _assemble(plan: Plan, edge_data: list, src_ch: list[int], wiring: str, options: dict, *, executor: str,
+              resize: str, op_options: dict | None, init_from, stacklevel: int) -> WiredNet:
+    """The network of a plan: its wiring (``edge_data``/``src_ch`` aligned with ``plan.edges``),
+    modules, and the parameters carried over from ``init_from``. ``stacklevel`` is the caller's,
+    for the warning about parameters that could not be carried over."""
+    w = make_wiring(wiring, plan.edges, edge_data, src_ch, options)
     plan.mark_unit_edges(w.constant_unit_edges())
     net = WiredNet(plan, w, executor=executor, resize=resize, op_options=op_options)
     if init_from is not None:
@@ -266,5 +275,6 @@ def compile(G: nx.DiGraph, *, in_channels: int, channels: int | None = None, def
         net.init_report = report
         if report["skipped"]:
             warnings.warn(f"init_from: {len(report['skipped'])} node(s) kept fresh parameters "
-                          f"(new, different op or incompatible shape): {report['skipped'][:8]}", stacklevel=2)
+                          f"(new, different op or incompatible shape): {report['skipped'][:8]}",
+                          stacklevel=stacklevel + 1)
     return net

@@ -117,8 +117,15 @@ def fused_batch_norm(x: torch.Tensor, bns: list[nn.modules.batchnorm._BatchNorm]
     return out
 
 
-def _bn(dims: int, channels: int) -> nn.Module:
-    return nn.BatchNorm1d(channels) if dims in (0, 1) else nn.BatchNorm2d(channels)
+def _bn(dims: int, channels: int, affine: bool = True) -> nn.Module:
+    return (nn.BatchNorm1d if dims in (0, 1) else nn.BatchNorm2d)(channels, affine=affine)
+
+
+def _grouped_linear(x: torch.Tensor, ws: list[torch.Tensor], bs: list[torch.Tensor], groups: int) -> torch.Tensor:
+    """G linear layers on G nodes' inputs stacked on dim 1: ``[B, G*in] -> [B, G*out]``."""
+    b = x.shape[0]
+    y = torch.einsum("bgi,goi->bgo", x.reshape(b, groups, -1), torch.stack(ws)) + torch.stack(bs)
+    return y.reshape(b, -1)
 
 
 # ------------------------------------------------------------------ built-in ops
@@ -128,14 +135,14 @@ class ConvBlock(nn.Module):
     input_params = {"conv.weight": 1}
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 2,
-                 kernel_size: int = 3):
+                 kernel_size: int = 3, *, affine: bool = True):
         super().__init__()
         if dims not in (1, 2):
             raise ParameterError(f"conv op: dims must be 1 or 2, got {dims!r}")
         conv = nn.Conv1d if dims == 1 else nn.Conv2d
         self.dims, self.stride, self.padding = dims, stride, kernel_size // 2
         self.conv = conv(in_channels, out_channels, kernel_size, stride, self.padding, bias=False)
-        self.bn = _bn(dims, out_channels)
+        self.bn = _bn(dims, out_channels, affine)
 
     def forward(self, x):
         return self.bn(self.conv(F.relu(x)))
@@ -150,20 +157,25 @@ class ConvBlock(nn.Module):
 
 
 class SepConvBlock(nn.Module):
-    """ReLU -> depthwise k x k -> pointwise 1 x 1 -> BatchNorm (RandWire's node op), 1-D or 2-D."""
+    """ReLU -> depthwise k x k -> pointwise 1 x 1 -> BatchNorm (RandWire's node op), 1-D or 2-D.
+
+    Also one stage of the DARTS separable and dilated convolutions (``dilation``, ``affine``).
+    """
 
     input_params = {"dw.weight": 0, "pw.weight": 1}
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 2,
-                 kernel_size: int = 3):
+                 kernel_size: int = 3, *, dilation: int = 1, affine: bool = True):
         super().__init__()
         if dims not in (1, 2):
             raise ParameterError(f"sepconv op: dims must be 1 or 2, got {dims!r}")
         conv = nn.Conv1d if dims == 1 else nn.Conv2d
-        self.dims, self.stride, self.padding, self.cin = dims, stride, kernel_size // 2, in_channels
-        self.dw = conv(in_channels, in_channels, kernel_size, stride, self.padding, groups=in_channels, bias=False)
+        self.dims, self.stride, self.cin, self.dilation = dims, stride, in_channels, dilation
+        self.padding = dilation * (kernel_size // 2)
+        self.dw = conv(in_channels, in_channels, kernel_size, stride, self.padding, dilation=dilation,
+                       groups=in_channels, bias=False)
         self.pw = conv(in_channels, out_channels, 1, bias=False)
-        self.bn = _bn(dims, out_channels)
+        self.bn = _bn(dims, out_channels, affine)
 
     def forward(self, x):
         return self.bn(self.pw(self.dw(F.relu(x))))
@@ -173,7 +185,8 @@ class SepConvBlock(nn.Module):
         return {"dw": [m.dw.weight for m in mods], "pw": [m.pw.weight for m in mods], "bn": [m.bn for m in mods]}
 
     def fused(self, p, x, groups: int, training: bool):
-        y = _conv(self.dims)(F.relu(x), _cat(p["dw"]), None, self.stride, self.padding, 1, groups * self.cin)
+        y = _conv(self.dims)(F.relu(x), _cat(p["dw"]), None, self.stride, self.padding, self.dilation,
+                             groups * self.cin)
         # The grouped pointwise conv as one batched matmul: [G, out, in] @ [B, G, in, L].
         b, spatial = y.shape[0], y.shape[2:]
         w = torch.stack(p["pw"]).flatten(2)
@@ -205,10 +218,8 @@ class LinearBlock(nn.Module):
         return {"w": [m.fc.weight for m in mods], "b": [m.fc.bias for m in mods], "bn": [m.bn for m in mods]}
 
     def fused(self, p, x, groups: int, training: bool):
-        b = x.shape[0]
-        w = torch.stack(p["w"])                      # [G, out, in]
-        y = torch.einsum("bgi,goi->bgo", x.reshape(b, groups, -1), w) + torch.stack(p["b"])
-        return F.relu(fused_batch_norm(y.reshape(b, -1), p["bn"], training))
+        y = _grouped_linear(x, p["w"], p["b"], groups)
+        return F.relu(fused_batch_norm(y, p["bn"], training))
 
 
 class Identity(nn.Module):

@@ -15,11 +15,11 @@ from typing import Hashable
 import networkx as nx
 import torch
 
-from ..errors import ParameterError, ShapeError, describe
-from ..graph import AGGS, generations, node_attr, sort_key, validate
+from ..errors import ParameterError, ShapeError
+from ..graph import generations, node_attr, sort_key, validate
 from .ops import get_op
 
-__all__ = ["NodePlan", "SourceBlock", "Step", "Plan", "build_plan", "module_key"]
+__all__ = ["NodePlan", "SourceBlock", "Step", "Plan", "build_plan", "group_steps", "module_key"]
 
 
 def module_key(label: Hashable) -> str:
@@ -118,11 +118,37 @@ class Plan:
         return {e: i for i, e in enumerate(self.edges)}
 
 
-def _channels(G, n, default, where):
+def _channels(G, n, default):
     ch = G.nodes[n].get("channels", default)
     if ch is None:
         raise ParameterError(f"node {n!r} has no 'channels' attribute and compile(channels=...) was not given")
     return ch
+
+
+def group_steps(nodes: list[NodePlan], generations) -> list[Step]:
+    """Group each generation (a list of node positions) by signature into steps, in a
+    deterministic order, and set every node's ``step`` and ``slot``."""
+    steps: list[Step] = []
+    for gi, gen in enumerate(generations):
+        groups: dict[tuple, list[int]] = {}
+        for q in gen:
+            nd = nodes[q]
+            sig = (nd.role == "input", nd.op, nd.agg, nd.in_ch, nd.out_ch, nd.stride)
+            if nd.agg == "concat":
+                pch = tuple(nodes[p].out_ch for p in nd.preds)
+                sig += (len(pch), pch)
+                if len(set(pch)) > 1:  # ragged widths: concatenated on its own, per input
+                    sig += (repr(nd.label),)
+            groups.setdefault(sig, []).append(q)
+        for sig in sorted(groups, key=lambda s: repr(s)):
+            members = groups[sig]
+            nd0 = nodes[members[0]]
+            st = Step(index=len(steps), nodes=members, op=nd0.op, agg=nd0.agg, in_ch=nd0.in_ch,
+                      out_ch=nd0.out_ch, stride=nd0.stride, gen=gi, is_input=nd0.role == "input")
+            for slot, p in enumerate(members):
+                nodes[p].step, nodes[p].slot = st.index, slot
+            steps.append(st)
+    return steps
 
 
 def build_plan(G: nx.DiGraph, *, in_channels: int, channels: int | None, default_op: str,
@@ -169,7 +195,7 @@ def build_plan(G: nx.DiGraph, *, in_channels: int, channels: int | None, default
                         f"node {n!r} aggregates by {agg!r} but its inputs have different channel counts "
                         f"({detail}); give them equal 'channels' or use agg='concat'")
                 cin = pch[0]
-        cout = cin if op == "identity" and "channels" not in G.nodes[n] else _channels(G, n, channels, n)
+        cout = cin if op == "identity" and "channels" not in G.nodes[n] else _channels(G, n, channels)
         key = module_key(n)
         if key in keys:
             raise ParameterError(f"nodes {keys[key]!r} and {n!r} map to the same module name {key!r}")
@@ -178,27 +204,7 @@ def build_plan(G: nx.DiGraph, *, in_channels: int, channels: int | None, default
                               stride=node_attr(G, n, "stride"), in_ch=cin, out_ch=cout, gen=gen_of[n],
                               preds=[pos[p] for p in preds], in_edges=[edge_id[(p, n)] for p in preds]))
 
-    # ---- steps: group each generation by signature (deterministic order)
-    steps: list[Step] = []
-    for gi, gen in enumerate(gens):
-        groups: dict[tuple, list[int]] = {}
-        for n in gen:
-            nd = nodes[pos[n]]
-            sig = (nd.role == "input", nd.op, nd.agg, nd.in_ch, nd.out_ch, nd.stride)
-            if nd.agg == "concat":
-                pch = tuple(nodes[p].out_ch for p in nd.preds)
-                sig += (len(pch), pch)
-                if len(set(pch)) > 1:  # ragged widths: concatenated on its own, per input
-                    sig += (repr(n),)
-            groups.setdefault(sig, []).append(nd.pos)
-        for sig in sorted(groups, key=lambda s: repr(s)):
-            members = groups[sig]
-            nd0 = nodes[members[0]]
-            st = Step(index=len(steps), nodes=members, op=nd0.op, agg=nd0.agg, in_ch=nd0.in_ch,
-                      out_ch=nd0.out_ch, stride=nd0.stride, gen=gi, is_input=nd0.role == "input")
-            for slot, p in enumerate(members):
-                nodes[p].step, nodes[p].slot = st.index, slot
-            steps.append(st)
+    steps = group_steps(nodes, ([pos[n] for n in gen] for gen in gens))
 
     for st in steps:
         if st.is_input:

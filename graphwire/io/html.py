@@ -149,7 +149,7 @@ def _layered_layout(G: nx.DiGraph, nodes: list, edges: list, gens: list[list], r
             b = (j + (widest - len(gen)) / 2) * step + step / 2
             pos[n] = (a, b)
         offset += d + along_gap
-    length, breadth = offset - along_gap, widest * step
+    length = offset - along_gap
     if rankdir in ("RL", "BT"):
         pos = {n: (length - a, b) for n, (a, b) in pos.items()}
 

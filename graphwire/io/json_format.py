@@ -283,6 +283,17 @@ def from_node_link(data: Any, where: str = "JSON") -> nx.DiGraph:
     return validate(G)
 
 
+def parse_json(text: str | bytes, where: str) -> Any:
+    """``json.loads(text)``, with a :class:`~graphwire.errors.FormatError` naming ``where`` (and the
+    line and column) when the text is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise FormatError(f"{where}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    except RecursionError:
+        raise FormatError(f"{where}: JSON nested too deeply") from None
+
+
 def from_json(source: Source) -> nx.DiGraph:
     """Load a graph from a JSON file path, JSON text (str/bytes) or parsed node-link data.
 
@@ -300,13 +311,7 @@ def from_json(source: Source) -> nx.DiGraph:
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise FormatError(f"{where}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
-        except RecursionError:
-            raise FormatError(f"{where}: JSON nested too deeply") from None
-        return from_node_link(data, where)
+        return from_node_link(parse_json(text, where), where)
     finally:
         if gc_was:
             gc.enable()

@@ -15,7 +15,6 @@ of graph i carry ``stage=i`` and are budgeted per graph (``wiring="dnw"`` with
 from __future__ import annotations
 
 import copy
-import math
 import random
 from typing import Sequence
 
@@ -23,7 +22,6 @@ import networkx as nx
 import torch
 from torch import nn
 
-from ..compiler import WiredNet, compile
 from ..compiler.channel import _no_gc, fast_compile
 from ..errors import ParameterError
 from ..graph import meta

@@ -25,6 +25,7 @@ from torch import nn
 from ..compiler import WiredNet
 from ..errors import FormatError, ParameterError
 from ..io._atomic import atomic_write
+from ..io.json_format import parse_json
 
 __all__ = ["History", "HISTORY_FORMAT", "fit", "evaluate", "recalibrate_bn", "wired_core", "default_device"]
 
@@ -336,13 +337,7 @@ class History:
                 raise FormatError(f"{path}: cannot read it as UTF-8 text ({e})") from None
         else:
             raise FormatError(f"History.load needs a path, JSON text or a dict, got {type(source).__name__}")
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise FormatError(f"{where}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
-        except RecursionError:
-            raise FormatError(f"{where}: JSON nested too deeply") from None
-        return cls.from_dict(data, where)
+        return cls.from_dict(parse_json(text, where), where)
 
 
 @torch.no_grad()

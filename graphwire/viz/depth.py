@@ -31,18 +31,16 @@ def plot_depth_posterior(source: Any, *, prior: Sequence[float] | None = None, d
     over ``d = 0..``) and the learnt-depth network's marginal / pruned value as horizontal lines.
 
     ``source`` is a :class:`graphwire.models.LearntDepthNet`, a graph it wrote back, or ``q``
-    itself. Returns the matplotlib figure (saved to ``path`` when given, Agg backend).
+    itself. Returns the matplotlib figure (saved atomically to ``path`` when given).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .history import _mpl, save_figure
 
     q, p0, d0 = _q_of(source)
     prior = prior if prior is not None else p0
     d_opt = d_opt if d_opt is not None else d0
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+        fig = _mpl()(figsize=(6.4, 4.0), dpi=100)  # no pyplot: no global backend switch, nothing kept alive
+        ax = fig.subplots()
     else:
         fig = ax.figure
     ds = list(range(len(q)))
@@ -78,5 +76,5 @@ def plot_depth_posterior(source: Any, *, prior: Sequence[float] | None = None, d
     ax.set_title(title or "learnt distribution over depth")
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path)
+        save_figure(fig, path, dpi=100)  # atomic
     return fig

@@ -13,7 +13,8 @@ which BatchNorm would make non-zero). That is what makes a masked network equal 
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -162,3 +163,11 @@ def check_options(cls: type, given: dict) -> None:
     unknown = sorted(set(given) - set(cls.options))
     if unknown:
         raise WiringError(f"wiring {cls.name!r} has no option(s) {unknown}; its options are {list(cls.options)}")
+
+
+def check_number(method: str, name: str, value, ok: Callable[[float], bool], expected: str) -> float:
+    """``value`` as a float when it is a finite real number for which ``ok`` holds, else a
+    :class:`WiringError` naming the method, the option and what it must be."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
+        raise WiringError(f"{method} wiring: {name} must be a finite number {expected}, got {value!r}")
+    return float(value)

@@ -29,24 +29,20 @@ when they still lie on an input -> output path of the derived cell. Architecture
 
 from __future__ import annotations
 
-import math
-
 import networkx as nx
 import torch
 from torch import nn
 
 from ..generators.darts_cell import find_connections, select_connections
 from ..errors import WiringError
-from .base import Wiring
+from .base import Wiring, check_number
 from .registry import register_wiring
 
 __all__ = ["DartsWiring"]
 
 
-def _number(name: str, value, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < minimum:
-        raise WiringError(f"darts wiring: {name} must be a finite number >= {minimum}, got {value!r}")
-    return float(value)
+def _number(name: str, value) -> float:
+    return check_number("darts", name, value, lambda v: v >= 0, ">= 0")
 
 
 @register_wiring

@@ -68,10 +68,21 @@ class _DDWContext(EdgeContext):
         if wiring._stats is not None:
             wiring._count_samples(batch)
 
-    def observe(self, step: int, y, alive):
+    def _count(self, prefix: str, y, alive) -> None:
+        """Statistics: which samples ran the node(s) at this step / position."""
         w = self.wiring
         if w._stats is not None:
-            w._executed(w._buffer(f"_s{step}_pos"), alive, y.shape[0])
+            w._executed(w._buffer(f"{prefix}_pos"), alive, y.shape[0])
+
+    def _write(self, eids, alpha, coef) -> None:
+        """Put the routed coefficients of edges ``eids`` in place (and into the statistics)."""
+        self.pad = self.pad.index_copy(1, eids, coef)
+        if self.wiring._stats is not None:
+            self.wiring._accumulate(eids, alpha, coef)
+
+    def observe(self, step: int, y, alive):
+        self._count(f"_s{step}", y, alive)
+        w = self.wiring
         info = w._steps.get(step)
         if info is None:
             return
@@ -83,27 +94,18 @@ class _DDWContext(EdgeContext):
         alpha = torch.sigmoid(torch.einsum("bgc,gdc->bgd", pooled, weight) + bias)   # [B, Gr, D]
         coef = w._coefficient(alpha, tau.view(1, -1, 1), self)
         valid = w._buffer(f"_s{step}_valid")
-        flat_alpha = alpha.reshape(alpha.shape[0], -1)[:, valid]
-        flat = coef.reshape(coef.shape[0], -1)[:, valid]
-        eids = w._buffer(f"_s{step}_eids")
-        self.pad = self.pad.index_copy(1, eids, flat)
-        if w._stats is not None:
-            w._accumulate(eids, flat_alpha, flat)
+        self._write(w._buffer(f"_s{step}_eids"), alpha.reshape(alpha.shape[0], -1)[:, valid],
+                    coef.reshape(coef.shape[0], -1)[:, valid])
 
     def observe_node(self, pos: int, y, alive):
+        self._count(f"_n{pos}", y, alive)
         w = self.wiring
-        if w._stats is not None:
-            w._executed(w._buffer(f"_n{pos}_pos"), alive, y.shape[0])
         key = w._router_of.get(pos)
         if key is None:
             return
         r = w.routers[key]
         alpha = torch.sigmoid(r.fc(_pool(y, 1)[:, 0]))                                # [B, D]
-        coef = w._coefficient(alpha, r.tau, self)
-        eids = w._buffer(f"_n{pos}_eids")
-        self.pad = self.pad.index_copy(1, eids, coef)
-        if w._stats is not None:
-            w._accumulate(eids, alpha, coef)
+        self._write(w._buffer(f"_n{pos}_eids"), alpha, w._coefficient(alpha, r.tau, self))
 
 
 @register_wiring

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from ..errors import ParameterError, WiringError
-from .base import Wiring
+from .base import Wiring, check_number
 from .registry import register_wiring
 
 __all__ = ["DepthWiring", "depth_prior", "depth_cutoff", "fold_tail", "categorical_kl"]
@@ -89,12 +89,6 @@ def fold_tail(q: torch.Tensor, d: int) -> torch.Tensor:
     return out
 
 
-def _number(name, value, lo=0.0):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= lo:
-        raise WiringError(f"depth wiring: {name} must be a number > {lo}, got {value!r}")
-    return value
-
-
 @register_wiring
 class DepthWiring(Wiring):
     name = "depth"
@@ -121,7 +115,7 @@ class DepthWiring(Wiring):
         self.max_depth = len(taps) - 1
         self.taps = [taps[d] for d in range(len(taps))]
         if n_train is not None:
-            _number("n_train", n_train)
+            check_number("depth", "n_train", n_train, lambda v: v > 0, "> 0")
         self.n_train = n_train
         self.fixed = bool(fixed)
         depth_cutoff([1.0], rule, level)  # argument checks

@@ -24,8 +24,7 @@ import math
 import torch
 from torch import nn
 
-from ..errors import WiringError
-from .base import Wiring
+from .base import Wiring, check_number
 from .registry import register_wiring
 
 __all__ = ["L0Wiring", "hard_concrete_sample", "hard_concrete_p_open", "hard_concrete_eval"]
@@ -54,12 +53,6 @@ def hard_concrete_eval(log_alpha: torch.Tensor, gamma: float = -0.1, zeta: float
     return (torch.sigmoid(log_alpha) * (zeta - gamma) + gamma).clamp(0.0, 1.0)
 
 
-def _num(name, v, check):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not check(v):
-        raise WiringError(f"l0 wiring: bad {name}={v!r}")
-    return float(v)
-
-
 @register_wiring
 class L0Wiring(Wiring):
     name = "l0"
@@ -69,11 +62,11 @@ class L0Wiring(Wiring):
     def __init__(self, edges, edge_data, source_channels, lam: float = 0.0, init_drop: float = 0.5,
                  beta: float = 2 / 3, gamma: float = -0.1, zeta: float = 1.1):
         super().__init__(edges, edge_data, source_channels)
-        self.lam = _num("lam (must be >= 0)", lam, lambda v: v >= 0)
-        p = _num("init_drop (must lie in (0, 1))", init_drop, lambda v: 0 < v < 1)
-        self.beta = _num("beta (must be > 0)", beta, lambda v: v > 0)
-        self.gamma = _num("gamma (must be < 0)", gamma, lambda v: v < 0)
-        self.zeta = _num("zeta (must be > 1)", zeta, lambda v: v > 1)
+        self.lam = check_number("l0", "lam", lam, lambda v: v >= 0, ">= 0")
+        p = check_number("l0", "init_drop", init_drop, lambda v: 0 < v < 1, "in (0, 1)")
+        self.beta = check_number("l0", "beta", beta, lambda v: v > 0, "> 0")
+        self.gamma = check_number("l0", "gamma", gamma, lambda v: v < 0, "< 0")
+        self.zeta = check_number("l0", "zeta", zeta, lambda v: v > 1, "> 1")
         self.log_alpha = nn.Parameter(torch.randn(len(edges)) * 0.01 + math.log((1 - p) / p))
 
     def raw_coefficients(self) -> torch.Tensor:
