@@ -67,7 +67,7 @@ def main(argv=None):
                "derived_accuracy": derived_acc, "genotype": geno, "skip_connects": skips,
                "search_params": net.wired.num_parameters(), "derived_params": small.wired.num_parameters(),
                "seconds": time.perf_counter() - t0}
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    gw.io.atomic_write(out / "results.json", json.dumps(results, indent=2))
     print("derived cell: " + ", ".join(f"{u}->{v}: {op}" for u, v, op in geno))
     print(f"test accuracy: supernet {search_acc:.3f}, derived network {derived_acc:.3f} "
           f"({results['derived_params']} vs {results['search_params']} cell parameters, "

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
+import graphwire as gw
 from graphwire import data, train
-from graphwire.io._atomic import atomic_write
 from graphwire.models import ddw_resnet
 
 
@@ -94,7 +94,7 @@ def main(argv=None):
               f"(paper) {d['hard_acc_alpha']:.4f}")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "ddw_digits.json", json.dumps(rows, indent=2) + "\n")
+    gw.io.atomic_write(out / "ddw_digits.json", json.dumps(rows, indent=2) + "\n")
     return rows
 
 

@@ -82,7 +82,7 @@ def main(argv=None):
                  "pruned_acc": mean("pruned", "acc"), "d_opt": mean("d_opt")},
         "seconds": time.perf_counter() - t_start, "cpu_seconds": time.process_time() - cpu_start,
     }
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    gw.io.atomic_write(out / "results.json", json.dumps(results, indent=2))
     r0 = runs[0]
     gw.io.to_json(first.write_back(), out / "learnt_depth.json")
     fig = viz.plot_depth_posterior(first, fixed_depth=accs, marginal=r0["marginal"]["acc"],

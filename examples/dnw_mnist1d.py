@@ -102,7 +102,7 @@ def main(argv=None):
     print("|---|---|---|")
     for kind, row in table.items():
         print(f"| {kind} | {100 * row['mean']:.1f} ± {100 * row['std']:.1f} | {row['edges_used']:.0f} |")
-    (out / "results.json").write_text(json.dumps({"sizes": list(sizes), "features": features, "k": k,
+    gw.io.atomic_write(out / "results.json", json.dumps({"sizes": list(sizes), "features": features, "k": k,
                                                   "candidates": candidates, "epochs": epochs, "runs": runs,
                                                   "table": table}, indent=2) + "\n")
     return table

@@ -8,6 +8,7 @@ take; every other module calls :func:`validate` instead of re-checking.
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 from typing import Any, Callable, Hashable
@@ -36,6 +37,7 @@ __all__ = [
     "generations",
     "topological_order",
     "assign_roles",
+    "copy_graph",
     "meta",
     "reachable",
     "sort_key",
@@ -196,6 +198,19 @@ def reachable(G: nx.DiGraph, sources, *, reverse: bool = False) -> set:
                 seen.add(nxt)
                 stack.append(nxt)
     return seen
+
+
+def copy_graph(G: nx.DiGraph) -> nx.DiGraph:
+    """A copy that shares nothing mutable with ``G``: attribute dicts, and nested values such as
+    ``op_weights`` or lists, are copied too (``G.copy()`` shares them)."""
+    def own(d: dict) -> dict:
+        return {k: copy.deepcopy(v) if isinstance(v, (dict, list, set)) else v for k, v in d.items()}
+
+    H = nx.DiGraph()
+    H.graph.update(copy.deepcopy(G.graph))
+    H.add_nodes_from((n, own(d)) for n, d in G.nodes(data=True))
+    H.add_edges_from((u, v, own(d)) for u, v, d in G.edges(data=True))
+    return H
 
 
 def meta(G: nx.DiGraph) -> dict:

@@ -7,14 +7,13 @@ turns into a smaller network. The input graph is never mutated.
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Literal
 
 import networkx as nx
 
 from .errors import AttributeValueError, DeadNodeError, ParameterError, describe
-from .graph import inputs, meta, outputs, reachable, sort_key, topological_order, validate
+from .graph import copy_graph, inputs, meta, outputs, reachable, sort_key, topological_order, validate
 
 __all__ = ["prune", "remove_dead_nodes"]
 
@@ -77,7 +76,7 @@ def remove_dead_nodes(G: nx.DiGraph) -> tuple[nx.DiGraph, list]:
     """Return a copy of ``G`` without nodes that are not on an input -> output path, and those nodes."""
     reached, reaching = reachable(G, inputs(G)), reachable(G, outputs(G), reverse=True)
     dead = sorted((n for n in G if n not in reached or n not in reaching), key=sort_key)
-    H = G.copy()
+    H = copy_graph(G)
     H.remove_nodes_from(dead)
     return H, dead
 
@@ -135,8 +134,7 @@ def prune(
     if ensure_path:
         wanted = set(kept) | _widest_paths(G, values)
         kept = [e for e in edges if e in wanted]
-    H = G.copy()
-    H.graph = copy.deepcopy(G.graph)  # G.copy() shares nested graph attributes
+    H = copy_graph(G)
     H.remove_edges_from(set(edges) - set(kept))
     H, dead = remove_dead_nodes(H)
     if not inputs(H) or not outputs(H):

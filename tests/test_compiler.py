@@ -280,3 +280,18 @@ def test_large_blocks_take_the_matmul_path_and_agree():
     net = gw.compile(G, in_channels=2, channels=2, wiring="sigmoid")
     _randomise(net, 0)
     compare_executors(net, torch.randn(3, 2, 4, 4), 1e-5)
+
+
+def test_prune_and_write_back_share_nothing_mutable_with_their_input():
+    G = gw.generators.complete(3)
+    for i, e in enumerate(G.edges):
+        G.edges[e].update(weight=float(i), op_weights={"conv": 0.5, "skip": 0.5})
+    P = gw.prune(G, keep=0.5)
+    u, v = next(iter(P.edges))
+    P.edges[u, v]["op_weights"]["conv"] = 9.0
+    P.graph["graphwire"]["generator"]["params"]["n"] = 99
+    assert G.edges[u, v]["op_weights"]["conv"] == 0.5 and G.graph["graphwire"]["generator"]["params"]["n"] == 3
+    net = gw.compile(G, in_channels=2, channels=2, wiring="sigmoid")
+    H = net.write_back()
+    H.edges[u, v]["op_weights"]["skip"] = 7.0
+    assert net.graph.edges[u, v]["op_weights"]["skip"] == 0.5

@@ -115,11 +115,7 @@ def batched_forward(net: "WiredNet", x: torch.Tensor) -> torch.Tensor:
         ctx.observe(st.index, y, a if close else None)
         outs.append(y)
         alive.append(a)
-    parts = []
-    for p in plan.outputs:
-        nd = plan.nodes[p]
-        y = outs[nd.step]
-        parts.append(y if plan.steps[nd.step].size == 1 else y[:, nd.slot * nd.out_ch:(nd.slot + 1) * nd.out_ch])
+    parts = [outs[s] if whole else outs[s][:, a:b] for s, a, b, whole in plan.output_slices]
     return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
 
 

@@ -8,7 +8,6 @@ The graph (what) is kept apart from the executor (how): ``net.executor`` can be 
 
 from __future__ import annotations
 
-import copy
 import warnings
 from typing import Any
 
@@ -20,6 +19,7 @@ from ..errors import ParameterError, ShapeError, WiringError
 from ..wiring import Wiring, make_wiring
 from .executors import EXECUTORS
 from .ops import build_op
+from ..graph import copy_graph
 from .plan import Plan, build_plan
 
 __all__ = ["WiredNet", "compile"]
@@ -149,8 +149,7 @@ class WiredNet(nn.Module):
     def write_back(self) -> nx.DiGraph:
         """A copy of the graph with what the wiring learned on each edge (``weight``, ``active``, ...)."""
         self.wiring.check_write_back()
-        H = self.graph.copy()
-        H.graph = copy.deepcopy(self.graph.graph)
+        H = copy_graph(self.graph)
         attrs = self.wiring.edge_attributes()
         for key, values in attrs.items():
             for (u, v), val in zip(self.plan.edges, values):

@@ -105,6 +105,24 @@ class Plan:
     by_label: dict = field(default_factory=dict)
 
     @property
+    def output_slices(self) -> list[tuple[int, int, int, bool]]:
+        """The output as channel ranges of step outputs ``(step, start, stop, whole)``, adjacent
+        output nodes of one step merged: usually one slice, however many output nodes."""
+        cached = self.__dict__.get("_output_slices")
+        if cached is None:
+            cached = []
+            for p in self.outputs:
+                nd = self.nodes[p]
+                a, b = nd.slot * nd.out_ch, (nd.slot + 1) * nd.out_ch
+                if cached and cached[-1][0] == nd.step and cached[-1][2] == a:
+                    cached[-1] = (nd.step, cached[-1][1], b, False)
+                else:
+                    cached.append((nd.step, a, b, False))
+            cached = [(s, a, b, a == 0 and b == self.steps[s].size * self.steps[s].out_ch) for s, a, b, _ in cached]
+            self.__dict__["_output_slices"] = cached
+        return cached
+
+    @property
     def out_channels(self) -> int:
         return sum(self.nodes[p].out_ch for p in self.outputs)
 
