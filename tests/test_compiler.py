@@ -285,7 +285,7 @@ def test_large_blocks_take_the_matmul_path_and_agree():
 def test_prune_and_write_back_share_nothing_mutable_with_their_input():
     G = gw.generators.complete(3)
     for i, e in enumerate(G.edges):
-        G.edges[e].update(weight=float(i), op_weights={"conv": 0.5, "skip": 0.5})
+        G.edges[e].update(weight=float(10 - i), op_weights={"conv": 0.5, "skip": 0.5})
     P = gw.prune(G, keep=0.5)
     u, v = next(iter(P.edges))
     P.edges[u, v]["op_weights"]["conv"] = 9.0
