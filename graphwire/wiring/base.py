@@ -13,6 +13,7 @@ which BatchNorm would make non-zero). That is what makes a masked network equal 
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any, Callable
 
@@ -62,7 +63,7 @@ class EdgeContext:
         """Reference executor: the same, for one node (plan position ``pos``, output ``[B, C, ...]``)."""
 
 
-class Wiring(nn.Module):
+class Wiring(nn.Module, metaclass=abc.ABCMeta):
     """Base class. Subclasses implement :meth:`raw_coefficients` and usually :meth:`edge_attributes`.
 
     ``edges`` are the graph's edges as ``(u, v)`` labels in the plan's order, ``edge_data`` their
@@ -84,8 +85,9 @@ class Wiring(nn.Module):
         """Called once by ``WiredNet`` with the execution plan, before any forward: methods that
         need nodes, widths or steps (routers, per-node thresholds) build their parameters here."""
 
+    @abc.abstractmethod
     def raw_coefficients(self) -> torch.Tensor:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """This forward's coefficients before the edge mask: ``[E]``, ``[E, C]`` or ``[B, E]``."""
 
     def may_close_raw(self) -> bool:
         """Whether raw coefficients can be exactly zero (turns on closed-node masking)."""
