@@ -148,7 +148,7 @@ def main(argv=None) -> dict:
         path = Path(tmp) / "dnw_mobilenet.json"
         _, t_save = timed(lambda: gw.io.to_json(pruned, path))
         size = path.stat().st_size
-        back, t_load = timed(lambda: gw.io.from_json(path))
+        back, t_load = timed(lambda: gw.io.load(path))
     assert back.number_of_edges() == pruned.number_of_edges()
 
     results = {

@@ -67,7 +67,7 @@ def main(argv=None):
             accs.append(train.evaluate(model, test)["acc"])
             if wiring == "ddw":
                 extra.append(soft_and_hard(model, test))
-                stats = model.collect_stats(test)
+                stats = gw.wiring.ddw.record(model, test)
                 routed = model.wired.wiring.routed_mask
                 rates.append((float(stats["open_rate"][routed].mean()), float(stats["exec_rate"].mean())))
         rows[name] = {

@@ -5,14 +5,15 @@
 >>> net = gw.compile(G, in_channels=3, channels=8, wiring="sigmoid")
 >>> net(torch.randn(2, 3, 16, 16)).shape
 torch.Size([2, 8, 16, 16])
->>> pruned = gw.prune(net.write_back(), keep=0.5)
+>>> pruned = gw.prune(net.write_back(), keep=0.5, ensure_path=True)
 >>> small = gw.compile(pruned, in_channels=3, channels=8, init_from=net)
 """
 
-from . import errors, generators, io
+from . import errors, generators, io, transforms
 from .errors import GraphError, GraphwireError
 from .graph import SCHEMA_VERSION, assign_roles, generations, validate
-from .prune import prune
+from .io.history import History
+from .transforms import derive, prune, share
 
 __version__ = "0.1.0"
 
@@ -20,9 +21,11 @@ __version__ = "0.1.0"
 _LAZY = {
     "compile": ("compiler", "compile"),
     "WiredNet": ("compiler", "WiredNet"),
-    "register_op": ("compiler", "register_op"),
-    "known_ops": ("compiler", "known_ops"),
+    "register_op": ("ops", "register_op"),
+    "known_ops": ("ops", "known_ops"),
     "register_wiring": ("wiring", "register_wiring"),
+    "ops": ("ops", None),
+    "executors": ("executors", None),
     "models": ("models", None),
     "data": ("data", None),
     "train": ("train", None),
@@ -31,7 +34,6 @@ _LAZY = {
     "nn": ("nn", None),
     "viz": ("viz", None),
     "sparsify": ("nn", "sparsify"),
-    "derive": ("derivation", "derive"),
 }
 
 
@@ -52,6 +54,14 @@ def __dir__():
 
 __all__ = [
     "SCHEMA_VERSION",
+    "History",
+    "executors",
+    "ops",
+    "share",
+    "sparsify",
+    "transforms",
+    "nn",
+    "viz",
     "GraphError",
     "GraphwireError",
     "WiredNet",

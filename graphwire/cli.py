@@ -30,7 +30,7 @@ import networkx as nx
 
 from .errors import GraphwireError, ParameterError
 from .graph import generations, inputs, outputs, topological_order
-from .io import from_dot, from_json, render, to_dot, to_json
+from .io import load, render, to_dot, to_json
 
 __all__ = ["main", "build_parser"]
 
@@ -74,9 +74,7 @@ def _option(name: str) -> str:
 
 
 def _load(path: str) -> nx.DiGraph:
-    if Path(path).suffix.lower() in DOT_SUFFIXES:
-        return from_dot(Path(path))
-    return from_json(Path(path))
+    return load(path, format="dot" if Path(path).suffix.lower() in DOT_SUFFIXES else "json")
 
 
 def _save(G: nx.DiGraph, out: str) -> None:
@@ -288,7 +286,7 @@ def _parse_keep(text: str) -> int | float:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from .prune import prune
+    from .transforms import prune
 
     if args.threshold is not None and args.keep is not None:
         raise ParameterError("give either --threshold or --keep, not both")
@@ -321,7 +319,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         if args.adjacency or args.degrees or args.pruned is not None:
             raise ParameterError(
                 f"{args.input} is a training history: --adjacency/--degrees/--pruned need a graph file")
-        from .train.loop import History
+        from .io.history import History
 
         history = History.load(args.input)
         viz.plot_edge_history(history, args.attr, path=args.output)
@@ -349,7 +347,7 @@ def cmd_html(args: argparse.Namespace) -> int:
     G = _load(args.graph)
     history = None
     if args.history is not None:
-        from .train.loop import History
+        from .io.history import History
 
         history = History.load(args.history)
     to_html(G, history, args.output, attr=args.attr, rankdir=args.rankdir, title=args.title)

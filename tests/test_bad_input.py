@@ -22,7 +22,11 @@ from graphwire.errors import (
     RoleError,
     SelfLoopError,
 )
-from graphwire.io import from_dot, from_json, render, to_dot, to_json
+from graphwire.io import from_node_link, load, loads, render, to_dot, to_json
+
+
+def dot_text(text):
+    return loads(text, format="dot")
 
 
 def dag(edges, roles=None) -> nx.DiGraph:
@@ -118,31 +122,31 @@ CASES = [
     ("non-integer-n", lambda: generators.chain(2.5), ParameterError, ["n must", "2.5"]),
     ("p-above-1", lambda: generators.erdos_renyi(8, 1.5, seed=0), ParameterError, ["p must", "1.5"]),
     ("p-below-0", lambda: generators.watts_strogatz(8, 4, -0.1, seed=0), ParameterError, ["p must", "-0.1"]),
-    ("malformed-json", lambda: from_json('{"nodes": [1, 2,]}'), FormatError, ["invalid JSON", "line 1, column"]),
-    ("json-top-level-list", lambda: from_json("[1, 2]"), FormatError, ["top level", "object"]),
-    ("json-without-nodes", lambda: from_json(doc(nodes=None)), FormatError, ["'nodes'"]),
-    ("json-nodes-not-list", lambda: from_json(doc(nodes={"0": {}})), FormatError, ["'nodes' must be a list"]),
-    ("json-node-without-id", lambda: from_json(doc_with(lambda d: d["nodes"][1].pop("id"))), FormatError,
+    ("malformed-json", lambda: loads('{"nodes": [1, 2,]}'), FormatError, ["invalid JSON", "line 1, column"]),
+    ("json-top-level-list", lambda: loads("[1, 2]"), FormatError, ["top level", "object"]),
+    ("json-without-nodes", lambda: loads(doc(nodes=None)), FormatError, ["'nodes'"]),
+    ("json-nodes-not-list", lambda: loads(doc(nodes={"0": {}})), FormatError, ["'nodes' must be a list"]),
+    ("json-node-without-id", lambda: loads(doc_with(lambda d: d["nodes"][1].pop("id"))), FormatError,
      ["nodes[1]", "'id'"]),
-    ("json-duplicate-node", lambda: from_json(doc_with(lambda d: d["nodes"][2].update(id=1))), FormatError,
+    ("json-duplicate-node", lambda: loads(doc_with(lambda d: d["nodes"][2].update(id=1))), FormatError,
      ["duplicate node id 1"]),
-    ("json-edge-without-target", lambda: from_json(doc_with(lambda d: d["edges"][0].pop("target"))),
+    ("json-edge-without-target", lambda: loads(doc_with(lambda d: d["edges"][0].pop("target"))),
      FormatError, ["edges[0]", "'target'"]),
-    ("json-edge-to-unknown-node", lambda: from_json(doc_with(lambda d: d["edges"][1].update(target=99))),
+    ("json-edge-to-unknown-node", lambda: loads(doc_with(lambda d: d["edges"][1].update(target=99))),
      FormatError, ["edges[1]", "99"]),
-    ("json-directed-false", lambda: from_json(doc(directed=False)), FormatError, ["'directed'"]),
-    ("json-multigraph", lambda: from_json(doc(multigraph=True)), FormatError, ["'multigraph'"]),
-    ("json-schema-version-99", lambda: from_json(doc_with(_set_version)), FormatError,
+    ("json-directed-false", lambda: loads(doc(directed=False)), FormatError, ["'directed'"]),
+    ("json-multigraph", lambda: loads(doc(multigraph=True)), FormatError, ["'multigraph'"]),
+    ("json-schema-version-99", lambda: loads(doc_with(_set_version)), FormatError,
      ["version", "99"]),
-    ("json-cycle", lambda: from_json(doc_with(lambda d: d["edges"].append({"source": 2, "target": 1}))),
+    ("json-cycle", lambda: loads(doc_with(lambda d: d["edges"].append({"source": 2, "target": 1}))),
      CycleError, ["1 -> 2 -> 1"]),
-    ("json-missing-file", lambda: from_json("no_such_dir/graph.json"), FormatError, ["graph.json"]),
+    ("json-missing-file", lambda: load("no_such_dir/graph.json"), FormatError, ["graph.json"]),
     ("json-unserialisable-value", lambda: to_json(with_node(1, tensor=object())), AttributeValueError,
      ["node 1", "'tensor'"]),
-    ("dot-cycle", lambda: from_dot(_cyclic_dot()), CycleError, ["'a'", "'b'", "'c'"]),
-    ("malformed-dot", lambda: from_dot("digraph { a -> ; }"), FormatError, ["malformed DOT"]),
-    ("undirected-dot", lambda: from_dot("graph { a -- b; }"), FormatError, ["undirected"]),
-    ("dot-bad-gw-json", lambda: from_dot('digraph { 0 -> 1 [gw_weight="{oops"]; }'), FormatError,
+    ("dot-cycle", lambda: dot_text(_cyclic_dot()), CycleError, ["'a'", "'b'", "'c'"]),
+    ("malformed-dot", lambda: dot_text("digraph { a -> ; }"), FormatError, ["malformed DOT"]),
+    ("undirected-dot", lambda: dot_text("graph { a -- b; }"), FormatError, ["undirected"]),
+    ("dot-bad-gw-json", lambda: dot_text('digraph { 0 -> 1 [gw_weight="{oops"]; }'), FormatError,
      ["gw_weight"]),
     ("dot-bad-rankdir", lambda: to_dot(ok_graph(), rankdir="up"), ParameterError, ["rankdir", "'up'"]),
     ("render-unknown-format", lambda: render(ok_graph(), "g.bmp"), ParameterError, ["'bmp'", "svg"]),
@@ -177,8 +181,8 @@ def test_nothing_is_executed_from_files(tmp_path):
     code = f"__import__('pathlib').Path({str(marker)!r}).touch()"
     G = ok_graph()
     G.nodes[1]["op"] = code
-    H = from_json(to_json(G))
+    H = loads(to_json(G))
     assert H.nodes[1]["op"] == code
-    K = from_dot(f'digraph {{ 0 -> 1 [gw_note="\\"{code}\\""]; 1 -> 2; }}')
+    K = dot_text(f'digraph {{ 0 -> 1 [gw_note="\\"{code}\\""]; 1 -> 2; }}')
     assert K.edges[0, 1]["note"] == code
     assert not marker.exists()

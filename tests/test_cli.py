@@ -13,7 +13,7 @@ import pytest
 
 import graphwire
 from graphwire.cli import main
-from graphwire.io import from_dot, from_json, to_json
+from graphwire.io import from_node_link, load, loads, to_json
 
 HAS_DOT = shutil.which("dot") is not None
 REPO_ROOT = Path(graphwire.__file__).resolve().parent.parent
@@ -47,7 +47,7 @@ def test_generate_writes_json_and_prints_summary(capsys, tmp_path):
     rc, out, err = run(capsys, "generate", "ws", "--n", 16, "--k", 4, "--p", 0.5, "--seed", 3, "-o", out_path)
     assert rc == 0, err
     assert out.count("\n") == 1 and "watts_strogatz" in out and "18 nodes" in out
-    G = from_json(out_path)
+    G = load(out_path)
     expected = graphwire.generators.watts_strogatz(16, 4, 0.5, seed=3)
     assert out_path.read_text(encoding="utf-8") == to_json(expected)
     assert G.graph["graphwire"]["generator"]["seed"] == 3
@@ -56,20 +56,20 @@ def test_generate_writes_json_and_prints_summary(capsys, tmp_path):
 def test_generate_families_stages_dot_and_stdout(capsys, tmp_path):
     rc, _, err = run(capsys, "generate", "chain", "--n", 3, "-o", tmp_path / "c.json")
     assert rc == 0, err
-    assert from_json(tmp_path / "c.json").number_of_nodes() == 5
+    assert load(tmp_path / "c.json").number_of_nodes() == 5
     rc, _, err = run(capsys, "generate", "layered", "--sizes", "2,3,2", "--max-skip", 1,
                      "--density", 0.8, "--seed", 1, "-o", tmp_path / "l.dot")
     assert rc == 0, err
-    L = from_dot(tmp_path / "l.dot")
+    L = load(tmp_path / "l.dot")
     assert L.number_of_nodes() == 7 and {d["block"] for _, d in L.nodes(data=True)} == {0, 1, 2}
     rc, _, err = run(capsys, "generate", "er", "--n", 6, "--p", 0.5, "--stages", 3, "--seed", 2,
                      "-o", tmp_path / "s.json")
     assert rc == 0, err
-    S = from_json(tmp_path / "s.json")
+    S = load(tmp_path / "s.json")
     assert {d["stage"] for _, d in S.nodes(data=True)} == {0, 1, 2}
     rc, out, err = run(capsys, "generate", "ba", "--n", 6, "--m", 2, "--seed", 5)
     assert rc == 0 and "barabasi_albert" in err
-    assert from_json(out).number_of_nodes() == 8
+    assert loads(out).number_of_nodes() == 8
 
 
 def test_info_text_and_json(capsys, tmp_path):
@@ -124,17 +124,20 @@ def test_prune_keep_fraction_count_and_threshold(capsys, tmp_path):
     rc, out, err = run(capsys, "prune", path, "--keep", "0.5", "-o", tmp_path / "half.json")
     assert rc == 0, err
     assert "pruned 15 ->" in out
-    half = from_json(tmp_path / "half.json")
+    half = load(tmp_path / "half.json")
     assert half.graph["graphwire"]["pruned"]["keep"] == 0.5
     rc, _, err = run(capsys, "prune", path, "--keep", "12", "-o", tmp_path / "twelve.json")
     assert rc == 0, err
-    twelve = from_json(tmp_path / "twelve.json")
+    twelve = load(tmp_path / "twelve.json")
     assert twelve.graph["graphwire"]["pruned"]["keep"] == 12
     assert twelve.number_of_edges() <= 12 < 15
-    rc, _, err = run(capsys, "prune", path, "--threshold", 10, "--per-node", "in", "-o", tmp_path / "t.dot")
+    rc, _, err = run(capsys, "prune", path, "--threshold", 10, "-o", tmp_path / "t.dot")
     assert rc == 0, err
-    T = from_dot(tmp_path / "t.dot")
+    T = load(tmp_path / "t.dot")
     assert all(d["weight"] >= 10 for _, _, d in T.edges(data=True))
+    # a per-node budget needs --keep: with --threshold it used to be ignored silently
+    rc, _, err = run(capsys, "prune", path, "--threshold", 10, "--per-node", "in", "-o", tmp_path / "u.dot")
+    assert rc == 2 and "per_node='in'" in err and "keep" in err
 
 
 def test_prune_bad_input(capsys, tmp_path):

@@ -220,7 +220,7 @@ def test_unknown_wiring_and_unknown_option():
     G = gw.generators.chain(1)
     with pytest.raises(WiringError, match=r"unknown wiring 'gates'.*'sigmoid'.*'static'"):
         gw.compile(G, in_channels=3, channels=4, wiring="gates")
-    with pytest.raises(WiringError, match=r"'sigmoid' has no option\(s\) \['temperature'\].*per_channel"):
+    with pytest.raises(WiringError, match=r"sigmoid wiring has no option 'temperature'.*per_channel"):
         gw.compile(G, in_channels=3, channels=4, wiring="sigmoid", temperature=2.0)
 
 
@@ -259,6 +259,7 @@ def test_write_back_share_and_prune_ensure_path():
     with torch.no_grad():
         net.wiring.logit.copy_(torch.tensor([-3.0 if e == (0, 1) else 1.0 for e in net.plan.edges]))
     H = net.write_back()
+    H = gw.share(H)  # share: a plain graph function
     for v in H:  # shares of a node's inputs add up to one
         if H.in_degree(v):
             assert abs(sum(d["share"] for *_, d in H.in_edges(v, data=True)) - 1) < 1e-9
@@ -273,10 +274,10 @@ def test_write_back_share_and_prune_ensure_path():
 
 def test_large_blocks_take_the_matmul_path_and_agree():
     """A 40 x 40 block (G * J > _LARGE_BLOCK) is aggregated by one matmul; it must match the oracle."""
-    from graphwire.compiler import executors
+    from graphwire.executors import batched
 
     G = gw.generators.layered([40, 40, 1])
-    assert 40 * 40 > executors._LARGE_BLOCK
+    assert 40 * 40 > batched._LARGE_BLOCK
     net = gw.compile(G, in_channels=2, channels=2, wiring="sigmoid")
     _randomise(net, 0)
     compare_executors(net, torch.randn(3, 2, 4, 4), 1e-5)

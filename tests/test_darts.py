@@ -53,7 +53,7 @@ def test_cell_round_trips_through_json():
     for G in (gw.generators.darts_cell(3, ops=SMALL_OPS, channels=4),
               gw.generators.darts_cell(2, ops=SMALL_OPS, channels=4, partial_channels=2),
               gw.generators.darts_cell(2, ops=SMALL_OPS, channels=4, reduction=True)):
-        H = gw.io.from_json(gw.io.to_json(G))
+        H = gw.io.loads(gw.io.to_json(G))
         assert nx.utils.graphs_equal(G, H)
         assert [d for *_, d in H.edges(data=True)] == [d for *_, d in G.edges(data=True)]
         nets = []
@@ -65,7 +65,7 @@ def test_cell_round_trips_through_json():
     # a written-back cell round-trips too (op_weights are plain dicts)
     net = gw.compile(gw.generators.darts_cell(2, ops=SMALL_OPS, channels=4), in_channels=4, wiring="darts")
     learned = net.write_back()
-    assert nx.utils.graphs_equal(learned, gw.io.from_json(gw.io.to_json(learned)))
+    assert nx.utils.graphs_equal(learned, gw.io.loads(gw.io.to_json(learned)))
 
 
 @pytest.mark.parametrize("kind", ["normal", "reduce", "partial", "sigmoid"])
@@ -285,7 +285,7 @@ def test_derived_graph_compiles_and_trains_with_weights_carried_over():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0]
-    gw.validate(gw.io.from_json(gw.io.to_json(D)))
+    gw.validate(gw.io.loads(gw.io.to_json(D)))
 
 
 def test_fairdarts_sigmoid_gates_zero_one_loss_and_threshold():

@@ -5,7 +5,9 @@ import torch
 
 import graphwire as gw
 from graphwire.errors import ParameterError, WiringError
-from graphwire.models import ddw_resnet, ddw_resnet_graph
+from graphwire.generators import ddw_resnet_graph
+from graphwire.wiring import ddw
+from graphwire.models import ddw_resnet
 
 from _graphs import decorate, family_graph, randomise_batchnorm
 
@@ -50,7 +52,7 @@ def test_coefficients_differ_between_samples_and_match_router_formula():
     r = net.wiring.routers["0"]
     alpha = torch.sigmoid(r.fc(out0))
     expected = alpha * torch.sigmoid((alpha - r.tau) / 0.7)
-    eids = net.wiring._n0_eids
+    eids = net.wiring.routed_edges(0)
     torch.testing.assert_close(c[:, eids], expected)
 
 
@@ -68,7 +70,7 @@ def test_eval_masks_are_hard_thresholds_in_every_eval_mode():
         r = net.wiring.routers["0"]
         alpha = torch.sigmoid(r.fc(out0)).detach()
         is_open = alpha > r.tau.detach()
-        got = c[:, net.wiring._n0_eids]
+        got = c[:, net.wiring.routed_edges(0)]
         assert torch.equal(got > 0, is_open) and 0 < is_open.float().mean() < 1
         want = {"gate": alpha * torch.sigmoid(alpha - 0.5), "alpha": alpha, "binary": torch.ones_like(alpha)}[mode]
         torch.testing.assert_close(got, torch.where(is_open, want, torch.zeros_like(want)))
@@ -138,7 +140,7 @@ def test_closed_node_outputs_zero_and_is_not_computed_in_eval():
     with torch.no_grad():  # close every edge into node 2 for every sample: alpha ~ 0 < tau
         for u in ("0", "1"):
             r = net.wiring.routers[u]
-            eids = getattr(net.wiring, f"_n{net.plan.by_label[int(u)].pos}_eids").tolist()
+            eids = net.wiring.routed_edges(int(u))
             slot = [i for i, e in enumerate(eids) if net.plan.edges[e][1] == 2]
             r.fc.bias[slot] = -20.0
     calls = []
@@ -163,7 +165,7 @@ def test_closed_node_outputs_zero_and_is_not_computed_in_eval():
     net(x)
     assert captured["raw"].abs().sum() > 0  # f(0) is not zero (BatchNorm shift)...
     net.eval()
-    stats = net.collect_stats([(x, None)])
+    stats = ddw.record(net, [(x, None)])
     assert stats["exec_rate"][net.plan.by_label[2].pos] == 0  # ...but the node never executes
 
 
@@ -196,9 +198,11 @@ def test_collect_stats_write_back_and_prune_recompile_equals_ddw():
             r.fc.bias.copy_(torch.tensor([3.0 if (i + int(key)) % 3 else -3.0 for i in range(r.fc.out_features)]))
     net.eval()
     x = torch.randn(10, 3, 6, 6)
-    with pytest.raises(WiringError, match="collect_stats"):
+    with pytest.raises(WiringError, match="recording"):
         net.write_back()
-    stats = net.collect_stats([(x[:5], None), (x[5:], None)])
+    with ddw.recording(net) as stats:
+        net(x[:5])
+        net(x[5:])
     assert stats["samples"] == 10
     H = net.write_back()
     rates = [d["weight"] for *_, d in H.edges(data=True)]
@@ -256,7 +260,7 @@ def test_plot_adjacency_of_ddw_statistics_per_stage(tmp_path):
     torch.manual_seed(6)
     net = gw.compile(gw.generators.stack(gw.generators.complete, 2, n=3), in_channels=2, channels=3, wiring="ddw")
     _spread_routers(net, 6)
-    net.collect_stats([(torch.randn(6, 2, 4, 4), None)])
+    ddw.record(net, [(torch.randn(6, 2, 4, 4), None)])
     H = net.write_back()
     for stat in ("ddw_mean", "ddw_std"):
         fig = gw.viz.plot_adjacency(H, stat=stat, per_stage=True, path=tmp_path / f"{stat}.png")

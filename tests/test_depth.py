@@ -26,7 +26,7 @@ def _spread_q(m, seed=0):
 
 # ------------------------------------------------------------------ the model
 def test_chain_is_a_residual_network_with_a_tap_per_depth():
-    G = models.depth_chain(3, width=5)
+    G = gw.generators.depth_chain(3, width=5)
     gw.validate(G)
     outs = [n for n, d in G.nodes(data=True) if d.get("role") == "output"]
     assert outs == [7, 8, 9, 10] and all(G.in_degree(o) == 1 for o in outs)
@@ -166,7 +166,7 @@ def test_write_back_and_plot(tmp_path):
     assert H.graph["graphwire"]["depth"]["d_opt"] == 2
     assert H.edges[6, 7]["weight"] == pytest.approx(float(q[4:].sum()))  # block 4's edge: P(depth >= 4)
     assert H.edges[4, 11]["weight"] == pytest.approx(float(q[2]))        # tap of depth 2
-    assert nx.utils.graphs_equal(H, gw.io.from_json(gw.io.to_json(H)))
+    assert nx.utils.graphs_equal(H, gw.io.loads(gw.io.to_json(H)))
     fig = viz.plot_depth_posterior(m, fixed_depth=[0.5, 0.6, 0.9, 0.92, 0.91], marginal=0.9, pruned=0.9,
                                    path=tmp_path / "q.png")
     assert (tmp_path / "q.png").stat().st_size > 1000

@@ -77,7 +77,7 @@ def test_snapshot_keeps_every_float_edge_attribute():
     attrs = {"weight": [0.1, 0.2], "active": [True, False], "p_open": [0.9, 0.05], "ddw_mean": [1, 2.5],
              "channel_weights": [[0.1, 0.2], [0.3]], "op_weights": [{"a": 1.0}, {"a": 1.0}], "odd": [1, "x"]}
     net = SimpleNamespace(plan=SimpleNamespace(edges=[(0, 1), (1, 2)]),
-                          wiring=SimpleNamespace(name="fake", edge_attributes=lambda: attrs))
+                          wiring=SimpleNamespace(name="fake", snapshot=lambda: attrs))
     h = History()
     h.snapshot(net, 0, 0)
     snap = h.snapshots[0]

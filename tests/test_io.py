@@ -17,7 +17,7 @@ import graphwire
 from graphwire import generators
 from graphwire.errors import FormatError, ParameterError, RenderError
 from graphwire.graph import generations
-from graphwire.io import from_dot, from_json, render, to_dot, to_json
+from graphwire.io import from_node_link, load, loads, render, to_dot, to_json
 from graphwire.io import dot as dot_module
 from graphwire.io import _atomic
 from graphwire.io._atomic import atomic_write
@@ -25,6 +25,10 @@ from graphwire.io._atomic import atomic_write
 HAS_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz 'dot' binary not on PATH (apt-get install graphviz)")
 REPO_ROOT = Path(graphwire.__file__).resolve().parent.parent
+
+
+def dot_text(text):
+    return loads(text, format="dot")
 
 
 def learned_graph() -> nx.DiGraph:
@@ -85,7 +89,7 @@ def odd_graph() -> nx.DiGraph:
 # ---------------------------------------------------------------- JSON
 def test_json_round_trip_keeps_every_attribute():
     G = learned_graph()
-    H = from_json(to_json(G))
+    H = loads(to_json(G))
     assert_same_graph(H, G)
     assert H.graph["graphwire"]["generator"]["name"] == "stack"
     e = next(iter(H.edges(data=True)))[2]
@@ -115,7 +119,7 @@ def test_to_json_is_deterministic_and_does_not_mutate():
     G.edges[0, 1]["pair"] = (1, 2)  # tuples become lists
     before = json.dumps(nx.node_link_data(G, edges="edges"), sort_keys=True)
     a = to_json(G)
-    assert a == to_json(G.copy()) == to_json(from_json(a))
+    assert a == to_json(G.copy()) == to_json(loads(a))
     assert json.dumps(nx.node_link_data(G, edges="edges"), sort_keys=True) == before  # G untouched
     assert json.loads(a)["edges"][0]["pair"] == [1, 2]
     assert json.loads(a)["graph"]["graphwire"]["version"] == 1
@@ -150,11 +154,11 @@ def test_json_legacy_links_key(tmp_path):
     data["links"] = data.pop("edges")
     path = tmp_path / "old.json"
     path.write_text(json.dumps(data))
-    assert_same_graph(from_json(path), G)
-    assert_same_graph(from_json(str(path)), G)
+    assert_same_graph(load(path), G)
+    assert_same_graph(load(str(path)), G)
     # networkx's own writer, old keyword
     old = nx.node_link_data(G, edges="links")
-    assert_same_graph(from_json(json.dumps(old)), G)
+    assert_same_graph(loads(json.dumps(old)), G)
 
 
 def test_json_write_to_path_returns_text(tmp_path):
@@ -162,30 +166,30 @@ def test_json_write_to_path_returns_text(tmp_path):
     path = tmp_path / "g.json"
     text = to_json(G, path)
     assert path.read_text(encoding="utf-8") == text
-    assert_same_graph(from_json(path), G)
-    assert_same_graph(from_json(path.read_bytes()), G)
-    assert_same_graph(from_json(json.loads(text)), G)  # parsed data works too
+    assert_same_graph(load(path), G)
+    assert_same_graph(loads(path.read_bytes()), G)
+    assert_same_graph(from_node_link(json.loads(text)), G)  # parsed data works too
     assert [p.name for p in tmp_path.iterdir()] == ["g.json"]
 
 
 def test_from_json_missing_file_names_path(tmp_path):
     missing = tmp_path / "nope.json"
     with pytest.raises(FormatError, match="nope.json"):
-        from_json(missing)
+        load(missing)
     with pytest.raises(FormatError, match="nope.json"):
-        from_json(str(missing))
+        load(str(missing))
 
 
 def test_json_awkward_labels_round_trip():
     G = odd_graph()
     G.nodes["3"]["identity"] = G.nodes["3"].pop("id")  # 'id' is reserved in node-link data
-    assert_same_graph(from_json(to_json(G)), G)
+    assert_same_graph(loads(to_json(G)), G)
 
 
 # ---------------------------------------------------------------- DOT
 def test_dot_round_trip_keeps_every_attribute_with_types():
     G = learned_graph()
-    H = from_dot(to_dot(G))
+    H = dot_text(to_dot(G))
     expected = G.copy()
     graphwire.graph.meta(expected)
     assert_same_graph(H, expected)
@@ -196,7 +200,7 @@ def test_dot_round_trip_awkward_labels_and_values(tmp_path):
     G = odd_graph()
     text = to_dot(G, tmp_path / "g.dot")
     assert (tmp_path / "g.dot").read_text(encoding="utf-8") == text
-    H = from_dot(tmp_path / "g.dot")
+    H = load(tmp_path / "g.dot")
     assert_same_graph(H, G)
     assert 3 in H and "3" in H and H.nodes["3"]["id"] == "clash"
 
@@ -270,7 +274,7 @@ def test_dot_large_graphs_skip_edge_labels(monkeypatch):
 
 
 def test_plain_hand_written_dot_loads():
-    H = from_dot("digraph net { a -> b; b -> c; a -> c; }")
+    H = dot_text("digraph net { a -> b; b -> c; a -> c; }")
     assert list(H.edges) == [("a", "b"), ("a", "c"), ("b", "c")]
     assert H.nodes["a"]["role"] == "input" and H.nodes["c"]["role"] == "output"
     assert "role" not in H.nodes["b"]
@@ -292,7 +296,7 @@ def test_plain_dot_schema_attributes_and_numeric_names(tmp_path):
     """
     path = tmp_path / "hand.gv"
     path.write_text(text)
-    H = from_dot(path)
+    H = load(path)
     assert sorted(H.nodes) == [0, 1, 2, 3]
     assert H.nodes[1] == {"op": "conv3x3", "channels": 16, "stride": 2, "agg": "concat", "stage": 0, "block": 1}
     assert H.nodes[0] == {"role": "input", "channels": 3}

@@ -10,7 +10,7 @@ import torch
 
 import graphwire as gw
 from graphwire import generators, models
-from graphwire.compiler.executors import EXECUTORS, batched_forward
+from graphwire.executors import EXECUTORS, batched_forward
 from graphwire.errors import ParameterError
 from graphwire.io.onnx import ExportError
 
@@ -54,7 +54,7 @@ def test_gated_net_matches_pytorch_with_a_new_batch_size(tmp_path):
     meta = _meta(path)
     assert meta["graphwire.executor"] == "batched" and meta["graphwire.wiring"] == "sigmoid"
     assert meta["graphwire.exporter"] in ("dynamo", "torchscript") and "graphwire.fallback_errors" not in meta
-    graph = gw.io.from_json(meta["graphwire.graph"])
+    graph = gw.io.loads(meta["graphwire.graph"])
     assert set(graph.edges) == set(m.graph.edges)
     assert [p.name for p in tmp_path.iterdir()] == ["net.onnx"]
 
@@ -94,10 +94,10 @@ def test_bare_wirednet_fixed_batch(tmp_path):
 
 
 def test_falls_back_to_the_reference_executor(tmp_path, monkeypatch):
-    def unexportable(net, x):
+    def unexportable(plan, runtime, x):
         if torch.jit.is_tracing() or torch.compiler.is_exporting():
             raise RuntimeError("aten::made_up_op has no ONNX symbolic")
-        return batched_forward(net, x)
+        return batched_forward(plan, runtime, x)
 
     monkeypatch.setitem(EXECUTORS, "batched", unexportable)
     m = _trained_conv().eval()

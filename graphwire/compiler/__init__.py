@@ -1,8 +1,12 @@
-"""``graphwire.compile``: graphs become torch modules (op registry, plan, executors, WiredNet)."""
+"""``graphwire.compile``: graphs become torch modules.
 
-from .net import WiredNet, compile
-from .ops import known_ops, register_op
-from .plan import Plan, build_plan
-from . import channel, darts_ops, resblocks  # noqa: E402,F401  (importing registers the ops)
+:mod:`~graphwire.compiler.plan` (inert plan data), :mod:`~graphwire.compiler.planners` (one
+``build_plan``), :mod:`~graphwire.compiler.module` (``WiredNet``, its runtime, ``compile``),
+:mod:`~graphwire.compiler.carry_over` and :mod:`~graphwire.compiler.flops`.
+"""
 
-__all__ = ["WiredNet", "compile", "register_op", "known_ops", "Plan", "build_plan"]
+from .module import Runtime, WiredNet, compile, wired_core
+from .plan import Plan
+from .planners import build_plan
+
+__all__ = ["WiredNet", "Runtime", "compile", "wired_core", "Plan", "build_plan"]

@@ -6,7 +6,9 @@ records its name, parameters, seed and the networkx version in ``G.graph["graphw
 * classic edge sets: :func:`chain` (VGG), :func:`resnet`, :func:`densenet`, :func:`complete`;
 * RandWire random graphs: :func:`erdos_renyi`, :func:`barabasi_albert`, :func:`watts_strogatz`;
 * DNW depth-limited blocks: :func:`layered`;
-* several stages chained into one network: :func:`stack`.
+* several stages chained into one network: :func:`stack`;
+* each method's graphs: :func:`darts_cell` / :func:`darts_cells` (DARTS), :func:`depth_chain`
+  (depth search), :func:`ddw_resnet_graph` (DDW's ResNets).
 
 >>> from graphwire import generators
 >>> generators.watts_strogatz(32, 4, 0.75, seed=1).number_of_nodes()
@@ -14,7 +16,9 @@ records its name, parameters, seed and the networkx version in ``G.graph["graphw
 """
 
 from .classic import chain, complete, densenet, resnet
-from .darts_cell import darts_cell
+from .darts_cell import darts_cell, darts_cells
+from .ddw import ddw_resnet_graph
+from .depth import depth_chain
 from .layered import layered
 from .random_graphs import barabasi_albert, erdos_renyi, watts_strogatz
 from .stack import stack, stage_seed
@@ -31,4 +35,7 @@ __all__ = [
     "stack",
     "stage_seed",
     "darts_cell",
+    "darts_cells",
+    "ddw_resnet_graph",
+    "depth_chain",
 ]

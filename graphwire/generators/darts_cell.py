@@ -43,7 +43,7 @@ from ..errors import ParameterError, WiringError
 from ..graph import meta
 from ._common import check_bool, check_int, record
 
-__all__ = ["darts_cell", "DARTS_OPS", "Connection", "find_connections", "select_connections"]
+__all__ = ["darts_cell", "darts_cells", "DARTS_OPS", "Connection", "find_connections", "select_connections"]
 
 #: DARTS' candidate operations (``cnn/genotypes.py``); the ops are registered by the compiler.
 DARTS_OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
@@ -254,3 +254,30 @@ def select_connections(conns: Sequence[Connection], weights: Sequence[dict], *, 
             if threshold is None or wbest >= threshold:
                 chosen[i] = best
     return chosen
+
+
+def darts_cells(cells: int, **cell_kw) -> nx.DiGraph:
+    """``cells`` normal cells (:func:`darts_cell`, its keyword arguments) in a row; cell k's two input states read cell k-1's output (its
+    concat is brought back to ``channels`` by the input states' 1x1 preprocessing)."""
+    G = nx.DiGraph()
+    offset, prev_out = 0, None
+    for k in range(cells):
+        C = darts_cell(**cell_kw)
+        mapping = {n: n + offset for n in C}
+        C = nx.relabel_nodes(C, mapping)
+        ins = [n for n, d in C.nodes(data=True) if d.get("role") == "input"]
+        out = next(n for n, d in C.nodes(data=True) if d.get("role") == "output")
+        for n, d in C.nodes(data=True):
+            d["stage"] = k
+            if k > 0 and n in ins:
+                d["role"] = "hidden"
+            if k < cells - 1 and n == out:
+                d["role"] = "hidden"
+        G.add_nodes_from(C.nodes(data=True))
+        G.add_edges_from(C.edges(data=True))
+        if prev_out is not None:
+            for n in ins:
+                G.add_edge(prev_out, n)
+        prev_out = out
+        offset += C.number_of_nodes()
+    return record(G, "darts_cells", dict(cell_kw, cells=cells), None)

@@ -3,17 +3,19 @@ interactive HTML page with a training-snapshot slider, and ONNX export of compil
 
 >>> import graphwire as gw
 >>> G = gw.generators.chain(2)
->>> gw.io.from_json(gw.io.to_json(G)).number_of_nodes()
+>>> gw.io.loads(gw.io.to_json(G)).number_of_nodes()
 4
 
 Every writer writes atomically (a temporary file renamed over the target).
 """
 
 from ._atomic import atomic_write
-from .dot import from_dot, to_dot
+from .dot import to_dot
+from .history import History
 from .html import to_html
-from .json_format import from_json, to_json
+from .json_format import from_node_link, to_json
+from .readers import load, loads
 from .onnx import to_onnx
 from .render import render
 
-__all__ = ["to_json", "from_json", "to_dot", "from_dot", "render", "to_html", "to_onnx", "atomic_write"]
+__all__ = ["load", "loads", "to_json", "to_dot", "from_node_link", "render", "to_html", "to_onnx", "History", "atomic_write"]

@@ -3,7 +3,7 @@
 Two layers live in one file:
 
 * **data** - every graphwire attribute is stored as ``gw_<key>="<JSON>"`` (node label as
-  ``gw_id``, graph attributes as ``gw_graph``), so :func:`from_dot` restores ints, floats,
+  ``gw_id``, graph attributes as ``gw_graph``), so :func:`graphwire.io.load` restores ints, floats,
   bools and dicts exactly. Values whose JSON needs a backslash are stored as
   ``"b64:<base64 of the JSON>"`` because Graphviz and pydot disagree on backslash escapes.
 * **drawing** - the learned ``weight`` becomes ``penwidth``/``color``/``label`` (never the
@@ -34,9 +34,9 @@ import networkx as nx
 from ..errors import AttributeValueError, FormatError, ParameterError
 from ..graph import assign_roles, generations, node_attr, validate
 from ._atomic import atomic_write
-from .json_format import graph_record, jsonable, read_source
+from .json_format import graph_record, jsonable
 
-__all__ = ["to_dot", "from_dot", "RANKDIRS", "EDGE_LABEL_LIMIT"]
+__all__ = ["to_dot", "parse_dot", "RANKDIRS", "EDGE_LABEL_LIMIT"]
 
 RANKDIRS = ("TB", "LR", "BT", "RL")
 #: Above this many edges, per-edge labels and tooltips are left out (layout time, file size).
@@ -205,7 +205,7 @@ def to_dot(
     ``rankdir`` is ``"LR"``/``"TB"``/``"BT"``/``"RL"``; by default ``LR`` when the graph has more
     topological generations than its widest generation has nodes (deep and narrow), else ``TB``.
     ``edge_labels`` (default: when there are at most :data:`EDGE_LABEL_LIMIT` edges) adds a short
-    label and a tooltip to each edge. :func:`from_dot` restores every attribute with its type.
+    label and a tooltip to each edge. :func:`graphwire.io.load` restores every attribute with its type.
     """
     validate(G)
     rankdir = _check_rankdir(rankdir)
@@ -234,7 +234,7 @@ def to_dot(
     lines.append('  node [fontname="Helvetica", fontsize=10, shape=ellipse];')
     lines.append('  edge [arrowsize=0.6, color="#444444", fontname="Helvetica", fontsize=8, fontcolor="#555555"];')
 
-    # Nodes in G's order with all their attributes (from_dot restores this order) ...
+    # Nodes in G's order with all their attributes (loading restores this order) ...
     for n, data in G.nodes(data=True):
         attrs = _node_style(G, n)
         attrs["gw_id"] = _gw_value(jsonable(n, f"node label {n!r}"))
@@ -402,12 +402,8 @@ def _parse(text: str, where: str):
     return graphs[0]
 
 
-def _looks_like_dot(s: str) -> bool:
-    return "{" in s or "\n" in s
-
-
-def from_dot(source: str | bytes | os.PathLike) -> nx.DiGraph:
-    """Load a graph from a DOT file path or DOT text (a string containing ``{`` is text).
+def parse_dot(text: str, where: str) -> nx.DiGraph:
+    """A validated graph from DOT text; ``where`` prefixes error messages.
 
     DOT written by :func:`to_dot` comes back with every attribute and its type (from the
     ``gw_`` attributes). Hand-written DOT works too: node names (numerals become ints), edges
@@ -417,7 +413,6 @@ def from_dot(source: str | bytes | os.PathLike) -> nx.DiGraph:
     :class:`~graphwire.errors.CycleError`). Malformed DOT raises
     :class:`~graphwire.errors.FormatError`. Nothing is ever evaluated.
     """
-    text, where = read_source(source, "DOT", _looks_like_dot)
     pg = _parse(text, where)
     if pg.get_type() != "digraph":
         raise FormatError(f"{where}: is an undirected 'graph'; graphwire needs a 'digraph' (edges with ->)")
@@ -454,9 +449,8 @@ def from_dot(source: str | bytes | os.PathLike) -> nx.DiGraph:
         u, v = labels[s], labels[d]
         data, _ = _decode_attrs(attrs, f"{where}: edge ({u!r}, {v!r})", _PLAIN_EDGE)
         if G.has_edge(u, v):
-            G.edges[u, v].update(data)
-        else:
-            G.add_edge(u, v, **data)
+            raise FormatError(f"{where}: edge ({u!r}, {v!r}) is given twice; graphwire graphs have no parallel edges")
+        G.add_edge(u, v, **data)
 
     if not any("role" in d for _, d in G.nodes(data=True)):
         G = assign_roles(G)

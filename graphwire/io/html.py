@@ -513,7 +513,7 @@ def to_html(G: nx.DiGraph, history: Any = None, path: str | os.PathLike | None =
     if rankdir is None:
         rankdir = "LR" if len(gens) > max(len(g) for g in gens) else "TB"
     if history is not None:
-        from ..train.loop import History
+        from .history import History
 
         if not isinstance(history, History):
             history = History.load(history)

@@ -23,9 +23,8 @@ from ..errors import AttributeValueError, FormatError
 from ..graph import SCHEMA_VERSION, validate
 from ._atomic import atomic_write
 
-__all__ = ["to_json", "from_json"]
+__all__ = ["to_json", "from_node_link", "parse_graph"]
 
-Source = Union[str, bytes, "os.PathLike[str]", Mapping]
 
 
 # ---------------------------------------------------------------- values -> JSON types
@@ -145,7 +144,7 @@ def to_json(G: nx.DiGraph, path: str | os.PathLike | None = None, *, indent: int
 
     >>> import graphwire as gw
     >>> text = gw.io.to_json(gw.generators.chain(1))
-    >>> gw.io.from_json(text).number_of_edges()
+    >>> gw.io.loads(text).number_of_edges()
     2
     """
     validate(G)
@@ -156,40 +155,37 @@ def to_json(G: nx.DiGraph, path: str | os.PathLike | None = None, *, indent: int
 
 
 # ---------------------------------------------------------------- reading
-def read_source(source: Any, kind: str, looks_like_text) -> tuple[str, str]:
-    """Return ``(text, where)`` for a path or in-memory text; ``where`` prefixes error messages."""
+def read_path(path: Any, kind: str) -> tuple[str, str]:
+    """Return ``(text, where)`` for a file path; ``where`` (the path) prefixes error messages."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise FormatError(f"expected a file path, got {type(path).__name__} "
+                          f"(read {kind} text with graphwire.io.loads)")
+    p = Path(os.fspath(path))
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise FormatError(f"{p}: no such file") from None
+    except OSError as e:
+        raise FormatError(f"{str(p)[:200]}: cannot read it ({e.strerror or e})") from None
+    try:
+        return raw.decode("utf-8-sig"), str(p)
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{p}: not UTF-8 text (byte {e.start})") from None
+
+
+def text_of(source: Any, kind: str) -> tuple[str, str]:
+    """Return ``(text, where)`` for in-memory text (str or UTF-8 bytes)."""
     if isinstance(source, (bytes, bytearray)):
         try:
-            return bytes(source).decode("utf-8"), f"{kind} text"
+            return bytes(source).decode("utf-8-sig"), f"{kind} text"
         except UnicodeDecodeError as e:
             raise FormatError(f"{kind} text is not UTF-8 (byte {e.start})") from None
-    if isinstance(source, str):
-        if looks_like_text(source):
-            return source, f"{kind} text"
-        if not source.strip():
-            raise FormatError(f"empty {kind} text")
-        path = Path(source)
-        if not path.exists():
-            raise FormatError(f"{source}: no such file (and it does not look like {kind} text)")
-    elif isinstance(source, os.PathLike):
-        path = Path(os.fspath(source))
-    else:
-        raise FormatError(f"expected a file path or {kind} text, got {type(source).__name__}")
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise FormatError(f"{path}: no such file") from None
-    except OSError as e:
-        raise FormatError(f"{path}: cannot read it ({e.strerror or e})") from None
-    try:
-        return raw.decode("utf-8-sig"), str(path)
-    except UnicodeDecodeError as e:
-        raise FormatError(f"{path}: not UTF-8 text (byte {e.start})") from None
-
-
-def _looks_like_json(s: str) -> bool:
-    t = s.lstrip()
-    return t[:1] in ("{", "[") or "\n" in s
+    if not isinstance(source, str):
+        raise FormatError(f"expected {kind} text (str or bytes), got {type(source).__name__} "
+                          f"(read a file with graphwire.io.load)")
+    if not source.strip():
+        raise FormatError(f"empty {kind} text")
+    return source, f"{kind} text"
 
 
 def _label_ok(x: Any) -> bool:
@@ -294,18 +290,8 @@ def parse_json(text: str | bytes, where: str) -> Any:
         raise FormatError(f"{where}: JSON nested too deeply") from None
 
 
-def from_json(source: Source) -> nx.DiGraph:
-    """Load a graph from a JSON file path, JSON text (str/bytes) or parsed node-link data.
-
-    Reads networkx node-link data with the ``edges`` key or the older ``links`` key. A string
-    is JSON text when it starts with ``{``/``[`` (or spans lines), else a path. Malformed
-    documents raise :class:`~graphwire.errors.FormatError` naming the field; the graph is then
-    validated (a cycle raises :class:`~graphwire.errors.CycleError`, and so on). Nothing is
-    ever executed.
-    """
-    if isinstance(source, Mapping):
-        return from_node_link(dict(source), "JSON data")
-    text, where = read_source(source, "JSON", _looks_like_json)
+def parse_graph(text: str, where: str) -> nx.DiGraph:
+    """A validated graph from JSON (node-link) text; ``where`` prefixes error messages."""
     # Parsing and building allocate millions of small containers on big graphs; the cyclic
     # collector would scan them over and over (3x slower on 160k edges), and they hold no cycles.
     gc_was = gc.isenabled()

@@ -32,9 +32,12 @@ class ExportError(GraphwireError, RuntimeError):
 
 
 def _core(net):
-    from ..train.loop import wired_core
-
-    return wired_core(net)
+    """The compiled network inside ``net`` (recognised by its plan and executor, so that this
+    exporter needs nothing from the compiler)."""
+    for m in net.modules():
+        if hasattr(m, "plan") and hasattr(m, "runtime") and hasattr(m, "executor"):
+            return m
+    return None
 
 
 def _have_onnxscript() -> bool:

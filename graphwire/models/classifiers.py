@@ -36,13 +36,9 @@ class WiredClassifier(nn.Module):
     def write_back(self) -> nx.DiGraph:
         return self.wired.write_back()
 
-    def collect_stats(self, loader, *, batches: int | None = None) -> dict:
-        """Statistics of the wiring over ``loader`` (e.g. DDW's open rates), for ``write_back``."""
-        return self.wired.collect_stats(loader, model=self, batches=batches)
-
     def count_flops(self, input_shape) -> int:
-        """FLOPs of one forward pass (see :func:`graphwire.flops.count_flops`)."""
-        from ..flops import count_flops
+        """FLOPs of one forward pass (see :func:`graphwire.compiler.flops.count_flops`)."""
+        from ..compiler.flops import count_flops
 
         return count_flops(self, input_shape)
 

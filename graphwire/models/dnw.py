@@ -22,7 +22,8 @@ import networkx as nx
 import torch
 from torch import nn
 
-from ..compiler.channel import _no_gc, fast_compile
+from ..compiler.module import _compile
+from ..compiler.planners import _no_gc
 from ..errors import ParameterError
 from ..graph import meta
 from .classifiers import WiredClassifier
@@ -194,7 +195,7 @@ def random_edges(G: nx.DiGraph, k, *, seed: int = 0, group_by: str = "stage", us
     its random graphs, and draws the rest of the budget uniformly: the same nodes and the same number
     of edges. Raises :class:`~graphwire.errors.ParameterError` when ``k`` is too small for that.
     """
-    from ..prune import remove_dead_nodes
+    from ..transforms.pruning import remove_dead_nodes
     from ..wiring.dnw import budget
 
     groups: dict = {}
@@ -252,7 +253,7 @@ class DNWClassifier(WiredClassifier):
     """
 
     def recompile(self, graph: nx.DiGraph, *, wiring: str = "static", **options) -> "DNWClassifier":
-        wired = fast_compile(graph, init_from=self.wired, wiring=wiring, **self.compile_kwargs, **options)
+        wired = _compile(graph, copy=True, init_from=self.wired, wiring=wiring, **self.compile_kwargs, **options)
         old_out = self.wired.plan.nodes[self.wired.plan.outputs[0]]
         old_labels = [self.wired.plan.nodes[p].label for p in old_out.preds]
         new_out = wired.plan.nodes[wired.plan.outputs[0]]
@@ -329,7 +330,7 @@ def dnw_mobilenet_v1(num_classes: int = 10, *, width: float = 0.225, in_channels
     G = graph if graph is not None else channel_chain(stages, first_stride=1 if image_size <= 64 else 2)
     k = {i: b for i, b in enumerate(budgets)}
     kw = dict(in_channels=in_channels, channels=1, default_op="channel", dims=2, executor=executor)
-    wired = fast_compile(G, wiring=wiring, **kw, **_dnw_options(wiring, k, refresh, options))
+    wired = _compile(G, copy=graph is not None, wiring=wiring, **kw, **_dnw_options(wiring, k, refresh, options))
     c = wired.out_channels
     head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
     model = DNWClassifier(nn.Identity(), wired, head, kw)
@@ -358,6 +359,6 @@ def dnw_tiny(num_classes: int = 10, *, in_channels: int = 3, dims: int = 2,
         (nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d)
     stem = nn.Sequential(conv(in_channels, sc, 3, 2, 1), bn(sc), nn.ReLU(), conv(sc, sc, 3, 2, 1, groups=sc))
     kw = dict(in_channels=sc, channels=1, default_op="channel", dims=dims, op_options={"channel": {"stem_kernel": 1}})
-    wired = fast_compile(G, wiring=wiring, **kw, **_dnw_options(wiring, k, refresh, options))
+    wired = _compile(G, copy=graph is not None, wiring=wiring, **kw, **_dnw_options(wiring, k, refresh, options))
     head = nn.Sequential(pool(1), nn.Flatten(), nn.Linear(wired.out_channels, num_classes))
     return DNWClassifier(stem, wired, head, kw)

@@ -25,9 +25,9 @@ def _graph(G: Any, what: str = "G") -> nx.DiGraph:
     if isinstance(G, nx.DiGraph):
         return G
     if isinstance(G, (str, os.PathLike)):
-        from ..io import from_dot, from_json
+        from ..io import load
 
-        return from_dot(G) if str(G).lower().endswith((".dot", ".gv")) else from_json(G)
+        return load(G, format="dot" if str(G).lower().endswith((".dot", ".gv")) else "json")
     raise ParameterError(f"{what} must be a networkx.DiGraph or the path of a graph file, got {type(G).__name__}")
 
 

@@ -61,7 +61,7 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = 120) -> Path:
 
 
 def _as_history(history: Any):
-    from ..train.loop import History
+    from ..io.history import History
 
     if isinstance(history, History):
         return history

@@ -1,9 +1,24 @@
-"""Wiring methods: one module each, behind the interface in :mod:`graphwire.wiring.base`."""
+"""Wiring methods: one module each, behind the protocols in :mod:`~graphwire.wiring.base` (every
+method) and :mod:`~graphwire.wiring.routing` (methods whose coefficients depend on activations).
 
-from .base import EdgeContext, Wiring
-from .registry import WIRINGS, make_wiring, register_wiring
+Pass a method by name with its options as keywords, or as a typed spec:
+``compile(G, wiring="dnw", k=0.05)`` is ``compile(G, wiring=graphwire.wiring.DNW(k=0.05))``.
+"""
+
+from .base import Wiring, WriteBack
+from .registry import WIRINGS, WiringSpec, known_wirings, make_wiring, register_wiring
+from .routing import Routing
 
 # Importing a method module registers it.
-from . import static, sigmoid, dnw, ddw, darts, depth, l0  # noqa: E402,F401  isort: skip
+from . import static, sigmoid, dnw, ddw, darts, depth, l0  # noqa: E402  isort: skip
+from .static import Static  # noqa: E402
+from .sigmoid import Sigmoid  # noqa: E402
+from .dnw import DNW  # noqa: E402
+from .ddw import DDW  # noqa: E402
+from .darts import Darts  # noqa: E402
+from .depth import Depth  # noqa: E402
+from .l0 import L0  # noqa: E402
 
-__all__ = ["Wiring", "EdgeContext", "WIRINGS", "make_wiring", "register_wiring"]
+__all__ = ["Wiring", "WriteBack", "Routing", "WIRINGS", "WiringSpec", "known_wirings", "make_wiring",
+           "register_wiring", "Static", "Sigmoid", "DNW", "DDW", "Darts", "Depth", "L0",
+           "static", "sigmoid", "dnw", "ddw", "darts", "depth", "l0"]

@@ -29,16 +29,18 @@ when they still lie on an input -> output path of the derived cell. Architecture
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import networkx as nx
 import torch
 from torch import nn
 
 from ..generators.darts_cell import find_connections, select_connections
 from ..errors import WiringError
-from .base import Wiring, check_number
-from .registry import register_wiring
+from .base import Wiring, WriteBack, check_number
+from .registry import WiringSpec, register_wiring
 
-__all__ = ["DartsWiring"]
+__all__ = ["DartsWiring", "Darts"]
 
 
 def _number(name: str, value) -> float:
@@ -51,10 +53,11 @@ class DartsWiring(Wiring):
     mode = "edge"
     options = ("gate", "init_std", "edge_norm", "zero_one", "top_k", "threshold")
 
-    def __init__(self, edges, edge_data, source_channels, gate: str = "softmax", init_std: float = 1e-3,
+    def __init__(self, plan, edge_data, gate: str = "softmax", init_std: float = 1e-3,
                  edge_norm: bool = False, zero_one: float | None = None, top_k: int = 2,
                  threshold: float | None = None):
-        super().__init__(edges, edge_data, source_channels)
+        super().__init__(plan, edge_data)
+        edges = self.edges
         if gate not in ("softmax", "sigmoid"):
             raise WiringError(f"darts wiring: gate must be 'softmax' or 'sigmoid', got {gate!r}")
         self.gate = gate
@@ -129,7 +132,7 @@ class DartsWiring(Wiring):
                     conn_key.append(self.conn_key[ci])
             self.register_buffer("_conn_key", torch.tensor(conn_key, dtype=torch.long), persistent=False)
         self.register_buffer("_edge_map", edge_map, persistent=False)
-        self._units = {i for i in range(E) if int(edge_map[i]) == 0}
+        self.unit_edges = frozenset(i for i in range(E) if int(edge_map[i]) == 0)
 
     # ---- the weights
     def op_weights(self) -> torch.Tensor:
@@ -147,7 +150,7 @@ class DartsWiring(Wiring):
         s = torch.zeros(self._n_groups, dtype=b.dtype, device=b.device).index_add(0, self._key_group, e)
         return e / s[self._key_group]
 
-    def raw_coefficients(self) -> torch.Tensor:
+    def coefficients(self) -> torch.Tensor:
         w = self.op_weights()
         vals = w[self._op_key, self._op_idx]
         parts = [vals.new_ones(1)]
@@ -158,9 +161,6 @@ class DartsWiring(Wiring):
         else:
             parts.append(vals)
         return torch.cat(parts)[self._edge_map]
-
-    def constant_unit_edges(self) -> set[int]:
-        return set(self._units)
 
     def regularizer(self) -> torch.Tensor:
         if self.gate != "sigmoid" or self.zero_one == 0.0:
@@ -178,7 +178,7 @@ class DartsWiring(Wiring):
         cws = None if cw is None else [float(cw.detach()[k]) for k in self.conn_key]
         return select_connections(self.conns, weights, top_k=self.top_k, threshold=self.threshold, conn_weights=cws)
 
-    def inference_mask(self) -> torch.Tensor:
+    def _inference_mask(self) -> torch.Tensor:
         chosen = self.selection()
         E = len(self.edges)
         keep = [True] * E
@@ -198,10 +198,10 @@ class DartsWiring(Wiring):
         reaching = set(sinks).union(*(nx.ancestors(H, s) for s in sinks))
         alive = reached & reaching
         mask = [k and u in alive and v in alive for (u, v), k in zip(self.edges, keep)]
-        return torch.tensor(mask, dtype=torch.bool) & (self.edge_mask.cpu() > 0)
+        return torch.tensor(mask, dtype=torch.bool)
 
-    def edge_attributes(self):
-        attrs = super().edge_attributes()
+    def describe(self) -> WriteBack:
+        attrs: dict = {"weight": self.strength().cpu().tolist(), "active": self._inference_mask().tolist()}
         w = self.op_weights().detach().cpu()
         cw = self.connection_weights()
         E = len(self.edges)
@@ -223,9 +223,9 @@ class DartsWiring(Wiring):
         attrs["op"] = chosen_op
         if cw is not None:
             attrs["connection_weight"] = conn_w
-        return attrs
+        return WriteBack(edges=attrs)
 
-    def load_edges_from(self, other, pairs):
+    def transfer_from(self, other, pairs):
         """Copy alphas (and betas) for connection keys both networks have (same candidate lists)."""
         if not isinstance(other, DartsWiring):
             return
@@ -238,3 +238,16 @@ class DartsWiring(Wiring):
                     self.alpha[i, :n] = other.alpha[j, :n]
                     if self.edge_norm and other.edge_norm:
                         self.beta[i] = other.beta[j]
+
+
+@dataclass(frozen=True)
+class Darts(WiringSpec):
+    """``wiring="darts"``: candidate ops mixed by ``softmax(alpha)`` (or sigmoid gates)."""
+
+    method = "darts"
+    gate: str = "softmax"
+    init_std: float = 1e-3
+    edge_norm: bool = False
+    zero_one: float | None = None
+    top_k: int = 2
+    threshold: float | None = None

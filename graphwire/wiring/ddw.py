@@ -21,19 +21,37 @@ belongs to the source node and starts at ``tau_init`` = 0.5.
 The per-sample coefficients of the last forward are kept: ``wiring.adjacency()`` gives each
 stage's ``B x N x N`` matrix (node v reads its input weights from row v; node u writes its output
 weights into column u), built with index tensors, no per-sample loop.
-"""
 
+DDW is the one :class:`~graphwire.wiring.routing.Routing` method: a node's out-edge coefficients
+are computed once its plan step has run (``after_step``, the same call from both executors).
+
+Dataset statistics for ``write_back`` (mean and spread of each router output, open and execution
+rates) are recorded over data you run through the network::
+
+    with graphwire.wiring.ddw.recording(net) as stats:   # eval mode inside
+        for x, _ in loader:
+            net(x)
+    graph = net.write_back()
+
+or ``ddw.record(net, loader)``. Training afterwards (a training-mode forward or an update of the
+routers) makes them stale: ``write_back`` then asks for a new recording instead of describing a
+wiring the network no longer has.
+"""
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..errors import WiringError
-from .base import EdgeContext, Wiring
-from .registry import register_wiring
+from .base import Wiring, WriteBack
+from .registry import WiringSpec, register_wiring
+from .routing import Routing
 
-__all__ = ["DDWWiring", "Router"]
+__all__ = ["DDWWiring", "DDW", "Router", "recording", "record"]
 
 EVAL_WEIGHTS = ("gate", "alpha", "binary")
 
@@ -55,135 +73,100 @@ def _pool(y: torch.Tensor, groups: int) -> torch.Tensor:
     return y.reshape(b, groups, y.shape[1] // groups, -1).mean(-1)
 
 
-class _DDWContext(EdgeContext):
-    """Per-forward state: the ``[B, E+1]`` coefficients, written as the routers run."""
+class _State:
+    """One forward pass: ``coefficients`` ``[B, E]``, filled in as the routers run."""
 
-    __slots__ = ("wiring", "open_mass", "stats")
+    __slots__ = ("coefficients", "open_mass")
 
-    def __init__(self, wiring: "DDWWiring", batch: int):
-        self.mode = "sample"
-        self.wiring = wiring
-        self.pad = wiring.unrouted.unsqueeze(0).expand(batch, -1)
-        self.open_mass = []
-        if wiring._stats is not None:
-            wiring._count_samples(batch)
+    def __init__(self, coefficients: torch.Tensor):
+        self.coefficients = coefficients
+        self.open_mass: list[torch.Tensor] = []
 
-    def _count(self, prefix: str, y, alive) -> None:
-        """Statistics: which samples ran the node(s) at this step / position."""
-        w = self.wiring
-        if w._stats is not None:
-            w._executed(w._buffer(f"{prefix}_pos"), alive, y.shape[0])
 
-    def _write(self, eids, alpha, coef) -> None:
-        """Put the routed coefficients of edges ``eids`` in place (and into the statistics)."""
-        self.pad = self.pad.index_copy(1, eids, coef)
-        if self.wiring._stats is not None:
-            self.wiring._accumulate(eids, alpha, coef)
+class _Recorder:
+    """Sums over the samples seen while recording."""
 
-    def observe(self, step: int, y, alive):
-        self._count(f"_s{step}", y, alive)
-        w = self.wiring
-        info = w._steps.get(step)
-        if info is None:
-            return
-        slots, G = info
-        pooled = _pool(y, G)
-        if slots.numel() != G:
-            pooled = pooled[:, slots]
-        weight, bias, tau = w._step_params(step)
-        alpha = torch.sigmoid(torch.einsum("bgc,gdc->bgd", pooled, weight) + bias)   # [B, Gr, D]
-        coef = w._coefficient(alpha, tau.view(1, -1, 1), self)
-        valid = w._buffer(f"_s{step}_valid")
-        self._write(w._buffer(f"_s{step}_eids"), alpha.reshape(alpha.shape[0], -1)[:, valid],
-                    coef.reshape(coef.shape[0], -1)[:, valid])
-
-    def observe_node(self, pos: int, y, alive):
-        self._count(f"_n{pos}", y, alive)
-        w = self.wiring
-        key = w._router_of.get(pos)
-        if key is None:
-            return
-        r = w.routers[key]
-        alpha = torch.sigmoid(r.fc(_pool(y, 1)[:, 0]))                                # [B, D]
-        self._write(w._buffer(f"_n{pos}_eids"), alpha, w._coefficient(alpha, r.tau, self))
+    def __init__(self, E: int, N: int, like: torch.Tensor):
+        z = like.new_zeros
+        self.n = 0
+        self.sum, self.sq, self.open, self.exec = z(E), z(E), z(E), z(N)
 
 
 @register_wiring
-class DDWWiring(Wiring):
+class DDWWiring(Wiring, Routing):
     name = "ddw"
-    mode = "sample"
     options = ("router_bias", "tau_init", "temperature", "eval_weight", "penalty", "route_single")
 
-    def __init__(self, edges, edge_data, source_channels, router_bias: float = 3.0, tau_init: float = 0.5,
+    def __init__(self, plan, edge_data, router_bias: float = 3.0, tau_init: float = 0.5,
                  temperature: float = 1.0, eval_weight: str = "gate", penalty: float = 0.0,
                  route_single: bool = False):
-        super().__init__(edges, edge_data, source_channels)
+        super().__init__(plan, edge_data)
         if eval_weight not in EVAL_WEIGHTS:
             raise WiringError(f"ddw wiring: eval_weight must be one of {list(EVAL_WEIGHTS)}, got {eval_weight!r}")
-        if not isinstance(temperature, (int, float)) or temperature <= 0:
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
             raise WiringError(f"ddw wiring: temperature must be > 0, got {temperature!r}")
-        if not isinstance(penalty, (int, float)) or penalty < 0:
+        if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not penalty >= 0:
             raise WiringError(f"ddw wiring: penalty must be >= 0, got {penalty!r}")
         self.router_bias, self.tau_init = float(router_bias), float(tau_init)
         self.temperature, self.eval_weight, self.penalty = float(temperature), eval_weight, float(penalty)
         self.route_single = bool(route_single)
         self.routers = nn.ModuleDict()
-        self._stats = None
-        self._last = None
+        self._recorder: _Recorder | None = None
+        self.summary: dict | None = None
+        self._summary_version = -1
+        self._last: _State | None = None
+        self._build(plan)
 
     # ------------------------------------------------------------------ structure
-    def bind(self, plan) -> None:
-        E = len(plan.edges)
+    def _build(self, plan) -> None:
+        E, N = len(plan.edges), len(plan.nodes)
         indeg = [len(nd.preds) for nd in plan.nodes]
-        edge_id = plan.edge_ids()
-        routed = [False] * E
-        self._router_of: dict[int, str] = {}
+        outs_of: list[list[tuple[int, int]]] = [[] for _ in range(N)]
         for nd in plan.nodes:
-            outs = sorted(((v, edge_id[(nd.label, plan.nodes[v].label)]) for v in range(len(plan.nodes))
-                           if (nd.label, plan.nodes[v].label) in edge_id), key=lambda t: t[0])
+            for p, e in zip(nd.preds, nd.in_edges):
+                outs_of[p].append((nd.pos, e))
+        routed = [False] * E
+        router_of: dict[int, str] = {}
+        eids_of: dict[int, list[int]] = {}
+        for nd in plan.nodes:
+            outs = sorted(outs_of[nd.pos])
             outs = [(v, e) for v, e in outs if self.route_single or indeg[v] > 1]
             if not outs:
                 continue
             self.routers[nd.key] = Router(nd.out_ch, len(outs), self.router_bias, self.tau_init)
-            self._router_of[nd.pos] = nd.key
-            self.register_buffer(f"_n{nd.pos}_eids", torch.tensor([e for _, e in outs]), persistent=False)
+            router_of[nd.pos] = nd.key
+            eids_of[nd.pos] = [e for _, e in outs]
             for _, e in outs:
                 routed[e] = True
-        self.register_buffer("unrouted", torch.tensor([0.0 if r else 1.0 for r in routed] + [0.0]), persistent=False)
+        self._router_of = router_of
+        self._routed_of = {plan.nodes[p].label: ids for p, ids in eids_of.items()}
+        self.register_buffer("unrouted", torch.tensor([0.0 if r else 1.0 for r in routed]), persistent=False)
         self.register_buffer("routed_mask", torch.tensor(routed, dtype=torch.bool), persistent=False)
+        self.register_buffer("_edge_src", torch.tensor([plan.by_label[u].pos for u, _ in plan.edges],
+                                                       dtype=torch.long).reshape(-1), persistent=False)
+        # per step: its node positions (statistics), and for the slots with routers their
+        # [Gr, Dmax] edge ids, flattened, valid entries only
+        self._steps: dict[int, tuple[list[int], int, list[str]]] = {}
         for st in plan.steps:
-            self.register_buffer(f"_s{st.index}_pos", torch.tensor(st.nodes), persistent=False)
-        for nd in plan.nodes:
-            self.register_buffer(f"_n{nd.pos}_pos", torch.tensor([nd.pos]), persistent=False)
-        self.register_buffer("_edge_src", torch.tensor([plan.by_label[u].pos for u, _ in plan.edges], dtype=torch.long),
-                             persistent=False)
-        # per step: which slots have routers, their [Gr, Dmax] edge ids (flattened, valid only)
-        self._steps: dict[int, tuple[torch.Tensor, int]] = {}
-        self._step_keys: dict[int, list[str]] = {}
-        for st in plan.steps:
-            slots = [g for g, p in enumerate(st.nodes) if p in self._router_of]
+            self.register_buffer(f"_s{st.index}_pos", torch.tensor(st.nodes, dtype=torch.long), persistent=False)
+            slots = [g for g, p in enumerate(st.nodes) if p in router_of]
             if not slots:
                 continue
-            keys = [self._router_of[st.nodes[g]] for g in slots]
-            dmax = max(self.routers[k].fc.out_features for k in keys)
+            keys = [router_of[st.nodes[g]] for g in slots]
+            dmax = max(len(eids_of[st.nodes[g]]) for g in slots)
             valid, eids = [], []
-            for i, k in enumerate(keys):
-                ids = getattr(self, f"_n{st.nodes[slots[i]]}_eids").tolist()
+            for i, g in enumerate(slots):
+                ids = eids_of[st.nodes[g]]
                 valid += [i * dmax + d for d in range(len(ids))]
                 eids += ids
-            self.register_buffer(f"_s{st.index}_valid", torch.tensor(valid), persistent=False)
-            self.register_buffer(f"_s{st.index}_eids", torch.tensor(eids), persistent=False)
-            self._steps[st.index] = (torch.tensor(slots), st.size)
-            self._step_keys[st.index] = keys
-        self._plan = plan
-        self._param_cache: dict[int, tuple] = {}
-        self._build_adjacency_index(plan)
-        self.register_load_state_dict_post_hook(lambda m, k: m._param_cache.clear())
-
-    def _build_adjacency_index(self, plan) -> None:
-        stages: dict = {}
+            self.register_buffer(f"_s{st.index}_valid", torch.tensor(valid, dtype=torch.long), persistent=False)
+            self.register_buffer(f"_s{st.index}_eids", torch.tensor(eids, dtype=torch.long), persistent=False)
+            self._steps[st.index] = (slots, st.size, keys)
+        self._n_nodes = N
+        self._labels = [nd.label for nd in plan.nodes]
+        stages: dict[Any, list[int]] = {}
         for nd in plan.nodes:
-            stages.setdefault(plan.graph.nodes[nd.label].get("stage", 0), []).append(nd.pos)
+            stages.setdefault(nd.stage, []).append(nd.pos)
         self._stage_nodes = {s: [plan.nodes[p].label for p in ps] for s, ps in stages.items()}
         for s, ps in stages.items():
             local = {p: i for i, p in enumerate(ps)}
@@ -195,33 +178,29 @@ class DDWWiring(Wiring):
             self.register_buffer(f"_adj{s}", torch.tensor([rows, cols, es], dtype=torch.long).reshape(3, -1),
                                  persistent=False)
 
-    def _buffer(self, name: str) -> torch.Tensor:
-        return getattr(self, name)
-
     def _step_params(self, step: int):
-        cached = self._param_cache.get(step)
-        if cached is None:
-            rs = [self.routers[k] for k in self._step_keys[step]]
-            cached = ([r.fc.weight for r in rs], [r.fc.bias for r in rs], [r.tau for r in rs])
-            self._param_cache[step] = cached
-        ws, bs, ts = cached
-        if len(ws) == 1:
-            return ws[0].unsqueeze(0), bs[0].unsqueeze(0), ts[0].reshape(1)
-        d = max(w.shape[0] for w in ws)  # pad each router's rows to the step's widest (F.pad exports to ONNX)
-        return (torch.stack([F.pad(w, (0, 0, 0, d - w.shape[0])) for w in ws]),
-                torch.stack([F.pad(b, (0, d - b.shape[0])) for b in bs]), torch.stack(ts))
-
-    def _apply(self, fn, *args, **kwargs):
-        out = super()._apply(fn, *args, **kwargs)
-        self._param_cache = {}
-        return out
+        """The routers of a step stacked (read from the modules at each call), rows padded to the
+        widest router of the step."""
+        rs = [self.routers[k] for k in self._steps[step][2]]
+        if len(rs) == 1:
+            r = rs[0]
+            return r.fc.weight.unsqueeze(0), r.fc.bias.unsqueeze(0), r.tau.reshape(1)
+        d = max(r.fc.weight.shape[0] for r in rs)  # F.pad exports to ONNX
+        pad = torch.nn.functional.pad
+        return (torch.stack([pad(r.fc.weight, (0, 0, 0, d - r.fc.weight.shape[0])) for r in rs]),
+                torch.stack([pad(r.fc.bias, (0, d - r.fc.bias.shape[0])) for r in rs]),
+                torch.stack([r.tau for r in rs]))
 
     # ------------------------------------------------------------------ coefficients
-    def _coefficient(self, alpha: torch.Tensor, tau: torch.Tensor, ctx: _DDWContext) -> torch.Tensor:
+    @property
+    def may_close(self) -> bool:  # type: ignore[override]
+        return not self.training  # hard thresholds close edges in eval
+
+    def _coefficient(self, alpha: torch.Tensor, tau: torch.Tensor, state: _State) -> torch.Tensor:
         gate = torch.sigmoid((alpha - tau) / self.temperature)
         if self.training:
             if self.penalty:
-                ctx.open_mass.append(gate.mean())
+                state.open_mass.append(gate.mean())
             return alpha * gate
         is_open = (alpha > tau).to(alpha.dtype)
         if self.eval_weight == "gate":
@@ -230,115 +209,194 @@ class DDWWiring(Wiring):
             return alpha * is_open
         return is_open
 
-    def context(self, x: torch.Tensor) -> EdgeContext:
-        ctx = _DDWContext(self, x.shape[0])
-        self._last = ctx
-        return ctx
+    def begin(self, x: torch.Tensor) -> _State:
+        if self.training and torch.is_grad_enabled():
+            self.summary = None  # training: statistics recorded before no longer describe the net
+        state = _State(self.unrouted.to(x.dtype).unsqueeze(0).expand(x.shape[0], -1))
+        self._last = state
+        if self._recorder is not None:
+            self._recorder.n += x.shape[0]
+        return state
 
-    def raw_coefficients(self) -> torch.Tensor:
-        raise WiringError("ddw coefficients are per sample: run a forward pass, then use wiring.last_coefficients()")
+    def after_step(self, state: _State, step: int, y: torch.Tensor, alive: torch.Tensor | None) -> None:
+        rec = self._recorder
+        if rec is not None:
+            batch = y.shape[0]
+            pos = getattr(self, f"_s{step}_pos")
+            counts = alive.reshape(batch, -1).sum(0) if alive is not None else \
+                rec.exec.new_full((pos.numel(),), float(batch))
+            rec.exec.index_add_(0, pos, counts.to(rec.exec.dtype))
+        info = self._steps.get(step)
+        if info is None:
+            return
+        slots, G, _ = info
+        pooled = _pool(y, G)
+        if len(slots) != G:
+            pooled = pooled[:, slots]
+        weight, bias, tau = self._step_params(step)
+        alpha = torch.sigmoid(torch.einsum("bgc,gdc->bgd", pooled, weight) + bias)   # [B, Gr, D]
+        coef = self._coefficient(alpha, tau.view(1, -1, 1), state)
+        valid, eids = getattr(self, f"_s{step}_valid"), getattr(self, f"_s{step}_eids")
+        alpha = alpha.reshape(alpha.shape[0], -1)[:, valid]
+        coef = coef.reshape(coef.shape[0], -1)[:, valid]
+        state.coefficients = state.coefficients.index_copy(1, eids, coef)
+        if rec is not None:
+            rec.sum.index_add_(0, eids, alpha.detach().sum(0))
+            rec.sq.index_add_(0, eids, (alpha.detach() ** 2).sum(0))
+            rec.open.index_add_(0, eids, (coef.detach() > 0).to(alpha.dtype).sum(0))
 
-    def may_close_raw(self) -> bool:
-        return not self.training  # hard thresholds close edges in eval
+    def coefficients(self) -> torch.Tensor:
+        """A summary, not what the executors use: the last forward's coefficients averaged over
+        its batch, or ``sigmoid(router bias)`` before any forward."""
+        if self._last is not None:
+            return self._last.coefficients.detach().mean(0)
+        c = self.unrouted.clone()
+        for st, (_, _, keys) in self._steps.items():
+            c[getattr(self, f"_s{st}_eids")] = torch.cat([torch.sigmoid(self.routers[k].fc.bias.detach()) for k in keys])
+        return c
 
     def regularizer(self) -> torch.Tensor:
-        ctx = self._last
-        if not self.penalty or ctx is None or not ctx.open_mass:
+        state = self._last
+        if not self.penalty or state is None or not state.open_mass:
             return self.unrouted.new_zeros(())
-        return self.penalty * torch.stack(ctx.open_mass).mean()
+        return self.penalty * torch.stack(state.open_mass).mean()
+
+    def routed_edges(self, label: Any) -> list[int]:
+        """Edge ids of node ``label``'s routed out-edges, in the order of its router's outputs."""
+        if label not in self._routed_of:
+            raise WiringError(f"ddw: node {label!r} has no router (no routed out-edges)")
+        return list(self._routed_of[label])
 
     def last_coefficients(self) -> torch.Tensor:
         """The last forward's per-sample edge coefficients ``[B, E]``."""
         if self._last is None:
             raise WiringError("no forward pass has run yet")
-        return self._last.pad[:, :-1]
+        return self._last.coefficients
 
     def adjacency(self) -> dict:
         """Per stage: ``(node labels, A)`` with ``A[b, v, u]`` the coefficient of edge u -> v for sample b."""
-        pad = self.last_coefficients()
+        c = self.last_coefficients()
         out = {}
         for s, labels in self._stage_nodes.items():
-            rows, cols, es = self._buffer(f"_adj{s}")
-            A = pad.new_zeros(pad.shape[0], len(labels), len(labels))
-            A[:, rows, cols] = pad[:, es]
+            rows, cols, es = getattr(self, f"_adj{s}")
+            A = c.new_zeros(c.shape[0], len(labels), len(labels))
+            A[:, rows, cols] = c[:, es]
             out[s] = (labels, A)
         return out
 
     # ------------------------------------------------------------------ statistics and write-back
-    def start_stats(self) -> None:
-        E, N = len(self.edges), len(self._plan.nodes)
-        z = self.unrouted.new_zeros
-        self._stats = {"n": 0, "sum": z(E), "sq": z(E), "open": z(E), "exec": z(N)}
+    def _version(self) -> int:
+        return sum(p._version for p in self.parameters())
 
-    def _count_samples(self, batch: int) -> None:
-        self._stats["n"] += batch
+    def _start_recording(self) -> _Recorder:
+        if self._recorder is not None:
+            raise WiringError("ddw: a recording is already running on this network")
+        self._recorder = _Recorder(len(self.edges), self._n_nodes, self.unrouted)
+        return self._recorder
 
-    def _accumulate(self, eids, alpha, coef) -> None:
-        s = self._stats
-        s["sum"].index_add_(0, eids, alpha.sum(0))
-        s["sq"].index_add_(0, eids, (alpha * alpha).sum(0))
-        s["open"].index_add_(0, eids, (coef > 0).to(alpha.dtype).sum(0))
-
-    def _executed(self, positions: torch.Tensor, alive: torch.Tensor | None, batch: int) -> None:
-        counts = alive.reshape(batch, -1).sum(0) if alive is not None else \
-            self.unrouted.new_full((positions.numel(),), float(batch))
-        self._stats["exec"].index_add_(0, positions, counts.to(self._stats["exec"].dtype))
-
-    def finish_stats(self) -> dict:
-        s, self._stats = self._stats, None
-        if s is None or s["n"] == 0:
-            raise WiringError("collect_stats saw no samples")
-        n = float(s["n"])
-        mean, sq = s["sum"] / n, s["sq"] / n
+    def _finish_recording(self) -> dict:
+        rec, self._recorder = self._recorder, None
+        if rec is None or rec.n == 0:
+            raise WiringError("ddw recording saw no samples: run the network on data inside the `with` block")
+        n = float(rec.n)
+        mean, sq = rec.sum / n, rec.sq / n
         routed = self.routed_mask
-        exec_rate = s["exec"] / n
-        src = self._buffer("_edge_src")
-        summary = {
+        exec_rate = rec.exec / n
+        self.summary = {
             "samples": int(n),
             "ddw_mean": torch.where(routed, mean, torch.ones_like(mean)),
             "ddw_std": torch.where(routed, (sq - mean * mean).clamp_min(0).sqrt(), torch.zeros_like(mean)),
-            "open_rate": torch.where(routed, s["open"] / n, exec_rate[src]),
+            "open_rate": torch.where(routed, rec.open / n, exec_rate[self._edge_src]),
             "exec_rate": exec_rate,
         }
-        self.summary = summary
-        return summary
+        self._summary_version = self._version()
+        return self.summary
 
-    def edge_strength(self) -> torch.Tensor:
-        """Open rate over the data given to ``collect_stats``; before that (e.g. for training
-        snapshots) the mean coefficient of the last batch, or sigmoid(bias) before any forward."""
-        summary = getattr(self, "summary", None)
-        if summary is not None:
-            return summary["open_rate"]
-        if self._last is not None:
-            return self._last.pad[:, :-1].detach().mean(0)
-        c = self.unrouted[:-1].clone()
-        for pos, key in self._router_of.items():
-            c[self._buffer(f"_n{pos}_eids")] = torch.sigmoid(self.routers[key].fc.bias.detach())
-        return c
+    def _fresh_summary(self) -> dict:
+        if self.summary is not None and self._summary_version != self._version():
+            self.summary = None  # the routers were updated since
+        if self.summary is None:
+            raise WiringError("ddw write_back needs statistics recorded over data since the last training step: "
+                              "run `with graphwire.wiring.ddw.recording(net): ...` over a loader "
+                              "(or graphwire.wiring.ddw.record(net, loader)) first")
+        return self.summary
 
-    def inference_mask(self) -> torch.Tensor:
-        return (self.edge_strength() > 0) & (self.edge_mask > 0)
+    def strength(self) -> torch.Tensor:
+        """The open rate over the recorded data."""
+        return self._fresh_summary()["open_rate"]
 
-    def _summary(self) -> dict:
-        summary = getattr(self, "summary", None)
-        if summary is None:
-            raise WiringError("ddw write_back needs statistics over data: call net.collect_stats(loader) first")
-        return summary
+    def snapshot(self) -> dict:
+        """Mid-training: the current coefficients (batch mean of the last forward) when no fresh
+        recording exists."""
+        if self.summary is not None and self._summary_version == self._version():
+            return dict(self.describe().edges)
+        return {"weight": self.coefficients().abs().cpu().tolist()}
 
-    def check_write_back(self) -> None:
-        self._summary()
+    def describe(self) -> WriteBack:
+        sm = self._fresh_summary()
+        rate = sm["open_rate"].cpu()
+        exec_rate = sm["exec_rate"].cpu().tolist()
+        return WriteBack(
+            edges={"weight": rate.tolist(), "active": (rate > 0).tolist(),
+                   "ddw_mean": sm["ddw_mean"].cpu().tolist(), "ddw_std": sm["ddw_std"].cpu().tolist()},
+            nodes={"exec_rate": {lab: min(1.0, exec_rate[i]) for i, lab in enumerate(self._labels)}})
 
-    def edge_attributes(self) -> dict:
-        attrs = super().edge_attributes()
-        sm = getattr(self, "summary", None)
-        if sm is None:
-            return attrs
-        attrs["ddw_mean"] = [float(x) for x in sm["ddw_mean"].cpu()]
-        attrs["ddw_std"] = [float(x) for x in sm["ddw_std"].cpu()]
-        return attrs
 
-    def node_attributes(self) -> dict:
-        sm = getattr(self, "summary", None)
-        if sm is None:
-            return {}
-        return {"exec_rate": [min(1.0, float(x)) for x in sm["exec_rate"].cpu()]}
+@dataclass(frozen=True)
+class DDW(WiringSpec):
+    """``wiring="ddw"``: instance-aware routers on every node's output edges."""
+
+    method = "ddw"
+    router_bias: float = 3.0
+    tau_init: float = 0.5
+    temperature: float = 1.0
+    eval_weight: str = "gate"
+    penalty: float = 0.0
+    route_single: bool = False
+
+
+def _ddw_of(net: nn.Module) -> DDWWiring:
+    found = [m for m in net.modules() if isinstance(m, DDWWiring)] if isinstance(net, nn.Module) else []
+    if len(found) != 1:
+        names = sorted({m.name for m in net.modules() if isinstance(m, Wiring)}) if isinstance(net, nn.Module) else []
+        raise WiringError(f"ddw recording needs a network holding one wiring='ddw', got "
+                          f"{type(net).__name__} with wiring(s) {names}")
+    return found[0]
+
+
+@contextlib.contextmanager
+def recording(net: nn.Module) -> Iterator[dict]:
+    """Record DDW's dataset statistics over the forward passes run inside the block (in eval mode).
+
+    The yielded dict is filled with the summary when the block ends (``samples``, ``ddw_mean``,
+    ``ddw_std``, ``open_rate``, ``exec_rate``); ``net.write_back()`` then describes it.
+    """
+    wiring = _ddw_of(net)
+    was = net.training
+    net.eval()
+    wiring._start_recording()
+    out: dict = {}
+    ok = False
+    try:
+        with torch.no_grad():
+            yield out
+        ok = True
+    finally:
+        net.train(was)
+        if ok:
+            out.update(wiring._finish_recording())
+        else:
+            wiring._recorder = None
+
+
+def record(net: nn.Module, loader: Iterable, *, batches: int | None = None) -> dict:
+    """Run ``net`` over ``loader`` (``x`` or ``(x, y)`` batches, moved to the net's device) inside
+    :func:`recording`; returns the summary."""
+    device = next(net.parameters()).device
+    with recording(net) as stats:
+        for i, batch in enumerate(loader):
+            if batches is not None and i >= batches:
+                break
+            x = batch[0] if isinstance(batch, (list, tuple)) else batch
+            net(x.to(device))
+    return stats

@@ -26,13 +26,14 @@ cumulative mass reaches ``level`` instead. ``write_back`` puts ``weight = q(d)``
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..errors import ParameterError, WiringError
-from .base import Wiring, check_number
-from .registry import register_wiring
+from .base import Wiring, WriteBack, check_number
+from .registry import WiringSpec, register_wiring
 
 __all__ = ["DepthWiring", "depth_prior", "depth_cutoff", "fold_tail", "categorical_kl"]
 
@@ -95,9 +96,11 @@ class DepthWiring(Wiring):
     mode = "edge"
     options = ("prior", "prior_rate", "n_train", "fixed", "rule", "level")
 
-    def __init__(self, edges, edge_data, source_channels, prior: str = "exponential", prior_rate: float = 0.85,
+    def __init__(self, plan, edge_data, prior: str = "exponential", prior_rate: float = 0.85,
                  n_train: int | None = None, fixed: bool = False, rule: str = "mode", level: float = 0.95):
-        super().__init__(edges, edge_data, source_channels)
+        super().__init__(plan, edge_data)
+        edges = self.edges
+        self.unit_edges = frozenset(range(len(edges)))
         taps: dict[int, int] = {}
         self.edge_depth: list[int | None] = []
         for i, ((u, v), d) in enumerate(zip(edges, edge_data)):
@@ -127,7 +130,6 @@ class DepthWiring(Wiring):
                 0, torch.tensor([self.max_depth]), 0.0))
         else:
             self.logits = nn.Parameter(torch.zeros(self.max_depth + 1))
-        self._node_pos: dict | None = None
 
     # ---- the distribution
     def q(self) -> torch.Tensor:
@@ -160,14 +162,24 @@ class DepthWiring(Wiring):
             self.logits.copy_(q.clamp_min(0).log())
 
     # ---- executor side: a plain, ungated chain
-    def raw_coefficients(self) -> torch.Tensor:
+    def coefficients(self) -> torch.Tensor:
         return self.log_prior.new_ones(len(self.edges))
 
-    def constant_unit_edges(self) -> set[int]:
-        return set(range(len(self.edges)))
-
     # ---- write-back
-    def edge_attributes(self):
+    def describe(self) -> WriteBack:
+        edges = self._edge_attributes()
+        q = self.q().detach().cpu()
+        d_opt = self.d_opt()
+        states = {self.edges[e][0]: d for d, e in enumerate(self.taps)}
+        prob: dict = {}
+        active: dict = {}
+        for label, d in self.node_depths().items():
+            active[label] = d <= d_opt
+            if label in states:
+                prob[label] = float(q[d])
+        return WriteBack(edges=edges, nodes={"depth_prob": prob, "active": active})
+
+    def _edge_attributes(self) -> dict:
         q = self.q().detach().cpu().double()
         survive = torch.flip(torch.cumsum(torch.flip(q, [0]), 0), [0])  # P(depth >= d)
         d_opt = self.d_opt()
@@ -180,11 +192,8 @@ class DepthWiring(Wiring):
                 weight.append(float(survive[dep]))
             else:
                 weight.append(1.0)
-            active.append(bool(self.edge_mask[i] > 0) and (dep is None or dep <= d_opt))
+            active.append(dep is None or dep <= d_opt)
         return {"weight": weight, "active": active}
-
-    def bind(self, plan) -> None:  # called by WiredNet when the compiler provides it
-        self._node_pos = {nd.label: nd.pos for nd in plan.nodes}
 
     def node_depths(self) -> dict:
         """``{node label: depth}`` for the nodes the chain's edges place at a depth."""
@@ -196,20 +205,15 @@ class DepthWiring(Wiring):
             out[self.edges[e][0]] = d
         return out
 
-    def node_attributes(self):
-        if self._node_pos is None:
-            return {}
-        q = self.q().detach().cpu()
-        d_opt = self.d_opt()
-        states = {self.edges[e][0]: d for d, e in enumerate(self.taps)}
-        n = len(self._node_pos)
-        prob: list = [None] * n
-        active: list = [None] * n
-        for label, d in self.node_depths().items():
-            pos = self._node_pos.get(label)
-            if pos is None:
-                continue
-            active[pos] = d <= d_opt
-            if label in states:
-                prob[pos] = float(q[d])
-        return {"depth_prob": prob, "active": active}
+
+@dataclass(frozen=True)
+class Depth(WiringSpec):
+    """``wiring="depth"``: a categorical posterior over the depth of a residual chain."""
+
+    method = "depth"
+    prior: str = "exponential"
+    prior_rate: float = 0.85
+    n_train: int | None = None
+    fixed: bool = False
+    rule: str = "mode"
+    level: float = 0.95

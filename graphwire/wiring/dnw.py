@@ -39,16 +39,17 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from ..errors import WiringError
-from .base import Wiring
-from .registry import register_wiring
+from .base import Wiring, WriteBack
+from .registry import WiringSpec, register_wiring
 
-__all__ = ["DNWWiring", "StraightThrough", "topk_mask", "budget"]
+__all__ = ["DNWWiring", "DNW", "StraightThrough", "topk_mask", "budget"]
 
 
 class StraightThrough(torch.autograd.Function):
@@ -95,9 +96,8 @@ class DNWWiring(Wiring):
     mode = "edge"
     options = ("k", "refresh", "group_by")
 
-    def __init__(self, edges, edge_data, source_channels, k: Any = 0.5, refresh: int = 1,
-                 group_by: str | None = None):
-        super().__init__(edges, edge_data, source_channels)
+    def __init__(self, plan, edge_data, k: Any = 0.5, refresh: int = 1, group_by: str | None = None):
+        super().__init__(plan, edge_data)
         E = len(self.edges)
         if isinstance(refresh, bool) or not isinstance(refresh, numbers.Integral) or refresh < 1:
             raise WiringError(f"dnw wiring: refresh must be an integer >= 1 (recompute the top-k every "
@@ -147,7 +147,8 @@ class DNWWiring(Wiring):
             self.register_buffer(f"_gids{gi}", t, persistent=False)
         self.register_buffer("_fixed", fixed, persistent=False)
         self._has_fixed = bool(fixed.any())
-        self._units = set(fixed.nonzero().flatten().tolist())
+        self.unit_edges = frozenset(fixed.nonzero().flatten().tolist())
+        self.may_close = any(kk < size for _, kk, _, size in self._groups)
         self.k = sum(ks.values())
 
         w = (torch.rand(E) * 2 - 1) * bounds
@@ -196,37 +197,28 @@ class DNWWiring(Wiring):
         return self.mask
 
     # ---- the Wiring interface
-    def raw_coefficients(self) -> torch.Tensor:
+    def coefficients(self) -> torch.Tensor:
         mask = self._training_mask() if self.training else self.mask
         c = StraightThrough.apply(self.weight, mask)
         if self._has_fixed:
             c = torch.where(self._fixed, torch.ones_like(c), c)
         return c
 
-    def may_close_raw(self) -> bool:
-        return any(k < size for _, k, _, size in self._groups)
-
-    def constant_unit_edges(self) -> set[int]:
-        return set(self._units)
-
     def active_mask(self) -> torch.Tensor:
         """Bool ``[E]``: the edges the network uses now (the last selection; fixed edges included)."""
         return self.mask > 0
 
-    def inference_mask(self) -> torch.Tensor:
-        return self.active_mask() & (self.edge_mask > 0)
-
-    def edge_strength(self) -> torch.Tensor:
+    def strength(self) -> torch.Tensor:
         return torch.where(self._fixed, torch.ones_like(self.weight), self.weight.detach().abs())
 
-    def edge_attributes(self) -> dict[str, list[Any]]:
-        active = self.inference_mask()
+    def describe(self) -> WriteBack:
+        active = self.active_mask()
         w = self.weight.detach()
         coef = torch.where(self._fixed, torch.ones_like(w), w) * active.to(w.dtype)
-        return {"weight": coef.cpu().tolist(), "magnitude": self.edge_strength().cpu().tolist(),
-                "active": active.cpu().tolist()}
+        return WriteBack(edges={"weight": coef.cpu().tolist(), "magnitude": self.strength().cpu().tolist(),
+                                "active": active.cpu().tolist()})
 
-    def load_edges_from(self, other: Wiring, pairs: list[tuple[int, int]]) -> None:
+    def transfer_from(self, other: Wiring, pairs: list[tuple[int, int]]) -> None:
         if not isinstance(other, DNWWiring) or not pairs:
             return
         new, old = (torch.tensor(x, dtype=torch.long) for x in zip(*pairs))
@@ -239,3 +231,13 @@ class DNWWiring(Wiring):
     def extra_repr(self) -> str:
         groups = ", ".join(f"{g!r}: {k}/{n}" for g, k, _, n in self._groups)
         return f"edges={len(self.edges)}, k={self.k}, refresh={self.refresh}, groups={{{groups}}}"
+
+
+@dataclass(frozen=True)
+class DNW(WiringSpec):
+    """``wiring="dnw"``: top-k edges by ``|w|``, straight-through gradients to all edges."""
+
+    method = "dnw"
+    k: Any = 0.5
+    refresh: int = 1
+    group_by: str | None = None

@@ -20,12 +20,13 @@ closed at inference (``graphwire.prune(G, attr="active")`` removes it without ch
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .base import Wiring, check_number
-from .registry import register_wiring
+from .base import Wiring, WriteBack, check_number
+from .registry import WiringSpec, register_wiring
 
 __all__ = ["L0Wiring", "hard_concrete_sample", "hard_concrete_p_open", "hard_concrete_eval"]
 
@@ -59,30 +60,29 @@ class L0Wiring(Wiring):
     mode = "edge"
     options = ("lam", "init_drop", "beta", "gamma", "zeta")
 
-    def __init__(self, edges, edge_data, source_channels, lam: float = 0.0, init_drop: float = 0.5,
+    may_close = True
+
+    def __init__(self, plan, edge_data, lam: float = 0.0, init_drop: float = 0.5,
                  beta: float = 2 / 3, gamma: float = -0.1, zeta: float = 1.1):
-        super().__init__(edges, edge_data, source_channels)
+        super().__init__(plan, edge_data)
         self.lam = check_number("l0", "lam", lam, lambda v: v >= 0, ">= 0")
         p = check_number("l0", "init_drop", init_drop, lambda v: 0 < v < 1, "in (0, 1)")
         self.beta = check_number("l0", "beta", beta, lambda v: v > 0, "> 0")
         self.gamma = check_number("l0", "gamma", gamma, lambda v: v < 0, "< 0")
         self.zeta = check_number("l0", "zeta", zeta, lambda v: v > 1, "> 1")
-        self.log_alpha = nn.Parameter(torch.randn(len(edges)) * 0.01 + math.log((1 - p) / p))
+        self.log_alpha = nn.Parameter(torch.randn(len(self.edges)) * 0.01 + math.log((1 - p) / p))
 
-    def raw_coefficients(self) -> torch.Tensor:
+    def coefficients(self) -> torch.Tensor:
         if self.training:
             return hard_concrete_sample(self.log_alpha, self.beta, self.gamma, self.zeta)
         return hard_concrete_eval(self.log_alpha, self.gamma, self.zeta)
-
-    def may_close_raw(self) -> bool:
-        return True
 
     def p_open(self) -> torch.Tensor:
         return hard_concrete_p_open(self.log_alpha, self.beta, self.gamma, self.zeta)
 
     def expected_open(self) -> torch.Tensor:
         """The expected number of open edges (the L0 norm of the gates, in expectation)."""
-        return (self.p_open() * self.edge_mask).sum()
+        return self.p_open().sum()
 
     def regularizer(self) -> torch.Tensor:
         if self.lam == 0.0:
@@ -90,22 +90,31 @@ class L0Wiring(Wiring):
         return self.lam * self.expected_open()
 
     def eval_gates(self) -> torch.Tensor:
-        return hard_concrete_eval(self.log_alpha.detach(), self.gamma, self.zeta) * self.edge_mask
+        return hard_concrete_eval(self.log_alpha.detach(), self.gamma, self.zeta)
 
-    def edge_strength(self) -> torch.Tensor:
+    def strength(self) -> torch.Tensor:
         return self.eval_gates()
 
-    def inference_mask(self) -> torch.Tensor:
-        return self.eval_gates() > 0
+    def describe(self) -> WriteBack:
+        g = self.eval_gates().cpu()
+        return WriteBack(edges={"weight": g.tolist(), "active": (g > 0).tolist(),
+                                "p_open": [float(x) for x in self.p_open().detach().cpu()]})
 
-    def edge_attributes(self):
-        attrs = super().edge_attributes()
-        attrs["p_open"] = [float(x) for x in (self.p_open().detach() * self.edge_mask).cpu()]
-        return attrs
-
-    def load_edges_from(self, other, pairs):
+    def transfer_from(self, other, pairs):
         if not isinstance(other, L0Wiring):
             return
         with torch.no_grad():
             for new, old in pairs:
                 self.log_alpha[new] = other.log_alpha[old]
+
+
+@dataclass(frozen=True)
+class L0(WiringSpec):
+    """``wiring="l0"``: hard-concrete edge gates with an expected-L0 penalty ``lam``."""
+
+    method = "l0"
+    lam: float = 0.0
+    init_drop: float = 0.5
+    beta: float = 2 / 3
+    gamma: float = -0.1
+    zeta: float = 1.1

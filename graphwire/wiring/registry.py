@@ -1,22 +1,88 @@
-"""The table of wiring methods, by name (each method module registers its class on import)."""
+"""The table of wiring methods by name, and typed specs.
+
+``compile(G, wiring="dnw", k=0.05)`` and ``compile(G, wiring=graphwire.wiring.DNW(k=0.05))`` are
+the same: a spec is a frozen dataclass of one method's options (each method module defines its
+own next to its class), a string names a method and its options come as keywords.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import inspect
+from typing import Any, ClassVar, Sequence
+
 from ..errors import WiringError
-from .base import Wiring, check_options
+from .base import Wiring
+
+__all__ = ["WIRINGS", "WiringSpec", "register_wiring", "make_wiring", "known_wirings"]
 
 WIRINGS: dict[str, type[Wiring]] = {}
 
 
-def register_wiring(cls: type[Wiring]) -> type[Wiring]:
-    """Make a :class:`Wiring` subclass available as ``compile(..., wiring=cls.name)`` (a decorator)."""
-    WIRINGS[cls.name] = cls
-    return cls
+@dataclasses.dataclass(frozen=True)
+class WiringSpec:
+    """Base of the typed specs: ``method`` names the registered wiring."""
+
+    method: ClassVar[str] = ""
+
+    def options(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
-def make_wiring(name: str, edges, edge_data, source_channels, options: dict) -> Wiring:
+def register_wiring(cls: type[Wiring] | None = None, *, overwrite: bool = False):
+    """Make a :class:`Wiring` subclass available as ``compile(..., wiring=cls.name)``; a decorator,
+    with or without ``(overwrite=True)`` (replacing a registered name needs it)."""
+
+    def add(c: type[Wiring]) -> type[Wiring]:
+        if not (isinstance(c, type) and issubclass(c, Wiring)):
+            raise WiringError(f"register_wiring takes a Wiring subclass, got {c!r}")
+        if not isinstance(c.name, str) or not c.name or c.name == "base":
+            raise WiringError(f"wiring class {c.__name__} needs a class attribute name = '<method name>'")
+        if c.name in WIRINGS and WIRINGS[c.name] is not c and not overwrite:
+            raise WiringError(f"wiring {c.name!r} is already registered (pass overwrite=True to replace it)")
+        WIRINGS[c.name] = c
+        return c
+
+    return add if cls is None else add(cls)
+
+
+def known_wirings() -> list[str]:
+    return sorted(WIRINGS)
+
+
+def _check_options(cls: type[Wiring], given: dict) -> None:
+    unknown = [k for k in given if k not in cls.options]
+    if unknown:
+        bad = unknown[0]
+        close = difflib.get_close_matches(str(bad), cls.options, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise WiringError(f"{cls.name} wiring has no option {bad!r}{hint}; its options are {list(cls.options)}")
+
+
+def make_wiring(wiring: Any, plan: Any, edge_data: Sequence[dict], options: dict) -> Wiring:
+    """The wiring object for a plan: ``wiring`` is a method name (options as keywords) or a spec."""
+    if isinstance(wiring, WiringSpec):
+        if options:
+            raise WiringError(f"give the options of wiring {wiring.method!r} in its spec or as keywords, "
+                              f"not both (got spec {wiring!r} and {sorted(options)})")
+        name, options = wiring.method, wiring.options()
+    elif isinstance(wiring, str):
+        name = wiring
+    else:
+        raise WiringError(f"wiring must be a method name ({known_wirings()}) or a spec such as "
+                          f"graphwire.wiring.Sigmoid(), got {wiring!r}")
     if name not in WIRINGS:
-        raise WiringError(f"unknown wiring {name!r}; known wirings: {sorted(WIRINGS)}")
+        raise WiringError(f"unknown wiring {name!r}; known wirings: {known_wirings()}")
     cls = WIRINGS[name]
-    check_options(cls, options)
-    return cls(edges, edge_data, source_channels, **options)
+    _check_options(cls, options)
+    return cls(plan, edge_data, **options)
+
+
+def spec_matches_class(spec: type[WiringSpec]) -> bool:
+    """Whether a spec's fields and defaults are its class's keyword options (a test helper)."""
+    cls = WIRINGS[spec.method]
+    params = {n: p.default for n, p in inspect.signature(cls.__init__).parameters.items()
+              if n not in ("self", "plan", "edge_data")}
+    fields = {f.name: f.default for f in dataclasses.fields(spec)}
+    return params == fields and set(fields) == set(cls.options)

@@ -9,31 +9,34 @@ before pruning.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
 from ..errors import WiringError
-from .base import Wiring
-from .registry import register_wiring
+from .base import Wiring, WriteBack
+from .registry import WiringSpec, register_wiring
+
+__all__ = ["SigmoidWiring", "Sigmoid"]
 
 
 @register_wiring
 class SigmoidWiring(Wiring):
     name = "sigmoid"
-    mode = "edge"
     options = ("per_channel", "init", "penalty")
 
-    def __init__(self, edges, edge_data, source_channels, per_channel: bool = False,
-                 init: float = 0.0, penalty: float = 0.0):
-        super().__init__(edges, edge_data, source_channels)
+    def __init__(self, plan, edge_data, per_channel: bool = False, init: float = 0.0, penalty: float = 0.0):
+        super().__init__(plan, edge_data)
         if not isinstance(init, (int, float)) or isinstance(init, bool) or not math.isfinite(init):
             raise WiringError(f"sigmoid wiring: init must be a finite logit, got {init!r}")
-        if not isinstance(penalty, (int, float)) or isinstance(penalty, bool) or penalty < 0:
-            raise WiringError(f"sigmoid wiring: penalty must be a number >= 0, got {penalty!r}")
+        if (not isinstance(penalty, (int, float)) or isinstance(penalty, bool) or not math.isfinite(penalty)
+                or penalty < 0):
+            raise WiringError(f"sigmoid wiring: penalty must be a finite number >= 0, got {penalty!r}")
         self.per_channel = bool(per_channel)
         self.penalty = float(penalty)
         self.mode = "channel" if self.per_channel else "edge"
-        shape = (len(edges), max(source_channels, default=1)) if self.per_channel else (len(edges),)
+        source_channels = plan.source_channels() if self.per_channel else []
+        shape = (len(self.edges), max(source_channels, default=1)) if self.per_channel else (len(self.edges),)
         self.logit = torch.nn.Parameter(torch.full(shape, float(init)))
         cmask = torch.zeros(shape)
         if self.per_channel:
@@ -43,7 +46,7 @@ class SigmoidWiring(Wiring):
             cmask.fill_(1.0)
         self.register_buffer("_valid", cmask, persistent=False)
 
-    def raw_coefficients(self):
+    def coefficients(self):
         return torch.sigmoid(self.logit)
 
     def regularizer(self):
@@ -52,26 +55,38 @@ class SigmoidWiring(Wiring):
         gates = torch.sigmoid(self.logit) * self._valid
         return self.penalty * gates.sum() / self._valid.sum().clamp_min(1.0)
 
-    def edge_strength(self):
+    def strength(self):
         g = torch.sigmoid(self.logit.detach())
         if self.per_channel:
             return (g * self._valid).sum(1) / self._valid.sum(1).clamp_min(1.0)
         return g
 
-    def edge_attributes(self):
-        attrs = super().edge_attributes()
+    def describe(self) -> WriteBack:
+        s = self.strength().cpu()
+        out = WriteBack(edges={"weight": s.tolist(), "active": [True] * len(s)})
         if self.per_channel:
             g = torch.sigmoid(self.logit.detach()) * self._valid
-            attrs["channel_weights"] = [[float(x) for x in row[: int(v.sum())]] for row, v in zip(g.cpu(), self._valid.cpu())]
-        return attrs
+            out.edges["channel_weights"] = [[float(x) for x in row[: int(v.sum())]]
+                                            for row, v in zip(g.cpu(), self._valid.cpu())]
+        return out
 
-    def load_edges_from(self, other, pairs):
-        if not isinstance(other, SigmoidWiring) or other.per_channel != self.per_channel:
+    def transfer_from(self, other, pairs):
+        if not isinstance(other, SigmoidWiring) or other.per_channel != self.per_channel or not pairs:
             return
+        new, old = (torch.tensor(x, dtype=torch.long) for x in zip(*pairs))
         with torch.no_grad():
-            for new, old in pairs:
-                n = min(self.logit.shape[-1], other.logit.shape[-1]) if self.per_channel else None
-                if self.per_channel:
-                    self.logit[new, :n] = other.logit[old, :n]
-                else:
-                    self.logit[new] = other.logit[old]
+            if self.per_channel:
+                n = min(self.logit.shape[-1], other.logit.shape[-1])
+                self.logit[new, :n] = other.logit.detach()[old, :n].to(self.logit)
+            else:
+                self.logit[new] = other.logit.detach()[old].to(self.logit)
+
+
+@dataclass(frozen=True)
+class Sigmoid(WiringSpec):
+    """``wiring="sigmoid"``: a gate per edge (or per edge and source channel)."""
+
+    method = "sigmoid"
+    per_channel: bool = False
+    init: float = 0.0
+    penalty: float = 0.0

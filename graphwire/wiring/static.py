@@ -6,10 +6,14 @@ compiled with ``static`` reproduces the learned coefficients exactly.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from .base import Wiring
-from .registry import register_wiring
+from .base import Wiring, WriteBack
+from .registry import WiringSpec, register_wiring
+
+__all__ = ["StaticWiring", "Static"]
 
 
 @register_wiring
@@ -17,24 +21,23 @@ class StaticWiring(Wiring):
     name = "static"
     options = ()
 
-    def __init__(self, edges, edge_data, source_channels):
-        super().__init__(edges, edge_data, source_channels)
-        w = [float(d.get("weight", 1.0)) for d in edge_data]
+    def __init__(self, plan, edge_data):
+        super().__init__(plan, edge_data)
+        w = [float(d.get("weight", 1.0)) if d else 1.0 for d in edge_data]
         self.register_buffer("weight", torch.tensor(w, dtype=torch.get_default_dtype()))
-        self._zero = any(x == 0.0 for x in w)
-        self._units = {i for i, x in enumerate(w) if x == 1.0}
+        self.may_close = any(x == 0.0 for x in w)
+        self.unit_edges = frozenset(i for i, x in enumerate(w) if x == 1.0)
 
-    def raw_coefficients(self):
+    def coefficients(self):
         return self.weight
 
-    def may_close_raw(self):
-        return self._zero
+    def describe(self) -> WriteBack:
+        w = self.weight.detach().cpu()
+        return WriteBack(edges={"weight": w.abs().tolist(), "active": (w != 0).tolist()})
 
-    def edge_strength(self):
-        return self.weight.detach().abs()
 
-    def inference_mask(self):
-        return (self.edge_mask > 0) & (self.weight != 0)
+@dataclass(frozen=True)
+class Static(WiringSpec):
+    """``wiring="static"``: coefficients from each edge's ``weight`` (default 1)."""
 
-    def constant_unit_edges(self):
-        return set(self._units)
+    method = "static"

@@ -1,10 +1,9 @@
-"""Models for architecture search: the learnt-depth network (variational depth search) and a
-small DARTS search network.
+"""The learnt-depth network of variational depth search.
 
 Depth search (seed 004; the reference code's spiral setting): an input block, ``D`` residual
 blocks ``a_d = a_{d-1} + f_d(a_{d-1})`` and ONE output head applied to every ``a_d``, so one
 forward pass gives the ``D + 1`` predictions ``f_0..f_D``. The chain is an ordinary graph
-(:func:`depth_chain`) compiled with ``wiring="depth"``; its output is the taps ``a_0..a_D``
+(:func:`graphwire.generators.depth_chain`) compiled with ``wiring="depth"``; its output is the taps ``a_0..a_D``
 concatenated, and :class:`LearntDepthNet` adds the shared head, the exact ELBO loss, the
 marginal predictive, pruning and write-back.
 """
@@ -20,50 +19,14 @@ from torch import nn
 
 from .. import generators
 from ..compiler import WiredNet, compile
+from ..generators.depth import depth_chain
 from ..errors import ParameterError
 from ..generators._common import check_int, record
 from ..graph import meta
 from ..wiring.depth import fold_tail
 from .classifiers import WiredClassifier, wired_conv2d
 
-__all__ = ["depth_chain", "LearntDepthNet", "expected_calibration_error", "darts_search_net"]
-
-
-def depth_chain(max_depth: int, *, width: int = 20, input_op: str = "dense", block_op: str = "dense_relu_bn",
-                tap_op: str = "identity") -> nx.DiGraph:
-    """The residual chain of depth search as a graph (vector data: compile with ``dims=0``).
-
-    Labels (a topological order): ``0`` input block (``input_op``, ``width`` channels); for
-    ``d = 1..D`` block ``2d - 1`` (``block_op``, the residual function ``f_d``) and state ``2d``
-    (``identity``, ``agg="sum"``: ``a_d = a_{d-1} + f_d(a_{d-1})``); taps ``2D + 1 + d``
-    (outputs, ``a_d`` unchanged). Edges of block ``d`` carry ``depth=d``; tap edges ``tap=True,
-    depth=d``.
-
-    >>> G = depth_chain(2, width=4)
-    >>> sorted(G.edges(data="depth"))
-    [(0, 1, 1), (0, 2, 1), (0, 5, 0), (1, 2, 1), (2, 3, 2), (2, 4, 2), (2, 6, 1), (3, 4, 2), (4, 7, 2)]
-    """
-    D = check_int("max_depth", max_depth, 0)
-    width = check_int("width", width, 1)
-    G = nx.DiGraph()
-    G.add_node(0, role="input", op=input_op, channels=width)
-    for d in range(1, D + 1):
-        G.add_node(2 * d - 1, op=block_op, channels=width)
-        G.add_node(2 * d, op="identity", channels=width, agg="sum")
-    for d in range(D + 1):
-        G.add_node(2 * D + 1 + d, role="output", op=tap_op)
-    for d in range(1, D + 1):
-        prev = 2 * (d - 1)
-        G.add_edge(prev, 2 * d - 1, depth=d)
-        G.add_edge(prev, 2 * d, depth=d)
-        G.add_edge(2 * d - 1, 2 * d, depth=d)
-    for d in range(D + 1):
-        G.add_edge(2 * d, 2 * D + 1 + d, depth=d, tap=True)
-    H = nx.DiGraph()  # nodes and edges in label order
-    H.add_nodes_from(sorted(G.nodes(data=True)))
-    H.add_edges_from(sorted(G.edges(data=True), key=lambda e: (e[0], e[1])))
-    return record(H, "depth_chain", {"max_depth": D, "width": width, "input_op": input_op,
-                                     "block_op": block_op, "tap_op": tap_op}, None)
+__all__ = ["LearntDepthNet", "expected_calibration_error"]
 
 
 def expected_calibration_error(probs: torch.Tensor, y: torch.Tensor, n_bins: int = 10) -> float:
@@ -206,62 +169,3 @@ class LearntDepthNet(nn.Module):
         meta(H)["depth"] = {"d_opt": d_opt, "expected_depth": self.expected_depth(),
                             "rule": rule or self.wiring.rule, "q": [float(x) for x in q]}
         return H
-
-
-def darts_search_net(in_channels: int, num_classes: int, *, n_nodes: int = 4, channels: int = 16,
-                     ops=None, cells: int = 1,
-                     partial_channels: int = 1, dims: int = 2, **wiring_options) -> WiredClassifier:
-    """A small DARTS search network: conv stem -> ``cells`` normal cells (stacked, alphas shared)
-    -> ReLU, global pool, linear head; ``wiring="darts"`` with ``wiring_options`` (``gate``,
-    ``edge_norm``...). Derive with ``graphwire.derive(model.write_back())`` and build the
-    discrete network with ``model.recompile(derived)``.
-
-    >>> m = darts_search_net(1, 10, n_nodes=2, channels=4)
-    >>> m(torch.randn(2, 1, 8, 8)).shape
-    torch.Size([2, 10])
-    """
-    from ..generators.darts_cell import DARTS_OPS
-
-    cell_kw = dict(n_nodes=n_nodes, ops=list(ops or DARTS_OPS), channels=channels, partial_channels=partial_channels)
-    cells = check_int("cells", cells, 1)
-    if cells == 1:
-        G = generators.darts_cell(**cell_kw)
-    else:
-        G = _chain_cells(cells, n_nodes=n_nodes, ops=list(ops or DARTS_OPS), channels=channels,
-                         partial_channels=partial_channels)
-    if dims not in (1, 2):
-        raise ParameterError(f"dims must be 1 or 2, got {dims!r}")
-    if dims == 2:
-        return wired_conv2d(G, in_channels, num_classes, width=channels, wiring="darts", op="identity",
-                            **wiring_options)
-    from .classifiers import wired_conv1d
-
-    return wired_conv1d(G, in_channels, num_classes, width=channels, wiring="darts", op="identity",
-                        **wiring_options)
-
-
-def _chain_cells(cells: int, **cell_kw) -> nx.DiGraph:
-    """``cells`` normal cells in a row; cell k's two input states read cell k-1's output (its
-    concat is brought back to ``channels`` by the input states' 1x1 preprocessing)."""
-    G = nx.DiGraph()
-    offset, prev_out = 0, None
-    for k in range(cells):
-        C = generators.darts_cell(**cell_kw)
-        mapping = {n: n + offset for n in C}
-        C = nx.relabel_nodes(C, mapping)
-        ins = [n for n, d in C.nodes(data=True) if d.get("role") == "input"]
-        out = next(n for n, d in C.nodes(data=True) if d.get("role") == "output")
-        for n, d in C.nodes(data=True):
-            d["stage"] = k
-            if k > 0 and n in ins:
-                d["role"] = "hidden"
-            if k < cells - 1 and n == out:
-                d["role"] = "hidden"
-        G.add_nodes_from(C.nodes(data=True))
-        G.add_edges_from(C.edges(data=True))
-        if prev_out is not None:
-            for n in ins:
-                G.add_edge(prev_out, n)
-        prev_out = out
-        offset += C.number_of_nodes()
-    return record(G, "darts_cells", dict(cell_kw, cells=cells), None)

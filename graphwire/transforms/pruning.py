@@ -12,10 +12,10 @@ from typing import Literal
 
 import networkx as nx
 
-from .errors import AttributeValueError, DeadNodeError, ParameterError, describe
-from .graph import copy_graph, inputs, meta, outputs, reachable, sort_key, topological_order, validate
+from ..errors import AttributeValueError, DeadNodeError, ParameterError, describe
+from ..graph import copy_graph, inputs, meta, outputs, reachable, sort_key, topological_order, validate
 
-__all__ = ["prune", "remove_dead_nodes"]
+__all__ = ["prune", "remove_dead_nodes", "share"]
 
 
 def _edge_values(G: nx.DiGraph, attr: str) -> dict[tuple, float]:
@@ -81,8 +81,32 @@ def remove_dead_nodes(G: nx.DiGraph) -> tuple[nx.DiGraph, list]:
     return H, dead
 
 
+def share(G: nx.DiGraph, *, attr: str = "weight") -> nx.DiGraph:
+    """A copy of ``G`` with ``share`` on every edge: its fraction of its target's input,
+    ``|attr| / sum of |attr| over the target's in-edges`` (an only input has share 1).
+
+    When every node ends in a normalisation (as graphwire's built-in ops do), a node's gates
+    matter only relative to each other: ``share`` is the scale-free view of them.
+
+    >>> import graphwire as gw
+    >>> G = gw.generators.resnet(1)
+    >>> for i, (u, v) in enumerate(G.edges): G.edges[u, v]["weight"] = float(i + 1)
+    >>> sorted(share(G).edges(data="share"))
+    [(0, 1, 1.0), (0, 2, 0.4), (1, 2, 0.6)]
+    """
+    values = _edge_values(G, attr)
+    H = copy_graph(G)
+    for v in H:
+        ins = list(H.in_edges(v))
+        total = sum(abs(values[e]) for e in ins)
+        for e in ins:
+            H.edges[e]["share"] = abs(values[e]) / total if total > 0 else 0.0
+    return H
+
+
 def prune(
     G: nx.DiGraph,
+    *,
     threshold: float | None = None,
     keep: int | float | None = None,
     attr: str = "weight",
@@ -97,11 +121,12 @@ def prune(
     edges whose ``active`` flag is false are dropped. With ``ensure_path=True`` the widest
     input -> output path to every output (the one whose weakest edge is strongest) is kept as
     well, so the result never loses an output, at the cost of exceeding the budget by a few
-    edges. The graph records what was removed under ``G.graph["graphwire"]["pruned"]``.
+    edges. ``attr="share"`` on a graph without ``share`` computes it first (see :func:`share`).
+    The graph records what was removed under ``G.graph["graphwire"]["pruned"]``.
 
     >>> import graphwire as gw
     >>> G = gw.generators.complete(3)
-    >>> for i, (u, v) in enumerate(G.edges): G.edges[u, v]["weight"] = float(i)
+    >>> for i, (u, v) in enumerate(G.edges): G.edges[u, v]["weight"] = 1.0 / (i + 1)
     >>> gw.prune(G, keep=0.5).number_of_edges()
     5
     """
@@ -110,12 +135,17 @@ def prune(
         raise ParameterError(f"per_node must be None, 'in' or 'out', got {per_node!r}")
     if threshold is not None and keep is not None:
         raise ParameterError("give either threshold or keep, not both")
+    if threshold is not None and per_node is not None:
+        raise ParameterError(f"per_node={per_node!r} sets a budget per node and needs keep=...; with "
+                             "threshold=... every edge is compared to the threshold on its own")
     if threshold is None and keep is None and attr != "active":
         raise ParameterError("give threshold=... or keep=... (or attr='active' to keep active edges)")
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
                                   or not math.isfinite(threshold)):
         raise ParameterError(f"threshold must be a finite number, got {threshold!r}")
 
+    if attr == "share" and any("share" not in d for *_, d in G.edges(data=True)):
+        G = share(G)
     values = _edge_values(G, attr)
     edges = list(G.edges)
     if threshold is None and keep is None:
@@ -140,7 +170,8 @@ def prune(
     if not inputs(H) or not outputs(H):
         raise DeadNodeError(
             f"pruning by {attr!r} leaves no path from an input to an output "
-            f"(kept {len(kept)} of {len(edges)} edges)", nodes=dead)
+            f"(kept {len(kept)} of {len(edges)} edges); pass ensure_path=True (CLI: --ensure-path) "
+            f"to keep the widest path to every output", nodes=dead)
     record = meta(H)
     record["pruned"] = {
         "attr": attr, "threshold": threshold, "keep": keep, "per_node": per_node, "ensure_path": ensure_path,

@@ -32,7 +32,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ParameterError, ShapeError
-from .ops import ConvBlock, SepConvBlock, _bn, _cat, _conv, _grouped_linear, fused_batch_norm, register_op
+from .blocks import ConvBlock, SepConvBlock
+from .fused import batch_norm as _bn, cat_params as _cat, conv_fn as _conv, fused_batch_norm
+from .registry import register_op
 
 __all__ = ["PRIMITIVES", "Zero", "Pool", "SkipConnect", "FactorizedReduce", "SepConv", "DilConv",
            "ReLUConvBN", "ChannelSlice", "Dense", "DenseReLUBN"]
@@ -257,46 +259,6 @@ class ChannelSlice(nn.Module):
         return x.reshape((B, groups, self.cin) + sp)[:, :, self._range()].reshape((B, groups * self.cout) + sp)
 
 
-class Dense(nn.Module):
-    """A plain ``nn.Linear`` on ``[B, C]`` (the VDS input block)."""
-
-    input_params = {"fc.weight": 1}
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 0):
-        super().__init__()
-        if stride != 1:
-            raise ParameterError(f"dense op has no stride, got stride={stride}")
-        self.fc = nn.Linear(in_channels, out_channels)
-
-    def forward(self, x):
-        return self.fc(x)
-
-    @staticmethod
-    def fusion_params(mods):
-        return {"w": [m.fc.weight for m in mods], "b": [m.fc.bias for m in mods]}
-
-    def fused(self, p, x, groups: int, training: bool):
-        return _grouped_linear(x, p["w"], p["b"], groups)
-
-
-class DenseReLUBN(Dense):
-    """Linear -> ReLU -> BatchNorm1d: the residual function of the VDS/DUN fully connected chain."""
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 0):
-        super().__init__(in_channels, out_channels, stride, dims)
-        self.bn = nn.BatchNorm1d(out_channels)
-
-    def forward(self, x):
-        return self.bn(F.relu(self.fc(x)))
-
-    @staticmethod
-    def fusion_params(mods):
-        return dict(Dense.fusion_params(mods), bn=[m.bn for m in mods])
-
-    def fused(self, p, x, groups: int, training: bool):
-        return fused_batch_norm(F.relu(super().fused(p, x, groups, training)), p["bn"], training)
-
-
 def _k(cls, **fixed):
     def factory(in_channels, out_channels, stride=1, dims=2, **options):
         return cls(in_channels, out_channels, stride, dims, **fixed, **options)
@@ -316,5 +278,3 @@ register_op("dil_conv_5x5", _k(DilConv, kernel_size=5), spatial=True)
 register_op("relu_conv_bn_1x1", ReLUConvBN, spatial=True)
 register_op("slice_head", _k(ChannelSlice, part="head"), spatial=None)
 register_op("slice_tail", _k(ChannelSlice, part="tail"), spatial=None)
-register_op("dense", Dense, spatial=False)
-register_op("dense_relu_bn", DenseReLUBN, spatial=False)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ParameterError
-from .ops import register_op
+from .registry import register_op
 
 __all__ = ["BasicBlock", "Bottleneck"]
 

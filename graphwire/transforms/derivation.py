@@ -20,9 +20,9 @@ from typing import Any
 
 import networkx as nx
 
-from .errors import AttributeValueError, ParameterError
-from .generators.darts_cell import Connection, find_connections, select_connections
-from .graph import meta, sort_key, validate
+from ..errors import AttributeValueError, ParameterError
+from ..generators.darts_cell import Connection, find_connections, select_connections
+from ..graph import meta, sort_key, validate
 
 __all__ = ["derive", "Connection", "find_connections", "select_connections"]
 
@@ -98,7 +98,7 @@ def derive(G: Any, top_k: int = 2, *, threshold: float | None = None,
         H.add_edge(c.source, cand)
         H.add_edge(cand, c.target)
         genotype.append([c.source, c.target, op])
-    from .prune import remove_dead_nodes
+    from .pruning import remove_dead_nodes
 
     H, dead = remove_dead_nodes(H)
     # keep the label order of the original graph (its topological labelling)

@@ -1,0 +1,320 @@
+"""``WiredNet``: the module a graph compiles to, its runtime, and ``graphwire.compile``.
+
+Node modules live in ``net.nodes`` keyed by node label (``net.nodes["7"]``), so state_dict keys
+are stable and readable and ``compile(pruned, init_from=net)`` can carry parameters over by label.
+The plan (what) is inert data; the :class:`Runtime` holds what an executor reads at each call
+(modules, the wiring, index buffers, the edge mask); an executor (how) is a plain function
+``(plan, runtime, x) -> y`` that ``net.executor`` switches at any time.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Sequence
+
+import networkx as nx
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ParameterError, ShapeError
+from ..graph import copy_graph, meta
+from ..ops.registry import build_op, known_ops
+from ..wiring.base import Wiring
+from ..wiring.registry import make_wiring
+from ..wiring.routing import Routing
+from .plan import Plan
+from .planners import build_plan
+
+__all__ = ["WiredNet", "Runtime", "compile", "wired_core"]
+
+
+class Runtime(nn.Module):
+    """What the executors read besides the plan, all of it at each call.
+
+    - ``module(pos)`` / ``step_modules[i]``: the node modules (owned by the net, not by this);
+    - ``fused_params(i)``: step ``i``'s parameters for its fused kernel, read from the modules now
+      (so ``torch.func.functional_call`` and swapped parameters are always honoured);
+    - ``index(i, name)``: the plan's index arrays as buffers (they move with ``.to()``);
+    - ``edge_mask`` (a persistent buffer) and ``masked``: edges closed by ``mask_edges``;
+    - ``unit_blocks[i][j]``: source block ``j`` of step ``i`` is one edge with the constant
+      coefficient 1 (a plain pass-through: no multiply);
+    - ``wiring``, ``routing`` (the wiring again when its coefficients depend on activations),
+      ``resize``, ``skip_closed``.
+    """
+
+    def __init__(self, plan: Plan, nodes: nn.ModuleDict, wiring: Wiring, *, resize: str):
+        super().__init__()
+        # plain references: the net owns (and registers) the node modules and the wiring
+        self.__dict__["_owned"] = (nodes, wiring)
+        self.resize = resize
+        self.skip_closed = True
+        self.register_buffer("edge_mask", torch.ones(len(plan.edges)))
+        self.masked = False
+        self._keys = [nd.key for nd in plan.nodes]
+        self.step_modules = [[nodes[plan.nodes[p].key] for p in st.nodes] for st in plan.steps]
+        self._fusable = [len(m) > 1 and hasattr(m[0], "fused") for m in self.step_modules]
+        self._index_names: dict[tuple[int, str], str] = {}
+        for st in plan.steps:
+            for name, arr in st.arrays().items():
+                buf = f"s{st.index}_{name}"
+                self.register_buffer(buf, torch.from_numpy(np.ascontiguousarray(arr, np.int64)), persistent=False)
+                self._index_names[(st.index, name)] = buf
+        units = wiring.unit_edges
+        self.unit_blocks = [[sb.single is not None and sb.single in units for sb in st.sources] for st in plan.steps]
+
+    @property
+    def nodes(self) -> nn.ModuleDict:
+        return self.__dict__["_owned"][0]
+
+    @property
+    def wiring(self) -> Wiring:
+        return self.__dict__["_owned"][1]
+
+    @property
+    def routing(self) -> Routing | None:
+        w = self.wiring
+        return w if isinstance(w, Routing) else None
+
+    def module(self, pos: int) -> nn.Module:
+        return self.nodes[self._keys[pos]]
+
+    def index(self, step: int, name: str) -> torch.Tensor:
+        return getattr(self, self._index_names[(step, name)])
+
+    def fused_params(self, step: int) -> dict | None:
+        if not self._fusable[step]:
+            return None
+        mods = self.step_modules[step]
+        return type(mods[0]).fusion_params(mods)
+
+    def sync_mask(self) -> None:
+        self.masked = bool((self.edge_mask == 0).any())
+
+
+class WiredNet(nn.Module):
+    """A neural network whose wiring is a graph. Build it with :func:`graphwire.compile`."""
+
+    def __init__(self, plan: Plan, wiring: Wiring, graph: nx.DiGraph, *, executor: str = "batched",
+                 resize: str = "area", op_options: dict | None = None):
+        super().__init__()
+        self.plan = plan
+        self._graph = graph if nx.is_frozen(graph) else nx.freeze(graph)
+        op_options = op_options or {}
+        self.nodes = nn.ModuleDict()
+        for nd in plan.nodes:
+            self.nodes[nd.key] = build_op(nd.op, nd.in_ch, nd.out_ch, stride=nd.stride, dims=plan.dims,
+                                          options=op_options.get(nd.op), where=f" at node {nd.label!r}")
+        self.wiring = wiring
+        self.runtime = Runtime(plan, self.nodes, wiring, resize=resize)
+        self.executor = executor
+        self._register_load_state_dict_pre_hook(self._upgrade_state_dict)
+        self.register_load_state_dict_post_hook(_after_load)
+
+    # ---- properties
+    @property
+    def graph(self) -> nx.DiGraph:
+        """A frozen copy of the graph this network was compiled from (mutating the caller's graph
+        afterwards changes nothing here)."""
+        return self._graph
+
+    @property
+    def executor(self) -> str:
+        return self._executor
+
+    @executor.setter
+    def executor(self, name: str) -> None:
+        from ..executors import EXECUTORS
+
+        if name not in EXECUTORS:
+            raise ParameterError(f"unknown executor {name!r}; known executors: {sorted(EXECUTORS)}")
+        self._executor = name
+
+    @property
+    def resize(self) -> str:
+        return self.runtime.resize
+
+    @property
+    def skip_closed(self) -> bool:
+        """In inference (eval, no_grad), a node whose inputs are closed for every sample is not computed."""
+        return self.runtime.skip_closed
+
+    @skip_closed.setter
+    def skip_closed(self, value: bool) -> None:
+        self.runtime.skip_closed = bool(value)
+
+    @property
+    def in_channels(self) -> int:
+        return self.plan.in_channels
+
+    @property
+    def out_channels(self) -> int:
+        """Channels of the output: the output nodes' channels, concatenated in label order."""
+        return self.plan.out_channels
+
+    # ---- forward
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from ..executors import EXECUTORS
+
+        plan = self.plan
+        want = plan.dims + 2
+        if not isinstance(x, torch.Tensor):
+            raise ShapeError(f"input must be a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != want or x.shape[1] != plan.in_channels or x.shape[0] == 0:
+            shape = "[B, C]" if plan.dims == 0 else "[B, C" + ", L" * (plan.dims == 1) + ", H, W" * (plan.dims == 2) + "]"
+            ins = [nd.label for nd in plan.nodes if nd.role == "input"][:4]
+            raise ShapeError(f"input of shape {list(x.shape)} does not fit: the graph's input node(s) {ins} "
+                             f"expect {shape} with C = {plan.in_channels} and B >= 1")
+        dtype = self.runtime.edge_mask.dtype
+        if x.dtype != dtype:
+            raise ShapeError(f"input dtype {x.dtype} does not match the network's {dtype}; "
+                             f"convert with x.to({dtype}) (or the net with net.to({x.dtype}))")
+        return EXECUTORS[self._executor](plan, self.runtime, x)
+
+    # ---- state
+    def _upgrade_state_dict(self, state_dict, prefix, local_metadata, strict, missing, unexpected, errors):
+        """State dicts saved before the runtime existed kept the edge mask in the wiring."""
+        old = prefix + "wiring.edge_mask"
+        if old in state_dict and prefix + "runtime.edge_mask" not in state_dict:
+            state_dict[prefix + "runtime.edge_mask"] = state_dict.pop(old)
+
+    # ---- what training learned
+    def regularizer(self) -> torch.Tensor:
+        """The wiring's penalty term (add it to the loss); zero for methods without one."""
+        return self.wiring.regularizer()
+
+    def mask_edges(self, edges: Sequence[tuple] | None) -> None:
+        """Close the given edges (``(u, v)`` pairs) from now on; ``None`` reopens every edge."""
+        rt = self.runtime
+        if edges is None:
+            with torch.no_grad():
+                rt.edge_mask.fill_(1.0)
+            rt.masked = False
+            return
+        ids = self.plan.edge_ids()
+        keep = torch.ones(len(ids))
+        for e in edges:
+            if not isinstance(e, (tuple, list)) or len(e) != 2:
+                raise ParameterError(f"mask_edges takes (u, v) pairs, got {e!r}")
+            if tuple(e) not in ids:
+                raise ParameterError(f"edge {tuple(e)!r} is not in the graph")
+            keep[ids[tuple(e)]] = 0.0
+        with torch.no_grad():
+            rt.edge_mask.copy_(keep.to(rt.edge_mask))
+        rt.sync_mask()
+
+    def write_back(self) -> nx.DiGraph:
+        """A copy of the graph with what the wiring learned (``weight``, ``active``, ...): the
+        wiring's :meth:`~graphwire.wiring.Wiring.describe`, with masked edges inactive."""
+        desc = self.wiring.describe()
+        H = copy_graph(self._graph)
+        edges = self.plan.edges
+        for key, values in desc.edges.items():
+            if key == "active" and self.runtime.masked:
+                mask = self.runtime.edge_mask.detach().cpu().tolist()
+                values = [v if v is None else bool(v) and m > 0 for v, m in zip(values, mask)]
+            for (u, v), val in zip(edges, values):
+                if val is not None:  # a method may describe only some edges
+                    H.edges[u, v][key] = val
+        for key, by_label in desc.nodes.items():
+            for label, val in by_label.items():
+                if val is not None:
+                    H.nodes[label][key] = val
+        record = meta(H)
+        record.update(desc.graph)
+        record["wiring"] = self.wiring.name
+        return H
+
+    def count_flops(self, input_shape) -> int:
+        """FLOPs of one forward pass (see :func:`graphwire.compiler.flops.count_flops`)."""
+        from .flops import count_flops
+
+        return count_flops(self, input_shape)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def extra_repr(self) -> str:
+        return (f"nodes={len(self.plan.nodes)}, edges={len(self.plan.edges)}, steps={len(self.plan.steps)}, "
+                f"wiring={self.wiring.name!r}, executor={self._executor!r}")
+
+
+def _after_load(module: WiredNet, keys) -> None:
+    module.runtime.sync_mask()
+
+
+def wired_core(model: nn.Module) -> WiredNet | None:
+    """The :class:`WiredNet` inside ``model`` (itself, ``model.wired``, or the first submodule)."""
+    if isinstance(model, WiredNet):
+        return model
+    inner = getattr(model, "module", None)  # DistributedDataParallel
+    if isinstance(inner, nn.Module) and inner is not model:
+        return wired_core(inner)
+    for m in model.modules():
+        if isinstance(m, WiredNet):
+            return m
+    return None
+
+
+def compile(G: nx.DiGraph, *, in_channels: int, channels: int | None = None, default_op: str = "conv",
+            output_op: str | None = "identity", dims: int = 2, wiring: Any = "static",
+            executor: str = "batched", resize: str = "area", op_options: dict | None = None,
+            init_from: nn.Module | None = None, **options) -> WiredNet:
+    """Compile a graph into a :class:`WiredNet` (a plain ``nn.Module``).
+
+    ``in_channels``: channels of the network input, fed to every input node. ``channels``: default
+    width of nodes without a ``channels`` attribute. ``default_op``/``output_op``: ops of nodes
+    without an ``op`` attribute (output nodes aggregate with ``identity`` unless told otherwise).
+    ``dims``: 2 for images, 1 for sequences, 0 for vectors. ``wiring``: a method name
+    (``"static"``, ``"sigmoid"``, ...; its options as keyword arguments) or a typed spec such as
+    ``graphwire.wiring.Sigmoid(penalty=1e-3)``. ``executor``: ``"batched"`` or ``"reference"``.
+    ``resize``: how inputs of different spatial size meet (``"area"`` or ``"bilinear"``, to the
+    smallest). ``op_options``: ``{op name: {option: value}}`` for the node ops. ``init_from``: a
+    network whose node parameters (by label) and edge parameters (by ``(u, v)``) are carried over,
+    e.g. after pruning. The network keeps a frozen copy of ``G``.
+
+    >>> import torch, graphwire as gw
+    >>> net = gw.compile(gw.generators.resnet(4), in_channels=3, channels=8, wiring="sigmoid")
+    >>> net(torch.randn(2, 3, 16, 16)).shape
+    torch.Size([2, 8, 16, 16])
+    """
+    return _compile(G, copy=True, in_channels=in_channels, channels=channels, default_op=default_op,
+                    output_op=output_op, dims=dims, wiring=wiring, executor=executor, resize=resize,
+                    op_options=op_options, init_from=init_from, stacklevel=3, **options)
+
+
+def _compile(G: nx.DiGraph, *, copy: bool, in_channels: int, channels: int | None = None, default_op: str = "conv",
+             output_op: str | None = "identity", dims: int = 2, wiring: Any = "static", executor: str = "batched",
+             resize: str = "area", op_options: dict | None = None, init_from: nn.Module | None = None,
+             stacklevel: int = 3, **options) -> WiredNet:
+    """``compile``; ``copy=False`` freezes ``G`` itself instead of a copy (for graphs a model
+    builder made and nobody else holds: a DNW candidate graph can have millions of edges)."""
+    if resize not in ("area", "bilinear"):
+        raise ParameterError(f"resize must be 'area' or 'bilinear', got {resize!r}")
+    if op_options is not None:
+        if not isinstance(op_options, dict):
+            raise ParameterError(f"op_options must be a dict {{op name: {{option: value}}}}, got {op_options!r}")
+        unknown = sorted(str(k) for k in op_options if k not in known_ops())
+        if unknown:
+            raise ParameterError(f"op_options names unknown op(s) {unknown}; known ops: {known_ops()}")
+    old = None
+    if init_from is not None:
+        old = wired_core(init_from) if isinstance(init_from, nn.Module) else None
+        if old is None:
+            raise ParameterError(f"init_from must be a compiled network (a WiredNet or a model holding one), "
+                                 f"got {type(init_from).__name__}; load a state dict with net.load_state_dict")
+    plan, edge_data = build_plan(G, in_channels=in_channels, channels=channels, default_op=default_op,
+                                 output_op=output_op, dims=dims)
+    w = make_wiring(wiring, plan, edge_data, options)
+    frozen = copy_graph(G) if copy else G
+    net = WiredNet(plan, w, frozen, executor=executor, resize=resize, op_options=op_options)
+    if old is not None:
+        from .carry_over import carry_over
+
+        report = carry_over(net, old)
+        net.init_report = report
+        if report["skipped"]:
+            warnings.warn(f"init_from: {len(report['skipped'])} node(s) kept fresh parameters "
+                          f"(new, different op or incompatible shape): {report['skipped'][:8]}",
+                          stacklevel=stacklevel)
+    return net

@@ -1,0 +1,15 @@
+"""Node operations: the registry, the built-in blocks and each method's ops (importing registers them).
+
+| module | ops |
+|---|---|
+| :mod:`~graphwire.ops.blocks` | ``conv``, ``sepconv``, ``linear``, ``identity`` |
+| :mod:`~graphwire.ops.channel` | ``channel`` (DNW's single-channel node) |
+| :mod:`~graphwire.ops.darts` | DARTS' candidate ops (``sep_conv_3x3``, ``max_pool_3x3``, ...) |
+| :mod:`~graphwire.ops.depth` | ``dense``, ``dense_relu_bn`` (depth search) |
+| :mod:`~graphwire.ops.resnet` | ``basic_block``, ``bottleneck`` (DDW's ResNets) |
+"""
+
+from .registry import OpSpec, build_op, get_op, known_ops, register_op
+from . import blocks, channel, darts, depth, resnet  # noqa: E402,F401  (importing registers the ops)
+
+__all__ = ["OpSpec", "build_op", "get_op", "known_ops", "register_op"]

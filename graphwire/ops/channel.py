@@ -1,0 +1,99 @@
+"""The single-channel node op of Discovering Neural Wirings: ``channel``.
+
+A channel node is one feature map: BatchNorm -> ReLU -> k x k depthwise convolution (one input
+channel, one output channel; ``stride`` on the node's first convolution). A node fed a
+``C``-channel tensor (``in_channels = C > 1``, only possible at a graph's input, e.g. the image)
+first reduces it to its own channel with a ``stem_kernel`` convolution -- its slice of a stem
+convolution such as MobileNet's ``conv1`` -- and then runs BatchNorm -> ReLU -> depthwise conv.
+
+The fused form runs a step of G channel nodes as ONE BatchNorm over G channels and ONE grouped
+(depthwise) convolution; the batched executor's aggregation over earlier steps (one matmul per
+source step against a ``[G, J]`` coefficient block) is then exactly a masked 1 x 1 convolution
+over the earlier channels. A ``layered`` graph of channel nodes therefore runs as one masked 1 x 1
+conv over earlier blocks plus one grouped depthwise conv per block, with no per-node Python.
+
+>>> import torch, graphwire as gw
+>>> G = gw.generators.layered([4, 8, 8, 2])
+>>> net = gw.compile(G, in_channels=1, channels=1, default_op="channel")
+>>> len(net.plan.steps), net(torch.randn(2, 1, 8, 8)).shape
+(4, torch.Size([2, 2, 8, 8]))
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ParameterError, ShapeError
+from .fused import batch_norm as _bn, cat_params as _cat, conv_fn as _conv, fused_batch_norm
+from .registry import register_op
+
+__all__ = ["ChannelNode"]
+
+
+
+class ChannelNode(nn.Module):
+    """[stem conv C->1 when C > 1] -> BatchNorm -> ReLU -> k x k depthwise conv, on one channel.
+
+    Parameters: ``bn`` (a 1-channel BatchNorm), ``weight`` (``[1, 1, k(, k)]``, the depthwise
+    kernel) and, for ``in_channels > 1``, ``stem`` (``[1, C, s(, s)]``). Kernels start as
+    ``nn.Conv2d`` would (uniform in +-1/sqrt(fan_in)), as in the DNW code.
+    """
+
+    input_params = {"stem": 1}
+
+    def __init__(self, in_channels: int, out_channels: int = 1, stride: int = 1, dims: int = 2,
+                 kernel_size: int = 3, stem_kernel: int | None = None):
+        super().__init__()
+        if out_channels != 1:
+            raise ShapeError(f"channel op: a channel node has exactly one output channel, got "
+                             f"out_channels={out_channels} (compile with channels=1)")
+        if dims not in (1, 2):
+            raise ParameterError(f"channel op: dims must be 1 or 2, got {dims!r}")
+        for name, k in (("kernel_size", kernel_size), ("stem_kernel", stem_kernel)):
+            if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0):
+                raise ParameterError(f"channel op: {name} must be an odd positive integer, got {k!r}")
+        sk = kernel_size if stem_kernel is None else stem_kernel
+        self.dims, self.stride, self.kernel_size, self.stem_kernel = dims, stride, kernel_size, sk
+        self.cin = in_channels
+        if in_channels > 1:
+            bound = 1.0 / math.sqrt(in_channels * sk ** dims)
+            self.stem = nn.Parameter(torch.empty((1, in_channels) + (sk,) * dims).uniform_(-bound, bound))
+        else:
+            self.stem = None
+        self.bn = _bn(dims, 1)
+        bound = 1.0 / math.sqrt(kernel_size ** dims)
+        self.weight = nn.Parameter(torch.empty((1, 1) + (kernel_size,) * dims).uniform_(-bound, bound))
+
+    def extra_repr(self) -> str:
+        stem = f"stem {self.cin}->1 ({self.stem_kernel}), " if self.stem is not None else ""
+        return f"{stem}kernel_size={self.kernel_size}, stride={self.stride}, dims={self.dims}"
+
+    def _run(self, x, stem, bn, weight, groups, training):
+        conv = _conv(self.dims)
+        s_dw = self.stride
+        if stem is not None:
+            x = conv(x, stem, None, self.stride, self.stem_kernel // 2, 1, groups)
+            s_dw = 1
+        x = F.relu(bn(x, training))
+        return conv(x, weight, None, s_dw, self.kernel_size // 2, 1, groups)
+
+    def forward(self, x):
+        return self._run(x, self.stem, lambda y, _: self.bn(y), self.weight, 1, self.training)
+
+    @staticmethod
+    def fusion_params(mods):
+        p = {"bn": [m.bn for m in mods], "w": [m.weight for m in mods]}
+        if mods[0].stem is not None:
+            p["stem"] = [m.stem for m in mods]
+        return p
+
+    def fused(self, p, x, groups: int, training: bool):
+        stem = _cat(p["stem"]) if "stem" in p else None
+        return self._run(x, stem, lambda y, t: fused_batch_norm(y, p["bn"], t), _cat(p["w"]), groups, training)
+
+
+register_op("channel", ChannelNode, spatial=True)

@@ -1,0 +1,81 @@
+"""The op registry: node operations by name.
+
+A node op is an ordinary ``nn.Module`` built by ``factory(in_channels, out_channels, stride=,
+dims=, **options)``. The batched executor runs the nodes of one step (same op and shape) as ONE
+kernel when the op class provides ``fused(params, x, groups, training)``: ``x`` holds the G nodes'
+inputs stacked on the channel axis and ``params`` the G nodes' parameters (see ``fusion_params``,
+and :mod:`graphwire.ops.fused` for helpers). Ops without it still work: the executor then calls
+the G modules one by one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from torch import nn
+
+from ..errors import GraphError, ParameterError, UnknownOpError
+
+__all__ = ["register_op", "known_ops", "build_op", "get_op", "OpSpec"]
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    name: str
+    factory: Callable[..., nn.Module]
+    spatial: bool | None  # True: conv-like (needs dims), False: vectors, None: any
+
+
+_REGISTRY: dict[str, OpSpec] = {}
+
+
+def register_op(name: str, factory: Callable[..., nn.Module] | None = None, *,
+                spatial: bool | None = None, overwrite: bool = False):
+    """Register a node operation under ``name`` (usable as a decorator).
+
+    The factory is called as ``factory(in_channels, out_channels, stride=s, dims=d, **options)``
+    and returns an ``nn.Module`` mapping ``[B, in_channels, ...]`` to ``[B, out_channels, ...]``.
+
+    >>> import torch.nn as nn, graphwire as gw
+    >>> gw.register_op("tanh_linear", lambda cin, cout, stride, dims: nn.Sequential(
+    ...     nn.Linear(cin, cout), nn.Tanh()), spatial=False, overwrite=True)
+    """
+    if not isinstance(name, str) or not name:
+        raise ParameterError(f"op name must be a non-empty string, got {name!r}")
+
+    def add(f: Callable[..., nn.Module]):
+        if not callable(f):
+            raise ParameterError(f"op {name!r}: factory must be callable, got {f!r}")
+        if name in _REGISTRY and not overwrite:
+            raise ParameterError(f"op {name!r} is already registered (pass overwrite=True to replace it)")
+        _REGISTRY[name] = OpSpec(name, f, spatial)
+        return f
+
+    return add if factory is None else add(factory)
+
+
+def known_ops() -> list[str]:
+    """Names of the registered node operations."""
+    return sorted(_REGISTRY)
+
+
+def get_op(name: str, where: str = "") -> OpSpec:
+    if name not in _REGISTRY:
+        raise UnknownOpError(
+            f"unknown op {name!r}{where}; known ops: {known_ops()} "
+            "(register your own with graphwire.register_op)")
+    return _REGISTRY[name]
+
+
+def build_op(name: str, in_channels: int, out_channels: int, *, stride: int = 1, dims: int = 2,
+             options: dict | None = None, where: str = "") -> nn.Module:
+    spec = get_op(name, where)
+    try:
+        return spec.factory(in_channels, out_channels, stride=stride, dims=dims, **(options or {}))
+    except GraphError as exc:
+        raise type(exc)(f"op {name!r}{where}: {exc}") from None
+    except TypeError as exc:
+        raise ParameterError(f"op {name!r}{where}: cannot build with in_channels={in_channels}, "
+                             f"out_channels={out_channels}, stride={stride}, options={options}: {exc}") from None
+
+
