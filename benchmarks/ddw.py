@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import interleaved, save  # noqa: E402
-from graphwire.models import ddw_resnet  # noqa: E402
+from _common import interleaved, save
+from graphwire.models import ddw_resnet
 
 
 def train_step(model, x, y, opt):

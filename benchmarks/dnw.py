@@ -26,9 +26,9 @@ import torch.nn.functional as F
 from torch import autograd, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import graphwire as gw  # noqa: E402
-from _common import interleaved, save  # noqa: E402
-from graphwire.models import dnw as D  # noqa: E402
+import graphwire as gw
+from _common import interleaved, save
+from graphwire.models import dnw as D
 
 
 # ----------------------------------------------------------------------------- the reference approach

@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import graphwire as gw  # noqa: E402
-from _common import interleaved, save  # noqa: E402
+import graphwire as gw
+from _common import interleaved, save
 
 
 class HandChain(nn.Module):

@@ -74,7 +74,7 @@ def main(argv=None):
     accs = [fixed[d]["acc"] for d in range(D + 1)]
     best = max(accs)
     plateau = min(d for d in range(D + 1) if accs[d] >= best - 0.01)  # first depth within 1 point of the best
-    mean = lambda key, sub=None: sum(r[key] if sub is None else r[key][sub] for r in runs) / len(runs)  # noqa: E731
+    mean = lambda key, sub=None: sum(r[key] if sub is None else r[key][sub] for r in runs) / len(runs)
     results = {
         "max_depth": D, "width": W, "epochs": a.epochs, "patience": a.patience, "runs": runs,
         "fixed_depth": {str(d): v for d, v in fixed.items()}, "fixed_plateau_depth": plateau,

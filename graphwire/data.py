@@ -48,7 +48,7 @@ def _shuffle_split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int
     if not 0 < n_test < len(y):
         raise ParameterError(f"test_fraction={test_fraction!r} leaves an empty split of {len(y)} samples")
     te, tr = order[:n_test], order[n_test:]
-    t = lambda a, dt: torch.as_tensor(np.ascontiguousarray(a), dtype=dt)  # noqa: E731
+    t = lambda a, dt: torch.as_tensor(np.ascontiguousarray(a), dtype=dt)
     return Split(t(x[tr], torch.float32), t(y[tr], torch.long), t(x[te], torch.float32), t(y[te], torch.long))
 
 
@@ -87,7 +87,7 @@ def mnist1d(*, num_samples: int = 5000, seed: int = 42, train_fraction: float = 
     finally:
         np.random.set_state(np_state)
         random.setstate(py_state)
-    f = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)[:, None]  # noqa: E731
+    f = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)[:, None]
     return Split(f(d["x"]), torch.as_tensor(d["y"], dtype=torch.long), f(d["x_test"]),
                  torch.as_tensor(d["y_test"], dtype=torch.long))
 

@@ -23,8 +23,8 @@ from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's graphwire
 
-from graphwire import data, generators, models  # noqa: E402
-from graphwire.train import fit, wired_core  # noqa: E402
+from graphwire import data, generators, models
+from graphwire.train import fit, wired_core
 
 BATCH, STEPS = 32, 5
 

@@ -22,7 +22,7 @@ from graphwire.errors import (
     RoleError,
     SelfLoopError,
 )
-from graphwire.io import from_node_link, load, loads, render, to_dot, to_json
+from graphwire.io import load, loads, render, to_dot, to_json
 
 
 def dot_text(text):

@@ -13,7 +13,7 @@ import pytest
 
 import graphwire
 from graphwire.cli import main
-from graphwire.io import from_node_link, load, loads, to_json
+from graphwire.io import load, loads, to_json
 
 HAS_DOT = shutil.which("dot") is not None
 REPO_ROOT = Path(graphwire.__file__).resolve().parent.parent

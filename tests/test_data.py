@@ -51,8 +51,8 @@ def test_digits_seed_decides_the_split_only():
     _assert_split_equal(a, b)
     assert not torch.equal(a.y_train, c.y_train)
     # another seed shuffles the same 1,797 images: same multiset of labels and pixel sums
-    labels = lambda s: sorted(torch.cat([s.y_train, s.y_test]).tolist())  # noqa: E731
-    sums = lambda s: torch.cat([s.x_train, s.x_test]).sum((1, 2, 3)).sort().values  # noqa: E731
+    labels = lambda s: sorted(torch.cat([s.y_train, s.y_test]).tolist())
+    sums = lambda s: torch.cat([s.x_train, s.x_test]).sum((1, 2, 3)).sort().values
     assert labels(a) == labels(c)
     torch.testing.assert_close(sums(a), sums(c))
 
@@ -155,7 +155,7 @@ def test_loader_batch_sizes_and_coverage():
 
 def test_loader_order_is_decided_by_the_seed():
     x, y = _xy(64)
-    order = lambda **kw: torch.cat([b[1] for b in data.loader(x, y, 8, **kw)]).tolist()  # noqa: E731
+    order = lambda **kw: torch.cat([b[1] for b in data.loader(x, y, 8, **kw)]).tolist()
     assert order(seed=3) == order(seed=3)
     assert order(seed=3) != order(seed=4)
     assert order(seed=3) != list(range(64))  # actually shuffled

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
-import matplotlib  # noqa: E402
-from matplotlib.colors import to_rgba  # noqa: E402
+import matplotlib
+from matplotlib.colors import to_rgba
 
-import graphwire as gw  # noqa: E402
-from graphwire import viz  # noqa: E402
-from graphwire.errors import FormatError, ParameterError  # noqa: E402
-from graphwire.train import History  # noqa: E402
+import graphwire as gw
+from graphwire import viz
+from graphwire.errors import FormatError, ParameterError
+from graphwire.train import History
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

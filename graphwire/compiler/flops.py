@@ -22,7 +22,7 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...] | torch.Tensor) -
     """
     device = next(model.parameters()).device
     x = input_shape if isinstance(input_shape, torch.Tensor) else torch.zeros(input_shape, device=device)
-    wired = [m for m in model.modules() if hasattr(m, "skip_closed")]
+    wired: list = [m for m in model.modules() if hasattr(m, "skip_closed")]
     saved = [m.skip_closed for m in wired]
     was = model.training
     model.eval()

@@ -254,7 +254,7 @@ def _interval_plan(G, *, in_channels, channels, default_op, output_op, dims):
         op = data.get("op") or (output_op if role == "output" and output_op else default_op)
         try:
             spec = get_op(op)
-        except Exception:  # noqa: BLE001 - compile raises the proper error
+        except Exception:
             return None
         if (spec.spatial is True and dims == 0) or (spec.spatial is False and dims != 0):
             return None

@@ -110,7 +110,7 @@ def darts_cell(n_nodes: int = 4, *, ops: Sequence[str] = DARTS_OPS, channels: in
     in_op = "relu_conv_bn_1x1" if preprocess else "identity"
     states = [node(role="input", op=in_op, channels=channels) for _ in range(2)]
     for j in range(2, n_nodes + 2):
-        pending = []  # (source, target-side node, attrs) edges into state j, added after it exists
+        pending: list[tuple[int, dict]] = []  # (source, target-side node, attrs) edges into state j, added after it exists
         for i in range(j):
             key = [cell_type, i, j]
             stride = 2 if reduction and i < 2 else 1
@@ -121,7 +121,7 @@ def darts_cell(n_nodes: int = 4, *, ops: Sequence[str] = DARTS_OPS, channels: in
                 G.add_edge(src, head)
                 G.add_edge(src, tail)
                 src, width = head, part
-            cands = []
+            cands: list[tuple[int, dict]] = []
             for op in real:
                 c = node(op=op, channels=width, **({"stride": stride} if stride != 1 else {}))
                 G.add_edge(src, c)

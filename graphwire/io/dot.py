@@ -391,7 +391,7 @@ def _parse(text: str, where: str):
         with contextlib.redirect_stdout(captured), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # pyparsing's about pydot's parser
             graphs = pydot.graph_from_dot_data(text)
-    except Exception as e:  # noqa: BLE001 - pydot/pyparsing raise various things on bad input
+    except Exception as e:
         raise FormatError(f"{where}: malformed DOT ({type(e).__name__}: {e})") from None
     if graphs is None:
         detail = [line for line in captured.getvalue().splitlines() if line.strip()]

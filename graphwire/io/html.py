@@ -93,7 +93,7 @@ def _parse_layout(raw: bytes, n_nodes: int, n_edges: int) -> dict:
                     start = _floats(tok[2:])
                 else:
                     pts.append(_floats(tok))
-            flip = lambda p: (p[0], height - p[1])  # noqa: E731
+            flip = lambda p: (p[0], height - p[1])
             edges[k] = {"pts": [flip(p) for p in pts], "end": flip(end) if end else None,
                         "start": flip(start) if start else None}
     except (KeyError, ValueError, TypeError, IndexError, UnicodeError) as e:

@@ -15,7 +15,7 @@ import numbers
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import networkx as nx
 
@@ -67,7 +67,7 @@ def jsonable(value: Any, where: Any) -> Any:
     if hasattr(value, "tolist") and callable(value.tolist):  # numpy arrays and scalars, tensors
         try:
             plain = value.tolist()
-        except Exception:  # noqa: BLE001 - report it as an unsupported value below
+        except Exception:
             plain = value
         if plain is not value:
             return jsonable(plain, where)
@@ -116,7 +116,7 @@ def _dumps(data: dict, indent: int | None) -> str:
     """JSON text with sorted keys. With ``indent``, the top level is indented and each node and
     edge is one line: readable, diff-friendly, and written by the C encoder (``json.dumps`` with
     ``indent`` falls back to a pure-Python encoder, 10x slower on big graphs)."""
-    opts = dict(sort_keys=True, ensure_ascii=False, allow_nan=False)
+    opts: dict[str, Any] = dict(sort_keys=True, ensure_ascii=False, allow_nan=False)
     if indent is None:
         return json.dumps(data, **opts)
     pad = " " * indent

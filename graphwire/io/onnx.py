@@ -159,7 +159,7 @@ def to_onnx(net: Any, sample_input: Any, path: str | os.PathLike, *, exporter: s
                     try:
                         _export(net, args, file, exp, opset, dynamic_batch)
                         model = onnx.load(file)
-                    except Exception as e:  # noqa: BLE001 - reported below, with every route
+                    except Exception as e:
                         failures.append(f"{exp} exporter, {ex or 'plain'} executor: {type(e).__name__}: "
                                         f"{str(e).strip().splitlines()[0][:300] if str(e).strip() else ''}")
                         continue
@@ -182,7 +182,7 @@ def to_onnx(net: Any, sample_input: Any, path: str | os.PathLike, *, exporter: s
             try:
                 meta["graphwire.graph"] = to_json(core.graph, indent=None)
                 meta["graphwire.wiring"] = core.wiring.name
-            except Exception:  # noqa: BLE001 - metadata is a courtesy, never a reason to fail
+            except Exception:
                 pass
         for key, value in meta.items():
             if value:

@@ -17,14 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import generators
 from ..compiler import WiredNet, compile
 from ..generators.depth import depth_chain
 from ..errors import ParameterError
-from ..generators._common import check_int, record
+from ..generators._common import check_int
 from ..graph import meta
 from ..wiring.depth import fold_tail
-from .classifiers import WiredClassifier, wired_conv2d
 
 __all__ = ["LearntDepthNet", "expected_calibration_error"]
 

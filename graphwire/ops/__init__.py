@@ -10,6 +10,6 @@
 """
 
 from .registry import OpSpec, build_op, get_op, known_ops, register_op
-from . import blocks, channel, darts, depth, resnet  # noqa: E402,F401  (importing registers the ops)
+from . import blocks, channel, darts, depth, resnet  # noqa: F401  (importing registers the ops)
 
 __all__ = ["OpSpec", "build_op", "get_op", "known_ops", "register_op"]

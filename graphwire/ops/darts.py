@@ -37,7 +37,7 @@ from .fused import batch_norm as _bn, cat_params as _cat, conv_fn as _conv, fuse
 from .registry import register_op
 
 __all__ = ["PRIMITIVES", "Zero", "Pool", "SkipConnect", "FactorizedReduce", "SepConv", "DilConv",
-           "ReLUConvBN", "ChannelSlice", "Dense", "DenseReLUBN"]
+           "ReLUConvBN", "ChannelSlice"]
 
 #: The DARTS candidate operations (``cnn/genotypes.py``), in their order.
 PRIMITIVES = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",

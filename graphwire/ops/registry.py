@@ -37,7 +37,7 @@ def register_op(name: str, factory: Callable[..., nn.Module] | None = None, *,
     and returns an ``nn.Module`` mapping ``[B, in_channels, ...]`` to ``[B, out_channels, ...]``.
 
     >>> import torch.nn as nn, graphwire as gw
-    >>> gw.register_op("tanh_linear", lambda cin, cout, stride, dims: nn.Sequential(
+    >>> _ = gw.register_op("tanh_linear", lambda cin, cout, stride, dims: nn.Sequential(
     ...     nn.Linear(cin, cout), nn.Tanh()), spatial=False, overwrite=True)
     """
     if not isinstance(name, str) or not name:

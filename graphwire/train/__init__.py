@@ -4,6 +4,10 @@
 from . import darts, depth, loop
 from ..compiler.module import wired_core
 from ..io.history import History
-from .darts import *  # noqa: F401,F403
-from .depth import *  # noqa: F401,F403
-from .loop import *  # noqa: F401,F403
+from .darts import arch_gradient, arch_parameters, bilevel_step, darts_optimizers, search, weight_parameters
+from .depth import fit_elbo
+from .loop import default_device, evaluate, fit, recalibrate_bn
+
+__all__ = ["darts", "depth", "loop", "History", "wired_core", "fit", "evaluate", "recalibrate_bn",
+           "default_device", "arch_gradient", "arch_parameters", "bilevel_step", "darts_optimizers", "search",
+           "weight_parameters", "fit_elbo"]

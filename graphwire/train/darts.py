@@ -16,8 +16,6 @@ as they were. Losses are ``criterion(model(x), y)`` plus every wiring's ``regula
 
 from __future__ import annotations
 
-import copy
-import math
 import time
 from typing import Callable, Iterable
 

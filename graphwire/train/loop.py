@@ -8,16 +8,9 @@ wiring can be plotted or replayed later.
 
 from __future__ import annotations
 
-import json
-import math
-import numbers
-import os
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
-import networkx as nx
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -126,9 +126,10 @@ def prune(
 
     >>> import graphwire as gw
     >>> G = gw.generators.complete(3)
-    >>> for i, (u, v) in enumerate(G.edges): G.edges[u, v]["weight"] = 1.0 / (i + 1)
-    >>> gw.prune(G, keep=0.5).number_of_edges()
-    5
+    >>> for i, (u, v) in enumerate(G.edges): G.edges[u, v]["weight"] = float((7 * i) % 10)
+    >>> P = gw.prune(G, keep=0.5)  # the 5 strongest of 10 edges, then nodes off every path go
+    >>> sorted(P.edges), P.graph["graphwire"]["pruned"]["removed_nodes"]
+    ([(0, 2), (2, 4)], [1, 3])
     """
     validate(G)
     if per_node not in (None, "in", "out"):
@@ -153,9 +154,11 @@ def prune(
     elif threshold is not None:
         kept = [e for e in edges if values[e] >= threshold]
     elif per_node is None:
+        assert keep is not None
         kept = _strongest(edges, values, _count(keep, len(edges)))
     else:
-        kept_set = set()
+        assert keep is not None
+        kept_set: set = set()
         for n in G:
             own = list(G.in_edges(n) if per_node == "in" else G.out_edges(n))
             kept_set.update(_strongest(own, values, _count(keep, len(own))))

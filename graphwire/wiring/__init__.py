@@ -10,14 +10,14 @@ from .registry import WIRINGS, WiringSpec, known_wirings, make_wiring, register_
 from .routing import Routing
 
 # Importing a method module registers it.
-from . import static, sigmoid, dnw, ddw, darts, depth, l0  # noqa: E402  isort: skip
-from .static import Static  # noqa: E402
-from .sigmoid import Sigmoid  # noqa: E402
-from .dnw import DNW  # noqa: E402
-from .ddw import DDW  # noqa: E402
-from .darts import Darts  # noqa: E402
-from .depth import Depth  # noqa: E402
-from .l0 import L0  # noqa: E402
+from . import static, sigmoid, dnw, ddw, darts, depth, l0
+from .static import Static
+from .sigmoid import Sigmoid
+from .dnw import DNW
+from .ddw import DDW
+from .darts import Darts
+from .depth import Depth
+from .l0 import L0
 
 __all__ = ["Wiring", "WriteBack", "Routing", "WIRINGS", "WiringSpec", "known_wirings", "make_wiring",
            "register_wiring", "Static", "Sigmoid", "DNW", "DDW", "Darts", "Depth", "L0",

@@ -96,7 +96,8 @@ class DartsWiring(Wiring):
 
         # the coefficient vector is gathered from [1, op values..., connection weights...]
         E = len(self.edges)
-        src_key, src_op = [], []
+        src_key: list[int] = []
+        src_op: list[int] = []
         edge_map = torch.zeros(E, dtype=torch.long)
         for ci, c in enumerate(self.conns):
             for op, e in c.op_edges.items():
@@ -125,7 +126,7 @@ class DartsWiring(Wiring):
                 for op, e in c.op_edges.items():
                     op_beta.append(c.conn_edge is None)
             self.register_buffer("_op_beta", torch.tensor(op_beta, dtype=torch.bool), persistent=False)
-            conn_key = []
+            conn_key: list[int] = []
             for ci, c in enumerate(self.conns):
                 if c.conn_edge is not None:
                     edge_map[c.conn_edge] = 1 + self._n_op + len(conn_key)

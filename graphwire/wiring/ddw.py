@@ -174,7 +174,9 @@ class DDWWiring(Wiring, Routing):
             for e, (u, v) in enumerate(plan.edges):
                 pu, pv = plan.by_label[u].pos, plan.by_label[v].pos
                 if pu in local and pv in local:
-                    rows.append(local[pv]), cols.append(local[pu]), es.append(e)
+                    rows.append(local[pv])
+                    cols.append(local[pu])
+                    es.append(e)
             self.register_buffer(f"_adj{s}", torch.tensor([rows, cols, es], dtype=torch.long).reshape(3, -1),
                                  persistent=False)
 
@@ -285,7 +287,7 @@ class DDWWiring(Wiring, Routing):
         return out
 
     # ------------------------------------------------------------------ statistics and write-back
-    def _version(self) -> int:
+    def _params_version(self) -> int:
         return sum(p._version for p in self.parameters())
 
     def _start_recording(self) -> _Recorder:
@@ -309,11 +311,11 @@ class DDWWiring(Wiring, Routing):
             "open_rate": torch.where(routed, rec.open / n, exec_rate[self._edge_src]),
             "exec_rate": exec_rate,
         }
-        self._summary_version = self._version()
+        self._summary_version = self._params_version()
         return self.summary
 
     def _fresh_summary(self) -> dict:
-        if self.summary is not None and self._summary_version != self._version():
+        if self.summary is not None and self._summary_version != self._params_version():
             self.summary = None  # the routers were updated since
         if self.summary is None:
             raise WiringError("ddw write_back needs statistics recorded over data since the last training step: "
@@ -328,7 +330,7 @@ class DDWWiring(Wiring, Routing):
     def snapshot(self) -> dict:
         """Mid-training: the current coefficients (batch mean of the last forward) when no fresh
         recording exists."""
-        if self.summary is not None and self._summary_version == self._version():
+        if self.summary is not None and self._summary_version == self._params_version():
             return dict(self.describe().edges)
         return {"weight": self.coefficients().abs().cpu().tolist()}
 
