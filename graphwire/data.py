@@ -134,6 +134,16 @@ def spirals(*, n_train: int = 200, n_test: int = 1800, noise: float = 0.2, rotat
 def loader(x: torch.Tensor, y: torch.Tensor, batch_size: int = 64, *, shuffle: bool = True,
            seed: int = 0, drop_last: bool = False) -> DataLoader:
     """A seeded ``DataLoader`` over tensors (same batches on every run)."""
+    for name, t in (("x", x), ("y", y)):
+        if not isinstance(t, torch.Tensor):
+            raise ParameterError(f"loader: {name} must be a torch.Tensor, got {type(t).__name__} "
+                                 f"(convert with torch.as_tensor({name}))")
+    if len(x) != len(y):
+        raise ParameterError(f"loader: x and y must have the same length, got {len(x)} and {len(y)}")
+    if len(x) == 0:
+        raise ParameterError("loader: x and y are empty")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ParameterError(f"loader: batch_size must be a positive integer, got {batch_size!r}")
     g = torch.Generator().manual_seed(seed)
     return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, generator=g,
                       drop_last=drop_last)

@@ -64,30 +64,45 @@ def _is_real(v: Any) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
+_INT_LIMIT = 2**31 - 1  # channels, strides, stages: anything larger is a typo, not a network
+
+
+def _show(v: Any) -> str:
+    """``repr(v)``, with huge integers shown by their digit count."""
+    if _is_int(v) and abs(v) > 10**15:
+        return f"an integer of {len(str(abs(v)))} digits"
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _finite(v: Any) -> str | None:
     if not _is_real(v):
-        return f"must be a finite number, got {v!r} ({type(v).__name__})"
-    if not math.isfinite(float(v)):
-        return f"must be a finite number, got {v!r}"
+        return f"must be a finite number, got {_show(v)} ({type(v).__name__})"
+    try:
+        ok = math.isfinite(float(v))
+    except OverflowError:
+        ok = False
+    if not ok:
+        return f"must be a finite number, got {_show(v)}"
     return None
 
 
 def _unit(v: Any) -> str | None:
     err = _finite(v)
     if err is None and not 0.0 <= float(v) <= 1.0:
-        err = f"must lie in [0, 1], got {v!r}"
+        err = f"must lie in [0, 1], got {_show(v)}"
     return err
 
 
 def _positive_int(v: Any) -> str | None:
-    if not _is_int(v) or v < 1:
-        return f"must be a positive integer, got {v!r}"
+    if not _is_int(v) or not 1 <= v <= _INT_LIMIT:
+        return f"must be a positive integer up to {_INT_LIMIT}, got {_show(v)}"
     return None
 
 
 def _nonneg_int(v: Any) -> str | None:
-    if not _is_int(v) or v < 0:
-        return f"must be a non-negative integer, got {v!r}"
+    if not _is_int(v) or not 0 <= v <= _INT_LIMIT:
+        return f"must be a non-negative integer up to {_INT_LIMIT}, got {_show(v)}"
     return None
 
 
@@ -242,12 +257,13 @@ def _raise_cycle(G: nx.DiGraph) -> None:
     raise CycleError(f"graph has a directed cycle: {path}", cycle=list(cycle))
 
 
-def validate(G: Any) -> nx.DiGraph:
+def validate(G: Any, *, any_labels: bool = False) -> nx.DiGraph:
     """Check ``G`` against the graph contract and return it; raise a :class:`GraphError` if not.
 
     Checks, in order: it is a ``DiGraph``; labels are ints or strings; attribute values;
     no self loops; no cycles; at least one input and one output; inputs have no predecessors
-    and outputs no successors; every node lies on an input -> output path.
+    and outputs no successors; every node lies on an input -> output path. ``any_labels=True``
+    accepts any hashable label (compiling needs no JSON; saving does).
 
     >>> import graphwire
     >>> graphwire.validate(graphwire.generators.chain(3)).number_of_nodes()
@@ -268,7 +284,7 @@ def validate(G: Any) -> nx.DiGraph:
             )
 
     for n, data in G.nodes(data=True):
-        if not (_is_int(n) or isinstance(n, str)):
+        if not any_labels and not (_is_int(n) or isinstance(n, str)):
             raise AttributeValueError(f"node label {n!r} must be an int or a str, got {type(n).__name__}")
         for key, check in NODE_CHECKS.items():
             if key in data:

@@ -181,6 +181,7 @@ def test_state_dict_round_trip_and_stable_names():
     assert keys == list(gw.compile(G, in_channels=3, channels=4, wiring="sigmoid").state_dict())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("wiring", ["static", "sigmoid"])
 def test_torch_compile_fullgraph(wiring):
     G = gw.generators.watts_strogatz(8, 4, 0.75, seed=0)

@@ -268,6 +268,7 @@ def test_plot_adjacency_of_ddw_statistics_per_stage(tmp_path):
         assert (tmp_path / f"{stat}.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_onnx_export_of_ddw_matches_eval(tmp_path):
     ort = pytest.importorskip("onnxruntime")
     torch.manual_seed(7)

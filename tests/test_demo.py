@@ -44,6 +44,7 @@ def demo_run(tmp_path_factory):
     return rc, stdout, out
 
 
+@pytest.mark.slow
 def test_demo_main_default_seed(tmp_path):
     rc, stdout = _main(["--fast", "-o", str(tmp_path), "--no-progress"])
     assert rc == 0 and "accuracy" in stdout
@@ -157,6 +158,7 @@ def _cli(out, *extra):
     None,
     WORKING_SEED,
 ])
+@pytest.mark.slow
 def test_console_entry_runs_the_demo(tmp_path, seed):
     res = _cli(tmp_path, *(["--seed", str(seed)] if seed is not None else []))
     assert res.returncode == 0, res.stderr[-2000:]

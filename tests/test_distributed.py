@@ -36,6 +36,9 @@ def _torchrun(outdir: Path) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
+pytestmark = pytest.mark.slow  # two processes under torchrun: about 30 s
+
+
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory):
     if not torch_dist.is_available() or not torch_dist.is_gloo_available():
@@ -46,6 +49,7 @@ def ranks(tmp_path_factory):
     return [torch.load(outdir / f"rank{r}.pt", weights_only=True) for r in range(2)]
 
 
+@pytest.mark.slow
 def test_both_ranks_ran_and_trained_on_different_shards(ranks):
     r0, r1 = ranks
     assert [int(r["rank"]) for r in ranks] == [0, 1] and all(int(r["world"]) == 2 for r in ranks)

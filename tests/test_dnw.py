@@ -195,6 +195,7 @@ def test_refresh_every_m_steps():
     assert {"wiring.steps", "wiring.mask"} <= set(net.state_dict())  # saved with the model
 
 
+@pytest.mark.slow
 def test_refresh_under_torch_compile_does_not_recompile():
     torch.manual_seed(4)
     net = _net((3, 4, 4, 2), k=10, refresh=2).train()

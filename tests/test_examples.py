@@ -9,6 +9,7 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
 def test_example_runs_fast(script, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", [script, "--fast", "-o", str(tmp_path)])
@@ -17,6 +18,7 @@ def test_example_runs_fast(script, tmp_path, monkeypatch, capsys):
     assert any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_tour_learns_and_prunes(tmp_path):
     sys.path.insert(0, str(EXAMPLES))
     try:

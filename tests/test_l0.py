@@ -78,6 +78,7 @@ def test_batched_equals_reference():
     assert (c == 0).any() and ((c > 0) & (c < 1)).any()  # training samples exact zeros, too
 
 
+@pytest.mark.slow
 def test_open_edges_fall_as_lambda_grows():
     s = data.digits(flat=True)
     loader = data.loader(s.x_train, s.y_train, 128)

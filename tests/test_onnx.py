@@ -39,6 +39,7 @@ def _trained_conv(seed=0):
     return m
 
 
+@pytest.mark.slow
 def test_gated_net_matches_pytorch_with_a_new_batch_size(tmp_path):
     m = _trained_conv()
     m.train()
@@ -59,6 +60,7 @@ def test_gated_net_matches_pytorch_with_a_new_batch_size(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["net.onnx"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
 def test_pruned_and_masked_nets_match(tmp_path, exporter):
     if exporter == "dynamo":
@@ -124,6 +126,7 @@ def test_bad_arguments(tmp_path):
         gw.io.to_onnx(gw.generators.chain(2), torch.randn(2, 4), tmp_path / "a.onnx")
 
 
+@pytest.mark.slow
 def test_docstring_examples():
     import doctest
     import importlib

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import ParameterError, ShapeError
-from ..graph import copy_graph, meta
+from ..graph import assign_roles, copy_graph, meta
 from ..ops.registry import build_op, known_ops
 from ..wiring.base import Wiring
 from ..wiring.registry import make_wiring
@@ -26,7 +26,7 @@ from ..wiring.routing import Routing
 from .plan import Plan
 from .planners import build_plan
 
-__all__ = ["WiredNet", "Runtime", "compile", "wired_core"]
+__all__ = ["WiredNet", "Runtime", "compile", "wired_core", "check_input"]
 
 
 class Runtime(nn.Module):
@@ -157,18 +157,9 @@ class WiredNet(nn.Module):
         from ..executors import EXECUTORS
 
         plan = self.plan
-        want = plan.dims + 2
-        if not isinstance(x, torch.Tensor):
-            raise ShapeError(f"input must be a torch.Tensor, got {type(x).__name__}")
-        if x.dim() != want or x.shape[1] != plan.in_channels or x.shape[0] == 0:
-            shape = "[B, C]" if plan.dims == 0 else "[B, C" + ", L" * (plan.dims == 1) + ", H, W" * (plan.dims == 2) + "]"
-            ins = [nd.label for nd in plan.nodes if nd.role == "input"][:4]
-            raise ShapeError(f"input of shape {list(x.shape)} does not fit: the graph's input node(s) {ins} "
-                             f"expect {shape} with C = {plan.in_channels} and B >= 1")
-        dtype = self.runtime.edge_mask.dtype
-        if x.dtype != dtype:
-            raise ShapeError(f"input dtype {x.dtype} does not match the network's {dtype}; "
-                             f"convert with x.to({dtype}) (or the net with net.to({x.dtype}))")
+        ins = [nd.label for nd in plan.nodes if nd.role == "input"][:4]
+        check_input(x, channels=plan.in_channels, dims=plan.dims, dtype=self.runtime.edge_mask.dtype,
+                    where=f"the graph's input node(s) {ins}")
         return EXECUTORS[self._executor](plan, self.runtime, x)
 
     # ---- state
@@ -239,6 +230,21 @@ class WiredNet(nn.Module):
                 f"wiring={self.wiring.name!r}, executor={self._executor!r}")
 
 
+def check_input(x: Any, *, channels: int, dims: int, dtype: torch.dtype, where: str) -> None:
+    """A clear :class:`ShapeError` for an input a network cannot take (not a tensor, wrong dtype,
+    rank, channel count, or an empty batch), instead of an error deep inside torch."""
+    shape = "[B, C]" if dims == 0 else "[B, C" + ", L" * (dims == 1) + ", H, W" * (dims == 2) + "]"
+    if not isinstance(x, torch.Tensor):
+        raise ShapeError(f"input must be a torch.Tensor {shape}, got {type(x).__name__}; "
+                         f"convert with torch.as_tensor(x, dtype={dtype})")
+    if x.dtype != dtype:
+        raise ShapeError(f"input dtype {x.dtype} does not match the network's {dtype}; "
+                         f"convert with x.to({dtype}) (or the net with net.to({x.dtype}))")
+    if x.dim() != dims + 2 or x.shape[1] != channels or x.shape[0] == 0:
+        raise ShapeError(f"input of shape {list(x.shape)} does not fit: {where} expect(s) {shape} "
+                         f"with C = {channels} and B >= 1")
+
+
 def _after_load(module: WiredNet, keys) -> None:
     module.runtime.sync_mask()
 
@@ -273,6 +279,10 @@ def compile(G: nx.DiGraph, *, in_channels: int, channels: int | None = None, def
     network whose node parameters (by label) and edge parameters (by ``(u, v)``) are carried over,
     e.g. after pruning. The network keeps a frozen copy of ``G``.
 
+    A plain ``nx.DiGraph`` works as it is: when no node has a ``role``, sources become inputs and
+    sinks outputs (:func:`graphwire.assign_roles`); labels may be any hashable (tuples from
+    ``nx.grid_2d_graph`` too), module names are made safe (:func:`~graphwire.compiler.plan.module_key`).
+
     >>> import torch, graphwire as gw
     >>> net = gw.compile(gw.generators.resnet(4), in_channels=3, channels=8, wiring="sigmoid")
     >>> net(torch.randn(2, 3, 16, 16)).shape
@@ -303,6 +313,8 @@ def _compile(G: nx.DiGraph, *, copy: bool, in_channels: int, channels: int | Non
         if old is None:
             raise ParameterError(f"init_from must be a compiled network (a WiredNet or a model holding one), "
                                  f"got {type(init_from).__name__}; load a state dict with net.load_state_dict")
+    if isinstance(G, nx.DiGraph) and not any("role" in d for _, d in G.nodes(data=True)):
+        G, copy = assign_roles(G), False  # a plain DiGraph: sources are inputs, sinks outputs
     plan, edge_data = build_plan(G, in_channels=in_channels, channels=channels, default_op=default_op,
                                  output_op=output_op, dims=dims)
     w = make_wiring(wiring, plan, edge_data, options)

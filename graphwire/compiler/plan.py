@@ -10,6 +10,7 @@ plan is the graph, the executors in :mod:`graphwire.executors` are its interpret
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Hashable, Iterable
 
@@ -19,8 +20,14 @@ __all__ = ["NodePlan", "SourceBlock", "Step", "Plan", "group_steps", "module_key
 
 
 def module_key(label: Hashable) -> str:
-    """Submodule name of a node: its label as text, with '.' (illegal in module names) -> '_'."""
-    key = str(label).replace(".", "_")
+    """Submodule name of a node: an int or str label as text, with '.' (illegal in module names)
+    -> '_'; any other label (a tuple from ``nx.grid_2d_graph``...) as its parts joined by '_', with
+    every character that is not a letter, digit or '_' replaced."""
+    if isinstance(label, (int, str)) and not isinstance(label, bool):
+        key = str(label).replace(".", "_")
+    else:
+        parts = label if isinstance(label, tuple) else (label,)
+        key = "_".join(re.sub(r"[^0-9A-Za-z_]", "_", str(p)) for p in parts)
     return key if key else "_"
 
 

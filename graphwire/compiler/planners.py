@@ -70,8 +70,10 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _channels(G, n, default):
+def _channels(G, n, default, op):
     ch = G.nodes[n].get("channels", default)
+    if ch is None and op == "channel":
+        return 1  # a DNW channel node is one channel
     if ch is None:
         raise ParameterError(f"node {n!r} has no 'channels' attribute and compile(channels=...) was not given")
     return ch
@@ -80,7 +82,7 @@ def _channels(G, n, default):
 def _general_plan(G: nx.DiGraph, *, in_channels: int, channels: int | None, default_op: str,
                   output_op: str | None, dims: int) -> tuple[Plan, list[dict]]:
     """Any valid DAG: per-node and per-edge Python, one pass each."""
-    validate(G)
+    validate(G, any_labels=True)
     gens = generations(G)
     order = [n for g in gens for n in g]
     pos = {n: i for i, n in enumerate(order)}
@@ -114,7 +116,7 @@ def _general_plan(G: nx.DiGraph, *, in_channels: int, channels: int | None, defa
                         f"node {n!r} aggregates by {agg!r} but its inputs have different channel counts "
                         f"({detail}); give them equal 'channels' or use agg='concat'")
                 cin = pch[0]
-        cout = cin if op == "identity" and "channels" not in G.nodes[n] else _channels(G, n, channels)
+        cout = cin if op == "identity" and "channels" not in G.nodes[n] else _channels(G, n, channels, op)
         key = module_key(n)
         if key in keys:
             raise ParameterError(f"nodes {keys[key]!r} and {n!r} map to the same module name {key!r}")
@@ -271,6 +273,8 @@ def _interval_plan(G, *, in_channels, channels, default_op, output_op, dims):
             cout = cin
         else:
             cout = data.get("channels", channels)
+            if cout is None and op == "channel":
+                cout = 1
             if cout is None:
                 return None
         outch[v] = cout

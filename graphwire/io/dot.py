@@ -402,6 +402,15 @@ def _parse(text: str, where: str):
     return graphs[0]
 
 
+def _undirected_edge(text: str) -> bool:
+    """Whether DOT text uses the undirected edge operator ``--`` (outside strings and comments);
+    pydot turns it into ``->`` inside a digraph, which would hide the mistake."""
+    code = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)            # quoted strings
+    code = re.sub(r"/\*.*?\*/", " ", code, flags=re.S)          # block comments
+    code = re.sub(r"(//|#)[^\n]*", " ", code)                    # line comments
+    return "--" in code
+
+
 def parse_dot(text: str, where: str) -> nx.DiGraph:
     """A validated graph from DOT text; ``where`` prefixes error messages.
 
@@ -416,6 +425,8 @@ def parse_dot(text: str, where: str) -> nx.DiGraph:
     pg = _parse(text, where)
     if pg.get_type() != "digraph":
         raise FormatError(f"{where}: is an undirected 'graph'; graphwire needs a 'digraph' (edges with ->)")
+    if _undirected_edge(text):
+        raise FormatError(f"{where}: uses the undirected edge operator '--' inside a digraph; write edges as a -> b")
 
     G = nx.DiGraph()
     graph_attrs = dict(pg.get_attributes())

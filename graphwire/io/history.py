@@ -21,7 +21,15 @@ from ..errors import FormatError, ParameterError
 from ._atomic import atomic_write
 from .json_format import parse_json
 
-__all__ = ["History", "HISTORY_FORMAT"]
+__all__ = ["History", "HISTORY_FORMAT", "edges_hash"]
+
+
+def edges_hash(edges: Any) -> str:
+    """A short, order-independent hash of an edge set (of a graph's wiring)."""
+    import hashlib
+
+    text = json.dumps(sorted([repr(u), repr(v)] for u, v in edges))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 HISTORY_FORMAT = "graphwire.history"
@@ -115,6 +123,7 @@ class History:
                 f"this History records a wiring with {len(self.edges)} edges, but the network has "
                 f"{len(edges)} different ones (a recompiled or pruned net?); start a new History for it")
         self.meta.setdefault("wiring", net.wiring.name)
+        self.meta.setdefault("graph_hash", edges_hash(edges))
         self.add(net.wiring.snapshot(), epoch=epoch, step=self.meta.get("steps", 0) if step is None else step)
 
     # ---- reading
@@ -156,6 +165,24 @@ class History:
         x = [s["epoch"] for s in self.snapshots]
         rows = [list(s[attr]) if attr in s else [missing] * len(self.edges) for s in self.snapshots]
         return x, rows
+
+    def check_graph(self, G: nx.DiGraph) -> None:
+        """Raise :class:`~graphwire.errors.ParameterError` unless this history was recorded on
+        ``G``'s wiring (its edge set: the ``graph_hash`` in :attr:`meta`, or the edges).
+
+        >>> import graphwire as gw
+        >>> h = History(edges=[(0, 1), (1, 2)])
+        >>> h.check_graph(gw.generators.chain(1))
+        >>> h.check_graph(gw.generators.chain(2))
+        Traceback (most recent call last):
+        graphwire.errors.ParameterError: the history was recorded on another graph: 2 edges (hash ...), this graph has 3 (hash ...); draw it with the graph it was trained on
+        """
+        mine = edges_hash(G.edges)
+        theirs = self.meta.get("graph_hash") or edges_hash(self.edges)
+        if mine != theirs:
+            raise ParameterError(
+                f"the history was recorded on another graph: {len(self.edges)} edges (hash {str(theirs)[:12]}), "
+                f"this graph has {G.number_of_edges()} (hash {mine[:12]}); draw it with the graph it was trained on")
 
     def graph_at(self, G: nx.DiGraph, index: int = -1) -> nx.DiGraph:
         """A copy of ``G`` with snapshot ``index``'s per-edge values on its edges.

@@ -7,6 +7,7 @@ carrying the stem, the head and (by node label) every surviving node's parameter
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import networkx as nx
 import torch
@@ -14,6 +15,7 @@ from torch import nn
 
 from .. import generators
 from ..compiler import WiredNet, compile
+from ..compiler.module import check_input
 from ..errors import ParameterError
 
 __all__ = ["WiredClassifier", "randwire", "wired_mlp", "wired_conv1d", "wired_conv2d"]
@@ -28,6 +30,10 @@ class WiredClassifier(nn.Module):
         self.compile_kwargs = {k: v for k, v in compile_kwargs.items() if k in _COMPILE_KEYS}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spec = getattr(self, "input_spec", None)
+        if spec is not None:
+            p = next(self.parameters())
+            check_input(x, channels=spec[0], dims=spec[1], dtype=p.dtype, where="the classifier's stem")
         return self.head(self.wired(self.stem(x)))
 
     def regularizer(self) -> torch.Tensor:
@@ -110,11 +116,22 @@ def wired_mlp(graph: nx.DiGraph, in_features: int, num_classes: int, *, width: i
     kw, wopts = _split_kwargs(options)
     kw = dict(in_channels=in_features, channels=width, default_op="linear", dims=0) | kw
     wired = compile(graph, wiring=wiring, **kw, **wopts)
-    return WiredClassifier(nn.Identity(), wired, nn.Linear(wired.out_channels, num_classes), kw)
+    _check_classes(num_classes)
+    model = WiredClassifier(nn.Identity(), wired, nn.Linear(wired.out_channels, num_classes), kw)
+    model.input_spec = (in_features, 0)
+    return model
+
+
+def _check_classes(num_classes: Any) -> None:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ParameterError(f"num_classes must be a positive integer, got {num_classes!r}")
 
 
 def _wired_conv(graph, in_channels, num_classes, width, wiring, op, dims, stem_kernel, options):
     """Conv stem -> wired core at ``width`` -> ReLU, global average pool, linear head."""
+    _check_classes(num_classes)
+    if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
+        raise ParameterError(f"in_channels must be a positive integer, got {in_channels!r}")
     kw, wopts = _split_kwargs(options)
     kw = dict(in_channels=width, channels=width, default_op=op, dims=dims) | kw
     wired = compile(graph, wiring=wiring, **kw, **wopts)
@@ -122,7 +139,9 @@ def _wired_conv(graph, in_channels, num_classes, width, wiring, op, dims, stem_k
         (nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d)
     stem = nn.Sequential(conv(in_channels, width, stem_kernel, 1, stem_kernel // 2, bias=False), bn(width))
     head = nn.Sequential(nn.ReLU(), pool(1), nn.Flatten(), nn.Linear(wired.out_channels, num_classes))
-    return WiredClassifier(stem, wired, head, kw)
+    model = WiredClassifier(stem, wired, head, kw)
+    model.input_spec = (in_channels, dims)
+    return model
 
 
 def wired_conv1d(graph: nx.DiGraph, in_channels: int, num_classes: int, *, width: int = 32,

@@ -8,8 +8,9 @@ wiring can be plotted or replayed later.
 
 from __future__ import annotations
 
+import math
 import time
-from typing import Iterable
+from typing import Any, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -71,6 +72,18 @@ def recalibrate_bn(model: nn.Module, loader: Iterable, *, batches: int | None = 
     return model
 
 
+def _check_fit_args(epochs: Any, lr: Any, weight_decay: Any, wiring_lr: Any) -> None:
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ParameterError(f"epochs must be a positive integer, got {epochs!r}")
+    for name, value, low in (("lr", lr, 0.0), ("weight_decay", weight_decay, 0.0), ("wiring_lr", wiring_lr, 0.0)):
+        if value is None and name == "wiring_lr":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < low \
+                or (name != "weight_decay" and value == 0):
+            raise ParameterError(f"{name} must be a finite number {'> 0' if name != 'weight_decay' else '>= 0'}, "
+                                 f"got {value!r}")
+
+
 def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: Iterable | None = None,
         lr: float = 0.05, weight_decay: float = 5e-5, wiring_lr: float | None = None,
         optimizer: torch.optim.Optimizer | None = None,
@@ -101,6 +114,7 @@ def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: It
     if snapshot_every is not None and (isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int)
                                        or snapshot_every < 1):
         raise ParameterError(f"snapshot_every must be a positive number of steps or None, got {snapshot_every!r}")
+    _check_fit_args(epochs, lr, weight_decay, wiring_lr)
     device = torch.device(device) if device is not None else default_device()
     model.to(device)
     core = wired_core(model)
