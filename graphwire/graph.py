@@ -9,6 +9,8 @@ take; every other module calls :func:`validate` instead of re-checking.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import math
 import numbers
 from typing import Any, Callable, Hashable
@@ -226,6 +228,17 @@ def copy_graph(G: nx.DiGraph) -> nx.DiGraph:
     H.add_nodes_from((n, own(d)) for n, d in G.nodes(data=True))
     H.add_edges_from((u, v, own(d)) for u, v, d in G.edges(data=True))
     return H
+
+
+def edges_hash(edges: Any) -> str:
+    """A short, order-independent hash of an edge set: what a training history and a pruned
+    graph's lineage record to tell graphs apart.
+
+    >>> edges_hash([(0, 1), (1, 2)]) == edges_hash([(1, 2), (0, 1)])
+    True
+    """
+    text = json.dumps(sorted([repr(u), repr(v)] for u, v in edges))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def meta(G: nx.DiGraph) -> dict:

@@ -186,3 +186,94 @@ def test_nothing_is_executed_from_files(tmp_path):
     K = dot_text(f'digraph {{ 0 -> 1 [gw_note="\\"{code}\\""]; 1 -> 2; }}')
     assert K.edges[0, 1]["note"] == code
     assert not marker.exists()
+
+
+# ---------------------------------------------------------------- the first hour's surprises (issue 13)
+BIG = "1" + "0" * 400
+
+
+def _json_with_big_weight():
+    return to_json(ok_graph()).replace('{"source": 0, "target": 1}', '{"source": 0, "target": 1, "weight": %s}' % BIG)
+
+
+def _torch_cases():
+    import numpy as np
+    import torch
+
+    import graphwire as gw
+    from graphwire import data, models, train
+
+    net = gw.compile(generators.chain(2), in_channels=3, channels=4)
+    mlp = models.wired_mlp(generators.chain(2), 8, 3, width=4)
+    x, y = torch.randn(8, 8), torch.randint(0, 3, (8,))
+    good = data.loader(x, y, 4)
+    return [
+        ("float64-input", lambda: net(torch.randn(2, 3, 4, 4, dtype=torch.float64)), errors.ShapeError,
+         ["float64", "float32", "x.to("]),
+        ("int64-input", lambda: mlp(torch.ones(2, 8, dtype=torch.int64)), errors.ShapeError, ["int64"]),
+        ("numpy-input", lambda: mlp(np.zeros((2, 8), np.float32)), errors.ShapeError, ["torch.Tensor", "ndarray"]),
+        ("empty-batch", lambda: net(torch.randn(0, 3, 4, 4)), errors.ShapeError, ["B >= 1", "[0, 3, 4, 4]"]),
+        ("loader-numpy", lambda: data.loader(np.zeros((4, 2)), np.zeros(4)), ParameterError, ["x", "torch.Tensor"]),
+        ("loader-lengths", lambda: data.loader(torch.zeros(4, 2), torch.zeros(3)), ParameterError,
+         ["same length", "4", "3"]),
+        ("fit-epochs-negative", lambda: train.fit(mlp, good, -1, progress=False), ParameterError, ["epochs", "-1"]),
+        ("fit-lr-nan", lambda: train.fit(mlp, good, 1, lr=float("nan"), progress=False), ParameterError,
+         ["lr", "nan"]),
+        ("mlp-no-classes", lambda: models.wired_mlp(generators.chain(2), 8, 0), ParameterError, ["num_classes", "0"]),
+        ("conv2d-no-channels", lambda: models.wired_conv2d(generators.chain(2), 0, 10), ParameterError,
+         ["in_channels", "0"]),
+        ("compile-op-options-unknown", lambda: gw.compile(generators.chain(2), in_channels=3, channels=4,
+                                                          op_options={"convv": {}}), ParameterError,
+         ["'convv'", "known ops"]),
+        ("compile-init-from-path", lambda: gw.compile(generators.chain(2), in_channels=3, channels=4,
+                                                      init_from="net.pt"), ParameterError, ["init_from", "str"]),
+        ("mask-edges-int", lambda: net.mask_edges([5]), ParameterError, ["(u, v) pairs", "5"]),
+    ]
+
+
+GRAPH_CASES = [
+    ("json-400-digit-weight", lambda: loads(_json_with_big_weight()), AttributeValueError,
+     ["(0, 1)", "'weight'", "401 digits"]),
+    ("dot-400-digit-channels", lambda: dot_text("digraph { a [channels=%s]; a -> b }" % BIG), AttributeValueError,
+     ["'a'", "'channels'", "401 digits"]),
+    ("loads-long-non-json", lambda: loads("x" * 5000), FormatError, ["invalid JSON"]),
+    ("load-given-text", lambda: load('{"nodes": []}'), FormatError, ["loads"]),
+    ("load-unknown-suffix", lambda: load("graph.txt"), FormatError, ["'.txt'", "format="]),
+    ("dot-undirected-edge-in-digraph", lambda: dot_text("digraph { a -> b; a -- c }"), FormatError, ["'--'"]),
+    ("dot-parallel-edges", lambda: dot_text("digraph { a -> b; a -> b }"), FormatError, ["('a', 'b')", "twice"]),
+    ("prune-no-path-suggests-ensure-path", lambda: prune(weighted(), keep=1), DeadNodeError, ["ensure_path=True",
+                                                                                                 "--ensure-path"]),
+    ("prune-per-node-with-threshold", lambda: prune(weighted(), threshold=1.0, per_node="in"), ParameterError,
+     ["per_node", "keep"]),
+]
+
+
+@pytest.mark.parametrize("case", GRAPH_CASES + _torch_cases(), ids=lambda c: c[0])
+def test_first_hour_bad_input(case):
+    _, thunk, expected, parts = case
+    with pytest.raises(errors.GraphwireError) as info:
+        thunk()
+    exc = info.value
+    assert type(exc) is expected, f"{type(exc).__name__}: {exc}"
+    message = str(exc)
+    assert "\n" not in message.strip()  # one line
+    for part in parts:
+        assert part in message, (part, message)
+
+
+def test_history_from_another_graph_is_refused(tmp_path):
+    from graphwire.io import History, to_html
+
+    from graphwire.graph import edges_hash
+
+    h = History(edges=list(generators.chain(3).edges), meta={"graph_hash": edges_hash(generators.chain(3).edges)})
+    h.add({"weight": [0.5] * 4}, epoch=0, step=0)
+    with pytest.raises(ParameterError, match="another graph"):
+        h.check_graph(generators.resnet(3))
+    with pytest.raises(ParameterError, match="another graph"):
+        to_html(generators.resnet(3), h)
+    h.check_graph(generators.chain(3))
+    G = generators.chain(3)
+    for i, e in enumerate(G.edges):
+        G.edges[e]["weight"] = 1.0
+    h.check_graph(prune(G, threshold=0.5))  # a graph pruned from the one trained: its lineage says so

@@ -18,18 +18,11 @@ from typing import Any
 import networkx as nx
 
 from ..errors import FormatError, ParameterError
+from ..graph import edges_hash, meta
 from ._atomic import atomic_write
 from .json_format import parse_json
 
-__all__ = ["History", "HISTORY_FORMAT", "edges_hash"]
-
-
-def edges_hash(edges: Any) -> str:
-    """A short, order-independent hash of an edge set (of a graph's wiring)."""
-    import hashlib
-
-    text = json.dumps(sorted([repr(u), repr(v)] for u, v in edges))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+__all__ = ["History", "HISTORY_FORMAT"]
 
 
 HISTORY_FORMAT = "graphwire.history"
@@ -168,21 +161,27 @@ class History:
 
     def check_graph(self, G: nx.DiGraph) -> None:
         """Raise :class:`~graphwire.errors.ParameterError` unless this history was recorded on
-        ``G``'s wiring (its edge set: the ``graph_hash`` in :attr:`meta`, or the edges).
+        ``G``'s wiring or on a graph ``G`` was pruned from: :func:`fit` records the hash of the
+        wiring's edge set (``meta["graph_hash"]``), ``prune`` the hashes of a graph's ancestors
+        (``G.graph["graphwire"]["lineage"]``). Histories without a hash are not checked.
 
         >>> import graphwire as gw
-        >>> h = History(edges=[(0, 1), (1, 2)])
+        >>> h = History(edges=[(0, 1), (1, 2)], meta={"graph_hash": gw.graph.edges_hash([(0, 1), (1, 2)])})
         >>> h.check_graph(gw.generators.chain(1))
-        >>> h.check_graph(gw.generators.chain(2))
+        >>> h.check_graph(gw.generators.chain(2))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        graphwire.errors.ParameterError: the history was recorded on another graph: 2 edges (hash ...), this graph has 3 (hash ...); draw it with the graph it was trained on
+        graphwire.errors.ParameterError: the history was recorded on another graph: 2 edges (hash ...), this graph has 3 (hash ...); draw it with the graph it was trained on (or one pruned from it)
         """
+        theirs = self.meta.get("graph_hash")
+        if not theirs:
+            return
         mine = edges_hash(G.edges)
-        theirs = self.meta.get("graph_hash") or edges_hash(self.edges)
-        if mine != theirs:
+        lineage = meta(G).get("lineage", []) if isinstance(G.graph.get("graphwire"), dict) else []
+        if theirs != mine and theirs not in lineage:
             raise ParameterError(
                 f"the history was recorded on another graph: {len(self.edges)} edges (hash {str(theirs)[:12]}), "
-                f"this graph has {G.number_of_edges()} (hash {mine[:12]}); draw it with the graph it was trained on")
+                f"this graph has {G.number_of_edges()} (hash {mine[:12]}); draw it with the graph it was trained on "
+                f"(or one pruned from it)")
 
     def graph_at(self, G: nx.DiGraph, index: int = -1) -> nx.DiGraph:
         """A copy of ``G`` with snapshot ``index``'s per-edge values on its edges.

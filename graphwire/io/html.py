@@ -517,6 +517,7 @@ def to_html(G: nx.DiGraph, history: Any = None, path: str | os.PathLike | None =
 
         if not isinstance(history, History):
             history = History.load(history)
+        history.check_graph(G)
     snaps, keys = _history_data(G, edges, history, attr)
     if not isinstance(start, int) or isinstance(start, bool) or not -len(snaps) <= start < len(snaps):
         raise ParameterError(f"start must be a snapshot index in [-{len(snaps)}, {len(snaps) - 1}], got {start!r}")

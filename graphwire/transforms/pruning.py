@@ -13,7 +13,7 @@ from typing import Literal
 import networkx as nx
 
 from ..errors import AttributeValueError, DeadNodeError, ParameterError, describe
-from ..graph import copy_graph, inputs, meta, outputs, reachable, sort_key, topological_order, validate
+from ..graph import copy_graph, edges_hash, inputs, meta, outputs, reachable, sort_key, topological_order, validate
 
 __all__ = ["prune", "remove_dead_nodes", "share"]
 
@@ -176,6 +176,7 @@ def prune(
             f"(kept {len(kept)} of {len(edges)} edges); pass ensure_path=True (CLI: --ensure-path) "
             f"to keep the widest path to every output", nodes=dead)
     record = meta(H)
+    record["lineage"] = list(meta(G).get("lineage", [])) + [edges_hash(G.edges)]
     record["pruned"] = {
         "attr": attr, "threshold": threshold, "keep": keep, "per_node": per_node, "ensure_path": ensure_path,
         "edges_before": len(edges), "edges_after": H.number_of_edges(),
