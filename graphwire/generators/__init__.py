@@ -6,7 +6,12 @@ records its name, parameters, seed and the networkx version in ``G.graph["graphw
 * classic edge sets: :func:`chain` (VGG), :func:`resnet`, :func:`densenet`, :func:`complete`;
 * RandWire random graphs: :func:`erdos_renyi`, :func:`barabasi_albert`, :func:`watts_strogatz`;
 * DNW depth-limited blocks: :func:`layered`;
-* several stages chained into one network: :func:`stack`.
+* several stages chained into one network: :func:`stack`;
+* a graph generated again from its record: :func:`regenerate`.
+
+Generators build their edges as numpy arrays and add them to networkx once, so time and memory
+grow with nodes + edges, and refuse (``ParameterError``) a size whose estimated memory exceeds
+what the machine has available, before allocating it.
 
 >>> from graphwire import generators
 >>> generators.watts_strogatz(32, 4, 0.75, seed=1).number_of_nodes()
@@ -17,6 +22,7 @@ from .classic import chain, complete, densenet, resnet
 from .darts_cell import darts_cell
 from .layered import layered
 from .random_graphs import barabasi_albert, erdos_renyi, watts_strogatz
+from .regenerate import regenerate
 from .stack import stack, stage_seed
 
 __all__ = [
@@ -31,4 +37,5 @@ __all__ = [
     "stack",
     "stage_seed",
     "darts_cell",
+    "regenerate",
 ]

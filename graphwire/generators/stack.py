@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import GraphError, ParameterError
 from ..graph import inputs, meta, outputs, sort_key, validate
-from ._common import check_bool, check_int, check_seed, resolve_seed
+from ._common import check_bool, check_int, check_seed, check_size, resolve_seed
 
 __all__ = ["stack", "stage_seed"]
 
@@ -64,6 +64,8 @@ def _generate(func: Callable, stages: Any, seed: Any, same_graph: bool, params: 
             raise ParameterError(
                 f"graphs: {fname}(**{kwargs!r}) returned {type(G).__name__}, expected a networkx.DiGraph"
             )
+        if i == 0 and stages > 1:  # every stage is about this size: refuse the whole before building more
+            check_size(f"stages = {stages} of {fname}", stages * G.number_of_nodes(), stages * G.number_of_edges())
         graphs.append(G)
     return graphs, seed
 
