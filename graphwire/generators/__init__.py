@@ -26,16 +26,16 @@ from .regenerate import regenerate
 from .stack import stack, stage_seed
 
 __all__ = [
-    "chain",
-    "resnet",
-    "densenet",
-    "complete",
-    "erdos_renyi",
     "barabasi_albert",
-    "watts_strogatz",
+    "chain",
+    "complete",
+    "darts_cell",
+    "densenet",
+    "erdos_renyi",
     "layered",
+    "regenerate",
+    "resnet",
     "stack",
     "stage_seed",
-    "darts_cell",
-    "regenerate",
+    "watts_strogatz",
 ]

@@ -10,7 +10,8 @@ import math
 import numbers
 import os
 import secrets
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -19,20 +20,20 @@ from ..errors import ParameterError
 from ..graph import meta
 
 __all__ = [
-    "is_int",
-    "check_int",
-    "check_unit",
-    "check_density",
-    "check_bool",
-    "check_seed",
-    "resolve_seed",
-    "record",
+    "available_memory",
     "build",
     "build_arrays",
-    "randwire_dag",
-    "estimate_bytes",
+    "check_bool",
+    "check_density",
+    "check_int",
+    "check_seed",
     "check_size",
-    "available_memory",
+    "check_unit",
+    "estimate_bytes",
+    "is_int",
+    "randwire_dag",
+    "record",
+    "resolve_seed",
 ]
 
 #: Seeds drawn when ``seed=None`` lie in ``[0, SEED_RANGE)``.

@@ -12,7 +12,7 @@ import numpy as np
 
 from ._common import build_arrays, check_int, check_size, record
 
-__all__ = ["chain", "resnet", "densenet", "complete"]
+__all__ = ["chain", "complete", "densenet", "resnet"]
 
 
 def _roles(n: int) -> list[str]:

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
 from ..errors import ParameterError
-from ._common import (build, build_arrays, check_density, check_int, check_seed, check_size, is_int, record,
-                      resolve_seed)
+from ._common import (
+    build,
+    build_arrays,
+    check_density,
+    check_int,
+    check_seed,
+    check_size,
+    is_int,
+    record,
+    resolve_seed,
+)
 
 __all__ = ["layered"]
 

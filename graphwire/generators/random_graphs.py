@@ -22,9 +22,17 @@ from __future__ import annotations
 import networkx as nx
 
 from ..errors import ParameterError
-from ._common import check_int, check_size, check_unit, is_int, randwire_dag, record, resolve_seed
+from ._common import (
+    check_int,
+    check_size,
+    check_unit,
+    is_int,
+    randwire_dag,
+    record,
+    resolve_seed,
+)
 
-__all__ = ["erdos_renyi", "barabasi_albert", "watts_strogatz", "ER_ALGORITHMS", "FAST_GNP_BELOW"]
+__all__ = ["ER_ALGORITHMS", "FAST_GNP_BELOW", "barabasi_albert", "erdos_renyi", "watts_strogatz"]
 
 #: Erdős–Rényi samplers: the recorded name -> networkx function.
 ER_ALGORITHMS = {"gnp": nx.gnp_random_graph, "fast_gnp": nx.fast_gnp_random_graph}

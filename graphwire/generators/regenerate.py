@@ -8,7 +8,8 @@ Erdős–Rényi), so a saved graph comes back edge for edge.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import networkx as nx
 
