@@ -653,3 +653,31 @@ def test_size_check_uses_available_memory_and_runs_before_building(monkeypatch):
     monkeypatch.setattr(_common, "available_memory", lambda: None)  # unknown: no check
     gen.chain(10_000)
     assert len(built) == 1
+
+
+def test_generators_pause_the_garbage_collector_and_restore_it():
+    import gc
+
+    seen = []
+    real = nx.fast_gnp_random_graph
+    from graphwire.generators import random_graphs
+
+    def spy(*a, **k):
+        seen.append(gc.isenabled())
+        return real(*a, **k)
+
+    old = random_graphs.ER_ALGORITHMS["fast_gnp"]
+    random_graphs.ER_ALGORITHMS["fast_gnp"] = spy
+    try:
+        assert gc.isenabled()
+        gen.erdos_renyi(50, 0.05, seed=1)
+        assert seen == [False] and gc.isenabled()
+        with pytest.raises(ParameterError):
+            gen.erdos_renyi(50, 2.0, seed=1)
+        assert gc.isenabled()
+        gc.disable()  # a caller that paused it keeps it paused
+        gen.chain(3)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        random_graphs.ER_ALGORITHMS["fast_gnp"] = old

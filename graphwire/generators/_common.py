@@ -6,12 +6,14 @@ the value it got and what is allowed, *before* networkx sees the value.
 
 from __future__ import annotations
 
+import functools
+import gc
 import math
 import numbers
 import os
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import networkx as nx
 import numpy as np
@@ -30,6 +32,7 @@ __all__ = [
     "check_size",
     "check_unit",
     "estimate_bytes",
+    "gc_paused",
     "is_int",
     "randwire_dag",
     "record",
@@ -117,6 +120,29 @@ def resolve_seed(seed: Any, name: str = "seed") -> int:
     """Check ``seed``; when it is None draw a fresh one, so the recorded seed always regenerates."""
     checked = check_seed(seed, name)
     return secrets.randbelow(SEED_RANGE) if checked is None else checked
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def gc_paused(func: F) -> F:
+    """Run ``func`` with Python's cyclic garbage collector paused.
+
+    Building a networkx graph allocates a few dicts per node and edge and frees none of them, so
+    the collector's full passes rescan an ever larger heap and the build grows super-linearly
+    (measured: 2x slower at 10k nodes, more at 100k). The graph holds no cycles to collect.
+    """
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not gc.isenabled():
+            return func(*args, **kwargs)
+        gc.disable()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return wrapper  # type: ignore[return-value]
 
 
 # Peak bytes measured with tracemalloc on networkx 3.6 (graph built by build_arrays, one "role"

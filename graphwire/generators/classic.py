@@ -10,7 +10,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
-from ._common import build_arrays, check_int, check_size, record
+from ._common import build_arrays, check_int, check_size, gc_paused, record
 
 __all__ = ["chain", "complete", "densenet", "resnet"]
 
@@ -30,6 +30,7 @@ def _all_pairs(name: str, n: int) -> nx.DiGraph:
     return _classic(name, n, src, dst)
 
 
+@gc_paused
 def chain(n: int) -> nx.DiGraph:
     """A plain chain (VGG): edges ``i -> i+1`` over the ``n + 2`` nodes.
 
@@ -42,6 +43,7 @@ def chain(n: int) -> nx.DiGraph:
     return _classic("chain", n, src, src + 1)
 
 
+@gc_paused
 def resnet(n: int) -> nx.DiGraph:
     """The ResNet edge set: ``i -> i+1`` and ``i -> i+2`` over the ``n + 2`` nodes.
 
@@ -55,6 +57,7 @@ def resnet(n: int) -> nx.DiGraph:
     return _classic("resnet", n, np.concatenate([one, two]), np.concatenate([one + 1, two + 2]))
 
 
+@gc_paused
 def densenet(n: int) -> nx.DiGraph:
     """The DenseNet edge set: ``i -> j`` for every ``i < j`` over the ``n + 2`` nodes.
 
@@ -67,6 +70,7 @@ def densenet(n: int) -> nx.DiGraph:
     return _all_pairs("densenet", n)
 
 
+@gc_paused
 def complete(n: int) -> nx.DiGraph:
     """The complete DAG: ``i -> j`` for every ``i < j`` over the ``n + 2`` nodes (input -> output too).
 

@@ -17,6 +17,7 @@ from ._common import (
     check_int,
     check_seed,
     check_size,
+    gc_paused,
     is_int,
     record,
     resolve_seed,
@@ -47,6 +48,7 @@ def _short(sizes: list[int]) -> str:
     return repr(sizes) if len(sizes) <= 6 else f"[{sizes[0]}, {sizes[1]}, ... {sizes[-1]}] ({len(sizes)} blocks)"
 
 
+@gc_paused
 def layered(
     sizes: Sequence[int],
     *,

@@ -26,6 +26,7 @@ from ._common import (
     check_int,
     check_size,
     check_unit,
+    gc_paused,
     is_int,
     randwire_dag,
     record,
@@ -66,6 +67,7 @@ def _er_algorithm(algorithm: str, n: int, p: float) -> str:
     return algorithm
 
 
+@gc_paused
 def erdos_renyi(n: int, p: float, seed: int | None = None, *, algorithm: str = "auto") -> nx.DiGraph:
     """RandWire Erdős–Rényi DAG: networkx's G(n, p) on the hidden nodes.
 
@@ -91,6 +93,7 @@ def erdos_renyi(n: int, p: float, seed: int | None = None, *, algorithm: str = "
     return _finish(U, n, "erdos_renyi", {"n": n, "p": p}, seed, algorithm)
 
 
+@gc_paused
 def barabasi_albert(n: int, m: int, seed: int | None = None) -> nx.DiGraph:
     """RandWire Barabási–Albert DAG: ``nx.barabasi_albert_graph(n, m, seed=seed)`` on the hidden nodes.
 
@@ -108,6 +111,7 @@ def barabasi_albert(n: int, m: int, seed: int | None = None) -> nx.DiGraph:
     return _finish(U, n, "barabasi_albert", {"n": n, "m": m}, seed)
 
 
+@gc_paused
 def watts_strogatz(n: int, k: int, p: float, seed: int | None = None) -> nx.DiGraph:
     """RandWire Watts–Strogatz DAG: ``nx.watts_strogatz_graph(n, k, p, seed=seed)`` on the hidden nodes.
 

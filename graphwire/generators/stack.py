@@ -12,7 +12,14 @@ import numpy as np
 
 from ..errors import GraphError, ParameterError
 from ..graph import inputs, meta, outputs, sort_key, validate
-from ._common import check_bool, check_int, check_seed, check_size, resolve_seed
+from ._common import (
+    check_bool,
+    check_int,
+    check_seed,
+    check_size,
+    gc_paused,
+    resolve_seed,
+)
 
 __all__ = ["stack", "stage_seed"]
 
@@ -76,6 +83,7 @@ def _order(G: nx.DiGraph) -> list:
     return list(nx.lexicographical_topological_sort(G, key=sort_key))
 
 
+@gc_paused
 def stack(
     graphs: Sequence[nx.DiGraph] | Callable[..., nx.DiGraph],
     stages: int | None = None,
