@@ -30,10 +30,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import save  # noqa: E402
+from _common import save
 
-from graphwire import generators as gen  # noqa: E402
-from graphwire.generators.random_graphs import ER_ALGORITHMS, FAST_GNP_BELOW  # noqa: E402
+from graphwire import generators as gen
+from graphwire.generators.random_graphs import ER_ALGORITHMS, FAST_GNP_BELOW
 
 
 # ---------------------------------------------------------------- the replaced code, verbatim
@@ -152,7 +152,7 @@ def main(argv=None) -> int:
             r = reps if n <= 10_000 else max(1, reps - 2)
             ts = []
             for _ in range(r):
-                dt, G = timed(lambda n=n: make(n))
+                dt, G = timed(lambda n=n, make=make: make(n))
                 ts.append(dt)
             rows.append({"n": n, "edges": G.number_of_edges(), "seconds": statistics.median(ts)})
             del G
@@ -170,7 +170,7 @@ def main(argv=None) -> int:
             ts = {"gnp": [], "fast_gnp": []}
             for _ in range(max(reps, 3)):
                 for name, f in ER_ALGORITHMS.items():
-                    ts[name].append(timed(lambda f=f: f(n, p, seed=3))[0])
+                    ts[name].append(timed(lambda f=f, n=n, p=p: f(n, p, seed=3))[0])
             g, f = statistics.median(ts["gnp"]), statistics.median(ts["fast_gnp"])
             row[str(p)] = {"gnp": g, "fast_gnp": f, "ratio": g / f}
         cross = next((p for p in ps if row[str(p)]["ratio"] < 1.0), None)
