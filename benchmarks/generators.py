@@ -20,6 +20,7 @@ Results: benchmarks/results/generators-cpu.json (``--quick``: generators-quick-c
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -110,7 +111,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     reps = 1 if args.quick else args.repeats
     big = 10_000 if args.quick else 100_000
-    results: dict = {"targets": {}, "scaling": {}, "crossover": {}}
+    results: dict = {"targets": {}, "scaling": {}, "crossover": {}, "load_average_start": os.getloadavg()}
+    print(f"load average at start: {results['load_average_start']}")
 
     # 1. targets ---------------------------------------------------------------
     print("== targets: old vs new (median of round-robin runs)")
@@ -178,6 +180,8 @@ def main(argv=None) -> int:
         print(f"n={n:5d} " + "  ".join(f"p={p}: {row[str(p)]['ratio']:.2f}" for p in ps)
               + f"   -> gnp faster from p = {cross}", flush=True)
 
+    results["load_average_end"] = os.getloadavg()
+    print(f"load average at end: {results['load_average_end']}")
     results["auto_threshold_p"] = FAST_GNP_BELOW
     results["quick"] = args.quick
     path = save("generators-quick" if args.quick else "generators", results, torch.device("cpu"))
