@@ -625,6 +625,11 @@ HUGE = [
     ("layered", lambda: gen.layered([10**6, 10**6, 10**6]), "sizes = [1000000, 1000000, 1000000]"),
     ("layered sparse", lambda: gen.layered([10**6] * 8, density=0.5, seed=1), "sizes = [1000000, 1000000, ..."),
     ("stack", lambda: gen.stack(gen.chain, 10**9, n=1000), "stages = 1000000000"),
+    # beyond a float: no OverflowError, counts shown in scientific notation
+    ("er 10**400", lambda: gen.erdos_renyi(10**400, 0.5, seed=1), "n = 1.00e+400, p = 0.5"),
+    ("er 10**400 p=0", lambda: gen.erdos_renyi(10**400, 0.0, seed=1), "n = 1.00e+400, p = 0.0"),
+    ("chain 10**400", lambda: gen.chain(10**400), "n = 1.00e+400 asks for a graph of 1.00e+400 nodes"),
+    ("layered 10**400", lambda: gen.layered([10**400, 2], density=0.1, seed=1), "sizes = [1.00e+400, 2]"),
 ]
 
 

@@ -37,6 +37,9 @@ __all__ = [
     "randwire_dag",
     "record",
     "resolve_seed",
+    "safe_sum",
+    "scaled",
+    "show_int",
 ]
 
 #: Seeds drawn when ``seed=None`` lie in ``[0, SEED_RANGE)``.
@@ -172,17 +175,52 @@ def available_memory() -> int | None:
         return None
 
 
-def estimate_bytes(nodes: float, edges: float, *, undirected_edges: float = 0) -> int:
-    """Rough peak memory of building a generated graph with ``nodes`` nodes and ``edges`` edges."""
-    return int(nodes * NODE_BYTES + edges * EDGE_BYTES + undirected_edges * UNDIRECTED_EDGE_BYTES)
+def estimate_bytes(nodes: float, edges: float, *, undirected_edges: float = 0) -> float:
+    """Rough peak memory of building a generated graph with ``nodes`` nodes and ``edges`` edges.
+
+    Exact integer arithmetic for integer counts (no overflow however large), ``inf`` for an
+    infinite (overflowed) count.
+    """
+    return safe_sum(nodes * NODE_BYTES, edges * EDGE_BYTES, undirected_edges * UNDIRECTED_EDGE_BYTES)
+
+
+def safe_sum(*values: float) -> float:
+    """``sum(values)``, or ``inf`` where adding a huge int to a float overflows."""
+    try:
+        return sum(values)
+    except OverflowError:
+        return math.inf
+
+
+def scaled(p: float, count: int) -> float:
+    """``p * count`` as a float, ``inf`` when ``count`` is too large for a float (n = 10**400)."""
+    try:
+        return p * float(count)
+    except OverflowError:
+        return math.inf if p > 0 else 0.0
+
+
+def show_int(value: float, commas: bool = True) -> str:
+    """A count for a message: ``1,000,002`` (``commas=False``: ``1000002``), or ``1.00e+400``
+    beyond 10**15 (and ``inf``)."""
+    if value == math.inf:
+        return "1e308+"
+    v = int(value)
+    if v < 10**15:
+        return f"{v:,}" if commas else str(v)
+    digits = str(v)
+    return f"{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
 
 
 def _human(nbytes: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
-        if nbytes < 1000 or unit == "PB":
+    if nbytes >= 10**18:  # beyond a million TB: scientific, without float overflow
+        return f"{show_int(nbytes)} bytes"
+    nbytes = float(nbytes)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if nbytes < 1000:
             return f"{nbytes:.3g} {unit}" if unit != "B" else f"{int(nbytes)} B"
         nbytes /= 1000
-    return f"{nbytes:.3g} PB"  # pragma: no cover
+    return f"{nbytes:.3g} PB"
 
 
 def check_size(what: str, nodes: float, edges: float, *, undirected_edges: float = 0) -> None:
@@ -196,8 +234,8 @@ def check_size(what: str, nodes: float, edges: float, *, undirected_edges: float
     if have is None or need <= MEMORY_SHARE * have:
         return
     raise ParameterError(
-        f"{what} asks for a graph of {int(nodes):,} nodes and about {int(edges):,} edges, which needs "
-        f"about {_human(need)} of memory as a networkx graph; only {_human(have)} is available"
+        f"{what} asks for a graph of {show_int(nodes)} nodes and about {show_int(edges)} edges, which "
+        f"needs about {_human(need)} of memory as a networkx graph; only {_human(have)} is available"
     )
 
 

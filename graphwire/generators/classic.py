@@ -10,7 +10,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
-from ._common import build_arrays, check_int, check_size, gc_paused, record
+from ._common import build_arrays, check_int, check_size, gc_paused, record, show_int
 
 __all__ = ["chain", "complete", "densenet", "resnet"]
 
@@ -25,7 +25,7 @@ def _classic(name: str, n: int, src: np.ndarray, dst: np.ndarray) -> nx.DiGraph:
 
 def _all_pairs(name: str, n: int) -> nx.DiGraph:
     N = n + 2
-    check_size(f"n = {n}", N, N * (N - 1) // 2)
+    check_size(f"n = {show_int(n, False)}", N, N * (N - 1) // 2)
     src, dst = np.triu_indices(N, k=1)
     return _classic(name, n, src, dst)
 
@@ -38,7 +38,7 @@ def chain(n: int) -> nx.DiGraph:
     [(0, 1), (1, 2), (2, 3)]
     """
     n = check_int("n", n, 0)
-    check_size(f"n = {n}", n + 2, n + 1)
+    check_size(f"n = {show_int(n, False)}", n + 2, n + 1)
     src = np.arange(n + 1, dtype=np.int64)
     return _classic("chain", n, src, src + 1)
 
@@ -51,7 +51,7 @@ def resnet(n: int) -> nx.DiGraph:
     [(0, 1), (0, 2), (1, 2)]
     """
     n = check_int("n", n, 0)
-    check_size(f"n = {n}", n + 2, 2 * n + 1)
+    check_size(f"n = {show_int(n, False)}", n + 2, 2 * n + 1)
     one = np.arange(n + 1, dtype=np.int64)
     two = np.arange(n, dtype=np.int64)
     return _classic("resnet", n, np.concatenate([one, two]), np.concatenate([one + 1, two + 2]))

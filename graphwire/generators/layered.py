@@ -21,6 +21,8 @@ from ._common import (
     is_int,
     record,
     resolve_seed,
+    scaled,
+    show_int,
 )
 
 __all__ = ["layered"]
@@ -45,7 +47,10 @@ def _check_sizes(sizes: Any) -> list[int]:
 
 
 def _short(sizes: list[int]) -> str:
-    return repr(sizes) if len(sizes) <= 6 else f"[{sizes[0]}, {sizes[1]}, ... {sizes[-1]}] ({len(sizes)} blocks)"
+    shown = [show_int(s, False) for s in sizes]
+    if len(shown) <= 6:
+        return "[" + ", ".join(shown) + "]"
+    return f"[{shown[0]}, {shown[1]}, ... {shown[-1]}] ({len(shown)} blocks)"
 
 
 @gc_paused
@@ -96,7 +101,7 @@ def layered(
         return range(offsets[max(b - skip, 0)], offsets[b])
 
     candidates = sum(sizes[b] * len(later(b)) for b in range(nb - 1))
-    check_size(f"sizes = {_short(sizes)}, density = {density}", total, candidates * density)
+    check_size(f"sizes = {_short(sizes)}, density = {density}", total, scaled(density, candidates))
     blocks = [b for b, s in enumerate(sizes) for _ in range(s)]
     roles = ["input" if b == 0 else "output" if b == nb - 1 else "hidden" for b in blocks]
     attrs = [{"block": b} for b in blocks]

@@ -31,6 +31,9 @@ from ._common import (
     randwire_dag,
     record,
     resolve_seed,
+    safe_sum,
+    scaled,
+    show_int,
 )
 
 __all__ = ["ER_ALGORITHMS", "FAST_GNP_BELOW", "barabasi_albert", "erdos_renyi", "watts_strogatz"]
@@ -52,14 +55,12 @@ def _finish(U: nx.Graph, n: int, name: str, params: dict, seed: int, algorithm: 
 def _check_randwire_size(what: str, n: int, edges: float) -> None:
     # hidden edges plus at most one input and one output edge per hidden node; the undirected
     # networkx graph is held at the same time
-    check_size(what, n + 2, edges + 2 * n, undirected_edges=edges)
+    check_size(what, n + 2, safe_sum(edges, 2 * n), undirected_edges=edges)
 
 
 def _er_algorithm(algorithm: str, n: int, p: float) -> str:
     if algorithm == "auto":
-        expected = p * n * (n - 1) / 2
-        pairs = n * (n - 1) / 2
-        return "fast_gnp" if 0 < expected < FAST_GNP_BELOW * pairs else "gnp"
+        return "fast_gnp" if 0 < p < FAST_GNP_BELOW else "gnp"  # expected edges p * pairs < 0.2 * pairs
     if algorithm not in ER_ALGORITHMS:
         raise ParameterError(
             f"algorithm must be one of {['auto', *ER_ALGORITHMS]}, got {algorithm!r}"
@@ -87,7 +88,7 @@ def erdos_renyi(n: int, p: float, seed: int | None = None, *, algorithm: str = "
     n = check_int("n", n, 1)
     p = check_unit("p", p)
     algorithm = _er_algorithm(algorithm, n, p)
-    _check_randwire_size(f"n = {n}, p = {p}", n, p * n * (n - 1) / 2)
+    _check_randwire_size(f"n = {show_int(n, False)}, p = {p}", n, scaled(p, n * (n - 1) // 2))
     seed = resolve_seed(seed)
     U = ER_ALGORITHMS[algorithm](n, p, seed=seed)
     return _finish(U, n, "erdos_renyi", {"n": n, "p": p}, seed, algorithm)
@@ -105,7 +106,7 @@ def barabasi_albert(n: int, m: int, seed: int | None = None) -> nx.DiGraph:
     """
     n = check_int("n", n, 2, why="Barabási–Albert needs at least 2 nodes")
     m = check_int("m", m, 1, n - 1, why=f"n = {n}")
-    _check_randwire_size(f"n = {n}, m = {m}", n, m * (n - m))
+    _check_randwire_size(f"n = {show_int(n, False)}, m = {m}", n, m * (n - m))
     seed = resolve_seed(seed)
     U = nx.barabasi_albert_graph(n, m, seed=seed)
     return _finish(U, n, "barabasi_albert", {"n": n, "m": m}, seed)
@@ -131,7 +132,7 @@ def watts_strogatz(n: int, k: int, p: float, seed: int | None = None) -> nx.DiGr
         raise ParameterError(f"k must be an even integer with 2 <= k < n (n = {n}), got {shown}{hint}")
     k = int(k)
     p = check_unit("p", p)
-    _check_randwire_size(f"n = {n}, k = {k}", n, n * k / 2)
+    _check_randwire_size(f"n = {show_int(n, False)}, k = {k}", n, n * k // 2)
     seed = resolve_seed(seed)
     U = nx.watts_strogatz_graph(n, k, p, seed=seed)
     return _finish(U, n, "watts_strogatz", {"n": n, "k": k, "p": p}, seed)
