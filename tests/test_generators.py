@@ -660,19 +660,19 @@ def test_size_check_uses_available_memory_and_runs_before_building(monkeypatch):
     assert len(built) == 1
 
 
-def test_generators_pause_the_garbage_collector_and_restore_it():
+def test_generators_pause_the_garbage_collector_and_restore_it(monkeypatch):
     import gc
 
-    seen = []
-    real = nx.fast_gnp_random_graph
     from graphwire.generators import random_graphs
+
+    seen = []
+    real = random_graphs.fast_gnp_edges
 
     def spy(*a, **k):
         seen.append(gc.isenabled())
         return real(*a, **k)
 
-    old = random_graphs.ER_ALGORITHMS["fast_gnp"]
-    random_graphs.ER_ALGORITHMS["fast_gnp"] = spy
+    monkeypatch.setattr(random_graphs, "fast_gnp_edges", spy)
     try:
         assert gc.isenabled()
         gen.erdos_renyi(50, 0.05, seed=1)
@@ -685,4 +685,14 @@ def test_generators_pause_the_garbage_collector_and_restore_it():
         assert not gc.isenabled()
     finally:
         gc.enable()
-        random_graphs.ER_ALGORITHMS["fast_gnp"] = old
+
+
+def test_fast_gnp_edges_are_networkx_fast_gnp():
+    from graphwire.generators.random_graphs import fast_gnp_edges
+
+    for n, p, s in [(2, 0.5, 0), (10, 0.3, 1), (500, 0.01, 2), (2000, 0.003, 3), (300, 0.9, 4), (50, 1e-6, 5)]:
+        a, b = fast_gnp_edges(n, p, s)
+        assert (a < b).all()
+        got = sorted(zip(a.tolist(), b.tolist()))
+        want = sorted((min(u, v), max(u, v)) for u, v in nx.fast_gnp_random_graph(n, p, seed=s).edges())
+        assert got == want, (n, p, s)

@@ -35,6 +35,7 @@ __all__ = [
     "gc_paused",
     "is_int",
     "randwire_dag",
+    "randwire_dag_arrays",
     "record",
     "resolve_seed",
     "safe_sum",
@@ -318,12 +319,19 @@ def randwire_dag(U: nx.Graph, n: int) -> nx.DiGraph:
     Hidden node ``i`` is ``U``'s node ``i - 1``; every edge points from the lower to the higher
     index; input 0 feeds every hidden node without a predecessor and every hidden node without
     a successor feeds output ``n + 1`` (an isolated node becomes ``0 -> i -> n + 1``).
-    Vectorised: O(n + m) with no per-edge Python beyond networkx's own ``add_edges_from``.
+    Vectorised: O(n + m), see :func:`randwire_dag_arrays`.
     """
     m = U.number_of_edges()
     flat = np.fromiter((x for e in U.edges() for x in e), dtype=np.int64, count=2 * m).reshape(m, 2)
-    lo = flat.min(axis=1) + 1
-    hi = flat.max(axis=1) + 1
+    return randwire_dag_arrays(flat[:, 0], flat[:, 1], n)
+
+
+def randwire_dag_arrays(a: np.ndarray, b: np.ndarray, n: int) -> nx.DiGraph:
+    """:func:`randwire_dag` of the undirected edges ``a[i] -- b[i]`` on ``0..n-1`` (no repeats)."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    lo = np.minimum(a, b) + 1
+    hi = np.maximum(a, b) + 1
     out = n + 1
     hidden = np.arange(1, n + 1, dtype=np.int64)
     no_pred = hidden[np.bincount(hi, minlength=n + 2)[1:n + 1] == 0]
