@@ -696,3 +696,15 @@ def test_fast_gnp_edges_are_networkx_fast_gnp():
         got = sorted(zip(a.tolist(), b.tolist()))
         want = sorted((min(u, v), max(u, v)) for u, v in nx.fast_gnp_random_graph(n, p, seed=s).edges())
         assert got == want, (n, p, s)
+
+
+def test_watts_strogatz_edges_are_networkx_watts_strogatz():
+    from graphwire.generators.random_graphs import watts_strogatz_edges
+
+    cases = [(3, 2, 0.5, 0), (9, 8, 1.0, 1), (10, 4, 0.0, 2), (50, 6, 0.3, 3), (400, 8, 0.75, 4), (64, 2, 1.0, 5)]
+    cases += [(30 + s, 4, 0.75, 100 + s) for s in range(40)]
+    for n, k, p, s in cases:
+        a, b = watts_strogatz_edges(n, k, p, s)
+        got = sorted(zip(a.tolist(), b.tolist()))
+        want = sorted((min(u, v), max(u, v)) for u, v in nx.watts_strogatz_graph(n, k, p, seed=s).edges())
+        assert got == want, (n, k, p, s)
