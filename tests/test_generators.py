@@ -708,3 +708,15 @@ def test_watts_strogatz_edges_are_networkx_watts_strogatz():
         got = sorted(zip(a.tolist(), b.tolist()))
         want = sorted((min(u, v), max(u, v)) for u, v in nx.watts_strogatz_graph(n, k, p, seed=s).edges())
         assert got == want, (n, k, p, s)
+
+
+def test_barabasi_albert_edges_are_networkx_barabasi_albert():
+    from graphwire.generators.random_graphs import barabasi_albert_edges
+
+    cases = [(2, 1, 0), (5, 4, 1), (10, 1, 2), (50, 3, 3), (500, 5, 4), (64, 20, 5)]
+    cases += [(30 + s, 2 + s % 4, 100 + s) for s in range(40)]
+    for n, m, s in cases:
+        a, b = barabasi_albert_edges(n, m, s)
+        got = sorted((min(u, v), max(u, v)) for u, v in zip(a.tolist(), b.tolist()))
+        want = sorted((min(u, v), max(u, v)) for u, v in nx.barabasi_albert_graph(n, m, seed=s).edges())
+        assert got == want, (n, m, s)

@@ -1,8 +1,8 @@
 """RandWire random graphs: networkx's undirected ER / BA / WS graphs turned into DAGs.
 
 Each function samples networkx's undirected graph for the given seed on ``n`` nodes (ER's
-``fast_gnp`` and WS replay networkx's own draws on plain lists and sets, giving the same edges
-without building networkx's graph; BA and ER's ``gnp`` call networkx), shifts its nodes ``0..n-1`` to ``1..n``, points every edge from the lower to the higher index, lets input
+``fast_gnp``, WS and BA replay networkx's own draws on plain lists and sets, giving the same
+edges without building networkx's graph; ER's ``gnp`` calls networkx), shifts its nodes ``0..n-1`` to ``1..n``, points every edge from the lower to the higher index, lets input
 node 0 feed every hidden node without a predecessor and lets every hidden node without a
 successor feed output node ``n + 1`` (Xie et al. 2019). An isolated hidden node (possible with
 ER) becomes ``0 -> i -> n + 1``.
@@ -118,6 +118,30 @@ def watts_strogatz_edges(n: int, k: int, p: float, seed: int) -> tuple[np.ndarra
     return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
 
 
+def barabasi_albert_edges(n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The edges ``nx.barabasi_albert_graph(n, m, seed=seed)`` has, without building its graph.
+
+    networkx 3.x's process replayed with the same ``random.Random(seed)`` draws (tested against
+    it): a star on nodes ``0..m``, then each new node picks ``m`` distinct targets uniformly from
+    the list of edge endpoints (preferential attachment). The targets are gathered in a set as
+    networkx does, since the set's iteration order feeds the later draws. ``1 <= m < n``.
+    """
+    rng = random.Random(seed)
+    choice = rng.choice
+    a = [0] * m
+    b = list(range(1, m + 1))
+    repeated = [0] * m + list(range(1, m + 1))  # every node once per edge end, in node order
+    for source in range(m + 1, n):
+        targets: set[int] = set()
+        while len(targets) < m:
+            targets.add(choice(repeated))
+        a.extend(targets)
+        b.extend([source] * m)
+        repeated.extend(targets)
+        repeated.extend([source] * m)
+    return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
+
+
 def _finish(U: nx.Graph, n: int, name: str, params: dict, seed: int, algorithm: str | None = None) -> nx.DiGraph:
     return record(randwire_dag(U, n), name, params, seed, algorithm)
 
@@ -182,8 +206,8 @@ def barabasi_albert(n: int, m: int, seed: int | None = None) -> nx.DiGraph:
     m = check_int("m", m, 1, n - 1, why=f"n = {n}")
     _check_randwire_size(f"n = {show_int(n, False)}, m = {m}", n, m * (n - m))
     seed = resolve_seed(seed)
-    U = nx.barabasi_albert_graph(n, m, seed=seed)
-    return _finish(U, n, "barabasi_albert", {"n": n, "m": m}, seed)
+    a, b = barabasi_albert_edges(n, m, seed)
+    return record(randwire_dag_arrays(a, b, n), "barabasi_albert", {"n": n, "m": m}, seed)
 
 
 @gc_paused
