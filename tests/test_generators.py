@@ -574,6 +574,7 @@ def test_er_algorithm_choice_and_fast_gnp_conversion():
         lambda: gen.layered([3, 5, 2], max_skip=1),
         lambda: gen.resnet(6),
         lambda: gen.densenet(4),
+        lambda: gen.darts_cell(3, reduction=True),
         lambda: gen.stack(gen.erdos_renyi, 3, seed=6, n=20, p=0.1),
         lambda: gen.stack(gen.watts_strogatz, 2, seed=7, same_graph=True, n=12, k=4, p=0.5),
     ],

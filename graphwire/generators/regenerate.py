@@ -15,6 +15,7 @@ import networkx as nx
 
 from ..errors import ParameterError
 from .classic import chain, complete, densenet, resnet
+from .darts_cell import darts_cell
 from .layered import layered
 from .random_graphs import barabasi_albert, erdos_renyi, watts_strogatz
 from .stack import stack
@@ -26,6 +27,7 @@ _PLAIN = {
     "resnet": resnet,
     "densenet": densenet,
     "complete": complete,
+    "darts_cell": darts_cell,
     "barabasi_albert": barabasi_albert,
     "watts_strogatz": watts_strogatz,
 }
