@@ -43,14 +43,14 @@ FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
     "chain": ("chain", {"n": 32}),
     "resnet": ("resnet", {"n": 32}),
     "densenet": ("densenet", {"n": 32}),
-    "erdos_renyi": ("erdos_renyi", {"n": 32, "p": 0.2}),
+    "erdos_renyi": ("erdos_renyi", {"n": 32, "p": 0.2, "algorithm": "auto"}),
     "barabasi_albert": ("barabasi_albert", {"n": 32, "m": 5}),
     "watts_strogatz": ("watts_strogatz", {"n": 32, "k": 4, "p": 0.75}),
     "layered": ("layered", {"sizes": None, "max_skip": None, "density": 1.0}),
 }
 ALIASES = {"er": "erdos_renyi", "ba": "barabasi_albert", "ws": "watts_strogatz"}
 SEEDED = {"erdos_renyi", "barabasi_albert", "watts_strogatz", "layered"}
-GEN_OPTIONS = ("n", "p", "k", "m", "sizes", "max_skip", "density")
+GEN_OPTIONS = ("n", "p", "k", "m", "sizes", "max_skip", "density", "algorithm")
 LEARNED_EDGE = ("weight", "active", "ddw_mean", "ddw_std", "p_open", "op_weights", "op")
 LEARNED_NODE = ("depth_prob", "exec_rate")
 
@@ -388,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--sizes", help="block sizes for layered, e.g. 32,192,192")
     g.add_argument("--max-skip", dest="max_skip", type=int, help="layered: furthest block an edge may skip to")
     g.add_argument("--density", type=float, help="layered: probability of keeping each allowed edge")
+    g.add_argument("--algorithm", choices=("auto", "gnp", "fast_gnp"),
+                   help="er sampler: gnp (a coin flip per node pair), fast_gnp (O(n + m)), or auto "
+                        "(fast_gnp when p < 0.2; default); the one used is recorded")
     g.add_argument("--stages", type=int, help="chain this many generated stages (graphwire.generators.stack)")
     g.add_argument("--same-graph", dest="same_graph", action="store_true", help="with --stages: one graph for every stage")
     g.add_argument("--seed", type=int, help="random seed (drawn and recorded when omitted)")

@@ -242,3 +242,34 @@ def test_html_with_and_without_history(capsys, tmp_path):
     assert_bad(capsys, "html", tmp_path / "g.json", "--history", hist, "--attr", "share", "-o", tmp_path / "x.html",
                culprit="'share'")
     assert not (tmp_path / "x.html").exists()
+
+
+@pytest.mark.parametrize(
+    "argv,culprit",
+    [
+        (["generate", "chain", "--n", "1000000000000"], "n = 1000000000000"),
+        (["generate", "complete", "--n", "10000000"], "n = 10000000"),
+        (["generate", "er", "--n", "100000000", "--p", "0.5"], "n = 100000000, p = 0.5"),
+        (["generate", "ws", "--n", "10000000000", "--k", "4"], "n = 10000000000, k = 4"),
+        (["generate", "layered", "--sizes", "1000000,1000000,1000000"], "sizes = [1000000, 1000000, 1000000]"),
+        (["generate", "chain", "--n", "1000", "--stages", "1000000000"], "stages = 1000000000"),
+    ],
+)
+def test_generate_refuses_a_graph_too_large_for_memory(capsys, tmp_path, argv, culprit):
+    err = assert_bad(capsys, *argv, "-o", tmp_path / "g.json", culprit=culprit)
+    assert "needs about" in err and "is available" in err
+    assert not (tmp_path / "g.json").exists()
+
+
+def test_generate_er_algorithm_option(capsys, tmp_path):
+    for algorithm, want in (("fast_gnp", "fast_gnp"), ("gnp", "gnp"), ("auto", "fast_gnp")):
+        path = tmp_path / f"{algorithm}.json"
+        rc, _, err = run(capsys, "generate", "er", "--n", 60, "--p", 0.05, "--seed", 2, "--algorithm", algorithm,
+                         "-o", path)
+        assert rc == 0, err
+        G = load(path)
+        assert G.graph["graphwire"]["generator"]["algorithm"] == want
+        expected = graphwire.generators.erdos_renyi(60, 0.05, seed=2, algorithm=algorithm)
+        assert sorted(G.edges()) == sorted(expected.edges())
+    assert_bad(capsys, "generate", "ws", "--algorithm", "gnp", culprit="--algorithm")
+    assert_bad(capsys, "generate", "er", "--algorithm", "fast", culprit="--algorithm")

@@ -475,3 +475,249 @@ def test_bad_parameter_message_names_value_and_allowed():
         gen.barabasi_albert(5, 5)
     with pytest.raises(ParameterError, match=r"seed must be None or a non-negative integer, got 1\.5 \(float\)"):
         gen.erdos_renyi(8, 0.5, seed=1.5)
+
+
+# ---------------------------------------------------------------- algorithms, regeneration, size
+# Graphs made by the code before the ER algorithm was recorded (main at f7f588d, networkx 3.6.1):
+# their records have no "algorithm" and must regenerate edge for edge.
+OLD_ER_EDGES = {
+    (12, 0.15, 1): [(0, 1), (0, 3), (0, 4), (0, 6), (0, 7), (0, 8), (1, 2), (1, 10), (1, 11), (2, 5), (2, 11),
+                    (2, 12), (3, 9), (4, 10), (5, 10), (6, 13), (7, 13), (8, 9), (9, 13), (10, 13), (11, 13),
+                    (12, 13)],
+    (16, 0.1, 7): [(0, 1), (0, 2), (0, 3), (0, 4), (0, 6), (0, 7), (0, 14), (0, 16), (1, 5), (1, 8), (1, 10),
+                   (1, 12), (1, 13), (2, 9), (3, 8), (3, 9), (4, 17), (5, 8), (6, 12), (7, 11), (7, 15), (8, 13),
+                   (9, 17), (10, 17), (11, 13), (12, 17), (13, 15), (14, 17), (15, 17), (16, 17)],
+}
+OLD_ER_DIGESTS = {  # (n, p, seed): (edge count, sha256 of json.dumps(sorted edges))[:16]
+    (100, 0.05, 0): (317, "b824a1f9049d3dd5"),
+    (100, 0.05, 1): (307, "864242a39ddef6b0"),
+    (300, 0.01, 2): (631, "680e74a4a65f16d1"),
+    (500, 0.004, 3): (946, "073a7c5f0828befb"),
+    (64, 0.19, 4): (393, "27310930f0a70683"),
+    (1000, 0.002, 5): (1888, "1a5fad45d290c86a"),
+}
+# Full digests (nodes with data, successor order, predecessor order) of generators whose sampling
+# did not change: the vectorised building must give the very same graphs.
+OLD_DIGESTS = {
+    "ws": (lambda: gen.watts_strogatz(200, 6, 0.5, seed=11), "d2bb76b9d9924030"),
+    "ba": (lambda: gen.barabasi_albert(200, 3, seed=12), "03b89287f49bb083"),
+    "er_dense": (lambda: gen.erdos_renyi(60, 0.3, seed=13), "e32a81df6b1e8714"),
+    "layered": (lambda: gen.layered([5, 9, 7, 3], max_skip=2, density=0.3, seed=14), "58a9fc4a6c175b5c"),
+    "layered_full": (lambda: gen.layered([4, 6, 5, 2], max_skip=2), "ddee04da8e344e5d"),
+    "chain": (lambda: gen.chain(50), "ed8a120d62ba7fcb"),
+    "resnet": (lambda: gen.resnet(50), "685be1cad800e45a"),
+    "complete": (lambda: gen.complete(30), "1cd49bc61c98551b"),
+}
+
+
+def _edge_digest(G):
+    import hashlib
+
+    return hashlib.sha256(json.dumps(sorted(G.edges())).encode()).hexdigest()[:16]
+
+
+def _full_digest(G):
+    import hashlib
+
+    doc = [list(G.nodes(data=True)), list(G.edges()), [list(G.pred[v]) for v in G]]
+    return hashlib.sha256(json.dumps(doc).encode()).hexdigest()[:16]
+
+
+def _old_record(n, p, seed):
+    return {"name": "erdos_renyi", "params": {"n": n, "p": p}, "seed": seed, "networkx": nx.__version__}
+
+
+def test_old_er_records_regenerate_exactly():
+    for (n, p, s), want in OLD_ER_EDGES.items():
+        assert edges(gen.regenerate(_old_record(n, p, s))) == want
+        assert edges(gen.erdos_renyi(n, p, seed=s, algorithm="gnp")) == want
+    for (n, p, s), (count, digest) in OLD_ER_DIGESTS.items():
+        G = gen.regenerate(_old_record(n, p, s))
+        assert (G.number_of_edges(), _edge_digest(G)) == (count, digest)
+        assert G.graph["graphwire"]["generator"]["algorithm"] == "gnp"
+        # the same call today samples with fast_gnp (p < 0.2): another graph, told apart by the record
+        H = gen.erdos_renyi(n, p, seed=s)
+        assert H.graph["graphwire"]["generator"]["algorithm"] == "fast_gnp"
+        assert _edge_digest(H) != digest
+
+
+@pytest.mark.parametrize("name", sorted(OLD_DIGESTS))
+def test_unchanged_generators_give_the_old_graphs(name):
+    make, digest = OLD_DIGESTS[name]
+    assert _full_digest(make()) == digest
+
+
+def test_er_algorithm_choice_and_fast_gnp_conversion():
+    for s in range(30):
+        n, p = 40 + s, 0.02 + 0.005 * s  # all sparse: auto picks fast_gnp
+        G = gen.erdos_renyi(n, p, seed=s)
+        assert G.graph["graphwire"]["generator"]["algorithm"] == "fast_gnp"
+        check_randwire(G, nx.fast_gnp_random_graph(n, p, seed=s), n)
+        assert snapshot(G) == snapshot(gen.erdos_renyi(n, p, seed=s, algorithm="fast_gnp"))
+    for p in (0.2, 0.5, 1.0, 0.0):  # dense (and the empty graph) keep the per-pair sampler
+        assert gen.erdos_renyi(30, p, seed=1).graph["graphwire"]["generator"]["algorithm"] == "gnp"
+    assert gen.erdos_renyi(30, 0.1999, seed=1).graph["graphwire"]["generator"]["algorithm"] == "fast_gnp"
+    G = gen.erdos_renyi(30, 0.5, seed=2, algorithm="fast_gnp")
+    check_randwire(G, nx.fast_gnp_random_graph(30, 0.5, seed=2), 30)
+    with pytest.raises(ParameterError, match=r"algorithm must be one of \['auto', 'gnp', 'fast_gnp'\], got 'fast'"):
+        gen.erdos_renyi(30, 0.1, seed=1, algorithm="fast")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: gen.erdos_renyi(50, 0.08, seed=1),
+        lambda: gen.erdos_renyi(50, 0.4, seed=1),
+        lambda: gen.barabasi_albert(30, 2, seed=3),
+        lambda: gen.watts_strogatz(30, 4, 0.3, seed=4),
+        lambda: gen.layered([3, 5, 2], density=0.5, seed=5),
+        lambda: gen.layered([3, 5, 2], max_skip=1),
+        lambda: gen.resnet(6),
+        lambda: gen.densenet(4),
+        lambda: gen.darts_cell(3, reduction=True),
+        lambda: gen.stack(gen.erdos_renyi, 3, seed=6, n=20, p=0.1),
+        lambda: gen.stack(gen.watts_strogatz, 2, seed=7, same_graph=True, n=12, k=4, p=0.5),
+    ],
+)
+def test_regenerate_from_a_saved_graph(make, tmp_path):
+    from graphwire.io import load, to_json
+
+    G = make()
+    to_json(G, tmp_path / "g.json")
+    H = gen.regenerate(load(tmp_path / "g.json"))
+    assert snapshot(H) == snapshot(G)
+
+
+def test_old_stack_record_regenerates_old_stages():
+    # stack(erdos_renyi, 3, seed=15, n=40, p=0.08) as the old code recorded it (no "algorithm")
+    rec = gen.stack(gen.erdos_renyi, 3, seed=15, n=40, p=0.08).graph["graphwire"]["generator"]
+    old = json.loads(json.dumps(rec))
+    for stage in old["stages"]:
+        del stage["algorithm"]
+    H = gen.regenerate(old)
+    assert all(s["algorithm"] == "gnp" for s in H.graph["graphwire"]["generator"]["stages"])
+    assert _full_digest(H) == "c42e0cff4a5ac9bb"  # the old code's graph
+
+
+@pytest.mark.parametrize(
+    "source,culprit",
+    [
+        (nx.DiGraph([(0, 1)]), "no generator record"),
+        ({"params": {}}, "record must be a generator record"),
+        ({"name": "torus", "params": {}}, "'torus' is not a generator"),
+        ({"name": "stack", "stages": []}, "record.stages"),
+        ({"name": "chain", "params": {"n": -1}}, "n must be"),
+    ],
+)
+def test_regenerate_bad_records(source, culprit):
+    with pytest.raises(ParameterError, match=culprit):
+        gen.regenerate(source)
+
+
+HUGE = [
+    ("chain", lambda: gen.chain(10**12), "n = 1000000000000"),
+    ("resnet", lambda: gen.resnet(10**11), "n = 100000000000"),
+    ("complete", lambda: gen.complete(10**7), "n = 10000000"),
+    ("densenet", lambda: gen.densenet(10**6), "n = 1000000"),
+    ("er", lambda: gen.erdos_renyi(10**8, 0.5, seed=1), "n = 100000000, p = 0.5"),
+    ("er sparse huge n", lambda: gen.erdos_renyi(10**12, 1e-12, seed=1), "n = 1000000000000"),
+    ("ba", lambda: gen.barabasi_albert(10**10, 5, seed=1), "n = 10000000000, m = 5"),
+    ("ws", lambda: gen.watts_strogatz(10**10, 4, 0.5, seed=1), "n = 10000000000, k = 4"),
+    ("layered", lambda: gen.layered([10**6, 10**6, 10**6]), "sizes = [1000000, 1000000, 1000000]"),
+    ("layered sparse", lambda: gen.layered([10**6] * 8, density=0.5, seed=1), "sizes = [1000000, 1000000, ..."),
+    ("stack", lambda: gen.stack(gen.chain, 10**9, n=1000), "stages = 1000000000"),
+    # beyond a float: no OverflowError, counts shown in scientific notation
+    ("er 10**400", lambda: gen.erdos_renyi(10**400, 0.5, seed=1), "n = 1.00e+400, p = 0.5"),
+    ("er 10**400 p=0", lambda: gen.erdos_renyi(10**400, 0.0, seed=1), "n = 1.00e+400, p = 0.0"),
+    ("chain 10**400", lambda: gen.chain(10**400), "n = 1.00e+400 asks for a graph of 1.00e+400 nodes"),
+    ("layered 10**400", lambda: gen.layered([10**400, 2], density=0.1, seed=1), "sizes = [1.00e+400, 2]"),
+]
+
+
+@pytest.mark.parametrize("call,culprit", [h[1:] for h in HUGE], ids=[h[0] for h in HUGE])
+def test_huge_sizes_refused_with_an_estimate(call, culprit):
+    with pytest.raises(ParameterError) as info:
+        call()  # returns at once: nothing is allocated
+    msg = str(info.value)
+    assert culprit in msg and "needs about" in msg and "is available" in msg, msg
+    assert "\n" not in msg
+
+
+def test_size_check_uses_available_memory_and_runs_before_building(monkeypatch):
+    from graphwire.generators import _common, classic
+
+    monkeypatch.setattr(_common, "available_memory", lambda: 10**6)  # 1 MB
+    assert gen.chain(100).number_of_edges() == 101  # ~100 KB: fine
+    built = []
+    real = classic.build_arrays
+    monkeypatch.setattr(classic, "build_arrays", lambda *a, **k: built.append(a) or real(*a, **k))
+    with pytest.raises(ParameterError, match=r"n = 10000 asks for a graph of 10,002 nodes and about 10,001 edges, "
+                                             r"which needs about 10 MB of memory as a networkx graph; "
+                                             r"only 1 MB is available"):
+        gen.chain(10_000)
+    assert built == []
+    monkeypatch.setattr(_common, "available_memory", lambda: None)  # unknown: no check
+    gen.chain(10_000)
+    assert len(built) == 1
+
+
+def test_generators_pause_the_garbage_collector_and_restore_it(monkeypatch):
+    import gc
+
+    from graphwire.generators import random_graphs
+
+    seen = []
+    real = random_graphs.fast_gnp_edges
+
+    def spy(*a, **k):
+        seen.append(gc.isenabled())
+        return real(*a, **k)
+
+    monkeypatch.setattr(random_graphs, "fast_gnp_edges", spy)
+    try:
+        assert gc.isenabled()
+        gen.erdos_renyi(50, 0.05, seed=1)
+        assert seen == [False] and gc.isenabled()
+        with pytest.raises(ParameterError):
+            gen.erdos_renyi(50, 2.0, seed=1)
+        assert gc.isenabled()
+        gc.disable()  # a caller that paused it keeps it paused
+        gen.chain(3)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_fast_gnp_edges_are_networkx_fast_gnp():
+    from graphwire.generators.random_graphs import fast_gnp_edges
+
+    for n, p, s in [(2, 0.5, 0), (10, 0.3, 1), (500, 0.01, 2), (2000, 0.003, 3), (300, 0.9, 4), (50, 1e-6, 5)]:
+        a, b = fast_gnp_edges(n, p, s)
+        assert (a < b).all()
+        got = sorted(zip(a.tolist(), b.tolist()))
+        want = sorted((min(u, v), max(u, v)) for u, v in nx.fast_gnp_random_graph(n, p, seed=s).edges())
+        assert got == want, (n, p, s)
+
+
+def test_watts_strogatz_edges_are_networkx_watts_strogatz():
+    from graphwire.generators.random_graphs import watts_strogatz_edges
+
+    cases = [(3, 2, 0.5, 0), (9, 8, 1.0, 1), (10, 4, 0.0, 2), (50, 6, 0.3, 3), (400, 8, 0.75, 4), (64, 2, 1.0, 5)]
+    cases += [(30 + s, 4, 0.75, 100 + s) for s in range(40)]
+    for n, k, p, s in cases:
+        a, b = watts_strogatz_edges(n, k, p, s)
+        got = sorted(zip(a.tolist(), b.tolist()))
+        want = sorted((min(u, v), max(u, v)) for u, v in nx.watts_strogatz_graph(n, k, p, seed=s).edges())
+        assert got == want, (n, k, p, s)
+
+
+def test_barabasi_albert_edges_are_networkx_barabasi_albert():
+    from graphwire.generators.random_graphs import barabasi_albert_edges
+
+    cases = [(2, 1, 0), (5, 4, 1), (10, 1, 2), (50, 3, 3), (500, 5, 4), (64, 20, 5)]
+    cases += [(30 + s, 2 + s % 4, 100 + s) for s in range(40)]
+    for n, m, s in cases:
+        a, b = barabasi_albert_edges(n, m, s)
+        got = sorted((min(u, v), max(u, v)) for u, v in zip(a.tolist(), b.tolist()))
+        want = sorted((min(u, v), max(u, v)) for u, v in nx.barabasi_albert_graph(n, m, seed=s).edges())
+        assert got == want, (n, m, s)

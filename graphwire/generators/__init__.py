@@ -8,7 +8,12 @@ records its name, parameters, seed and the networkx version in ``G.graph["graphw
 * DNW depth-limited blocks: :func:`layered`;
 * several stages chained into one network: :func:`stack`;
 * each method's graphs: :func:`darts_cell` / :func:`darts_cells` (DARTS), :func:`depth_chain`
-  (depth search), :func:`ddw_resnet_graph` (DDW's ResNets).
+  (depth search), :func:`ddw_resnet_graph` (DDW's ResNets);
+* a graph generated again from its record: :func:`regenerate`.
+
+Generators build their edges as numpy arrays and add them to networkx once, so time and memory
+grow with nodes + edges, and refuse (``ParameterError``) a size whose estimated memory exceeds
+what the machine has available, before allocating it.
 
 >>> from graphwire import generators
 >>> generators.watts_strogatz(32, 4, 0.75, seed=1).number_of_nodes()
@@ -21,21 +26,23 @@ from .ddw import ddw_resnet_graph
 from .depth import depth_chain
 from .layered import layered
 from .random_graphs import barabasi_albert, erdos_renyi, watts_strogatz
+from .regenerate import regenerate
 from .stack import stack, stage_seed
 
 __all__ = [
-    "chain",
-    "resnet",
-    "densenet",
-    "complete",
-    "erdos_renyi",
     "barabasi_albert",
-    "watts_strogatz",
+    "chain",
+    "complete",
+    "darts_cell",
+    "densenet",
+    "erdos_renyi",
     "layered",
+    "regenerate",
+    "resnet",
     "stack",
     "stage_seed",
-    "darts_cell",
     "darts_cells",
     "ddw_resnet_graph",
     "depth_chain",
+    "watts_strogatz",
 ]

@@ -1,29 +1,36 @@
 """Classic, deterministic edge sets: chain (VGG), ResNet, DenseNet / complete DAG.
 
 ``n`` counts hidden nodes: node 0 is the input, node ``n + 1`` the output, nodes ``1..n`` hidden.
+Edges are built as numpy arrays and added to networkx in one call, and the size is checked
+against the memory available before anything is allocated.
 """
 
 from __future__ import annotations
 
 import networkx as nx
+import numpy as np
 
-from ._common import build, check_int, record
+from ._common import build_arrays, check_int, check_size, gc_paused, record, show_int
 
-__all__ = ["chain", "resnet", "densenet", "complete"]
+__all__ = ["chain", "complete", "densenet", "resnet"]
 
 
 def _roles(n: int) -> list[str]:
     return ["input"] + ["hidden"] * n + ["output"]
 
 
-def _classic(name: str, n: int, edges) -> nx.DiGraph:
-    return record(build(_roles(n), edges), name, {"n": n}, None)
+def _classic(name: str, n: int, src: np.ndarray, dst: np.ndarray) -> nx.DiGraph:
+    return record(build_arrays(_roles(n), src, dst), name, {"n": n}, None)
 
 
-def _all_pairs(n: int) -> list[tuple[int, int]]:
-    return [(i, j) for i in range(n + 2) for j in range(i + 1, n + 2)]
+def _all_pairs(name: str, n: int) -> nx.DiGraph:
+    N = n + 2
+    check_size(f"n = {show_int(n, False)}", N, N * (N - 1) // 2)
+    src, dst = np.triu_indices(N, k=1)
+    return _classic(name, n, src, dst)
 
 
+@gc_paused
 def chain(n: int) -> nx.DiGraph:
     """A plain chain (VGG): edges ``i -> i+1`` over the ``n + 2`` nodes.
 
@@ -31,9 +38,12 @@ def chain(n: int) -> nx.DiGraph:
     [(0, 1), (1, 2), (2, 3)]
     """
     n = check_int("n", n, 0)
-    return _classic("chain", n, [(i, i + 1) for i in range(n + 1)])
+    check_size(f"n = {show_int(n, False)}", n + 2, n + 1)
+    src = np.arange(n + 1, dtype=np.int64)
+    return _classic("chain", n, src, src + 1)
 
 
+@gc_paused
 def resnet(n: int) -> nx.DiGraph:
     """The ResNet edge set: ``i -> i+1`` and ``i -> i+2`` over the ``n + 2`` nodes.
 
@@ -41,11 +51,13 @@ def resnet(n: int) -> nx.DiGraph:
     [(0, 1), (0, 2), (1, 2)]
     """
     n = check_int("n", n, 0)
-    last = n + 1
-    edges = [(i, j) for i in range(last) for j in (i + 1, i + 2) if j <= last]
-    return _classic("resnet", n, edges)
+    check_size(f"n = {show_int(n, False)}", n + 2, 2 * n + 1)
+    one = np.arange(n + 1, dtype=np.int64)
+    two = np.arange(n, dtype=np.int64)
+    return _classic("resnet", n, np.concatenate([one, two]), np.concatenate([one + 1, two + 2]))
 
 
+@gc_paused
 def densenet(n: int) -> nx.DiGraph:
     """The DenseNet edge set: ``i -> j`` for every ``i < j`` over the ``n + 2`` nodes.
 
@@ -55,9 +67,10 @@ def densenet(n: int) -> nx.DiGraph:
     6
     """
     n = check_int("n", n, 0)
-    return _classic("densenet", n, _all_pairs(n))
+    return _all_pairs("densenet", n)
 
 
+@gc_paused
 def complete(n: int) -> nx.DiGraph:
     """The complete DAG: ``i -> j`` for every ``i < j`` over the ``n + 2`` nodes (input -> output too).
 
@@ -65,4 +78,4 @@ def complete(n: int) -> nx.DiGraph:
     [(0, 1), (0, 2), (1, 2)]
     """
     n = check_int("n", n, 0)
-    return _classic("complete", n, _all_pairs(n))
+    return _all_pairs("complete", n)

@@ -34,8 +34,9 @@ node per kept connection.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Sequence
+from typing import Any
 
 import networkx as nx
 
@@ -43,7 +44,7 @@ from ..errors import ParameterError, WiringError
 from ..graph import meta
 from ._common import check_bool, check_int, record
 
-__all__ = ["darts_cell", "darts_cells", "DARTS_OPS", "Connection", "find_connections", "select_connections"]
+__all__ = ["DARTS_OPS", "Connection", "darts_cell", "darts_cells", "find_connections", "select_connections"]
 
 #: DARTS' candidate operations (``cnn/genotypes.py``); the ops are registered by the compiler.
 DARTS_OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",

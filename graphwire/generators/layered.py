@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import networkx as nx
+import numpy as np
 
 from ..errors import ParameterError
-from ._common import build, check_density, check_int, check_seed, is_int, record, resolve_seed
+from ._common import (
+    build,
+    build_arrays,
+    check_density,
+    check_int,
+    check_seed,
+    check_size,
+    gc_paused,
+    is_int,
+    record,
+    resolve_seed,
+    scaled,
+    show_int,
+)
 
 __all__ = ["layered"]
 
@@ -31,6 +46,14 @@ def _check_sizes(sizes: Any) -> list[int]:
     return [int(s) for s in values]
 
 
+def _short(sizes: list[int]) -> str:
+    shown = [show_int(s, False) for s in sizes]
+    if len(shown) <= 6:
+        return "[" + ", ".join(shown) + "]"
+    return f"[{shown[0]}, {shown[1]}, ... {shown[-1]}] ({len(shown)} blocks)"
+
+
+@gc_paused
 def layered(
     sizes: Sequence[int],
     *,
@@ -69,7 +92,6 @@ def layered(
     offsets = [0]
     for s in sizes:
         offsets.append(offsets[-1] + s)
-    blocks = [b for b, s in enumerate(sizes) for _ in range(s)]
     total = offsets[-1]
 
     def later(b: int) -> range:  # nodes an edge from block b may reach
@@ -78,30 +100,43 @@ def layered(
     def earlier(b: int) -> range:  # nodes an edge into block b may come from
         return range(offsets[max(b - skip, 0)], offsets[b])
 
-    if density >= 1.0:
-        edges = [(u, v) for u in range(offsets[nb - 1]) for v in later(blocks[u])]
-    else:
-        rng = random.Random(seed)
-        edges = [(u, v) for u in range(offsets[nb - 1]) for v in later(blocks[u]) if rng.random() < density]
-        has_pred = {v for _, v in edges}
-        has_succ = {u for u, _ in edges}
-        # Predecessors first, in label order: the chosen source is earlier, so already reachable.
-        for v in range(offsets[1], total):
-            if v not in has_pred:
-                cands = earlier(blocks[v])
-                u = cands[rng.randrange(len(cands))]
-                edges.append((u, v))
-                has_pred.add(v)
-                has_succ.add(u)
-        # Then successors, in reverse label order: the chosen target already reaches an output.
-        for u in range(offsets[nb - 1] - 1, -1, -1):
-            if u not in has_succ:
-                cands = later(blocks[u])
-                v = cands[rng.randrange(len(cands))]
-                edges.append((u, v))
-                has_succ.add(u)
-
+    candidates = sum(sizes[b] * len(later(b)) for b in range(nb - 1))
+    check_size(f"sizes = {_short(sizes)}, density = {density}", total, scaled(density, candidates))
+    blocks = [b for b, s in enumerate(sizes) for _ in range(s)]
     roles = ["input" if b == 0 else "output" if b == nb - 1 else "hidden" for b in blocks]
-    G = build(roles, edges, [{"block": b} for b in blocks])
+    attrs = [{"block": b} for b in blocks]
     params = {"sizes": sizes, "max_skip": max_skip, "density": density}
+
+    if density >= 1.0:
+        # every allowed edge, block by block in numpy: a block's nodes times its reachable range
+        src, dst = [], []
+        for b in range(nb - 1):
+            reach = later(b)
+            src.append(np.repeat(np.arange(offsets[b], offsets[b + 1], dtype=np.int64), len(reach)))
+            dst.append(np.tile(np.arange(reach.start, reach.stop, dtype=np.int64), sizes[b]))
+        G = build_arrays(roles, np.concatenate(src), np.concatenate(dst), attrs)
+        return record(G, "layered", params, seed)
+
+    # density < 1: one seeded coin flip per allowed edge, then the repair
+    rng = random.Random(seed)
+    edges = [(u, v) for u in range(offsets[nb - 1]) for v in later(blocks[u]) if rng.random() < density]
+    has_pred = {v for _, v in edges}
+    has_succ = {u for u, _ in edges}
+    # Predecessors first, in label order: the chosen source is earlier, so already reachable.
+    for v in range(offsets[1], total):
+        if v not in has_pred:
+            cands = earlier(blocks[v])
+            u = cands[rng.randrange(len(cands))]
+            edges.append((u, v))
+            has_pred.add(v)
+            has_succ.add(u)
+    # Then successors, in reverse label order: the chosen target already reaches an output.
+    for u in range(offsets[nb - 1] - 1, -1, -1):
+        if u not in has_succ:
+            cands = later(blocks[u])
+            v = cands[rng.randrange(len(cands))]
+            edges.append((u, v))
+            has_succ.add(u)
+
+    G = build(roles, edges, attrs)
     return record(G, "layered", params, seed)

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import copy
 import inspect
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
 from ..errors import GraphError, ParameterError
 from ..graph import inputs, meta, outputs, sort_key, validate
-from ._common import check_bool, check_int, check_seed, resolve_seed
+from ._common import (
+    check_bool,
+    check_int,
+    check_seed,
+    check_size,
+    gc_paused,
+    resolve_seed,
+    show_int,
+)
 
 __all__ = ["stack", "stage_seed"]
 
@@ -64,15 +73,31 @@ def _generate(func: Callable, stages: Any, seed: Any, same_graph: bool, params: 
             raise ParameterError(
                 f"graphs: {fname}(**{kwargs!r}) returned {type(G).__name__}, expected a networkx.DiGraph"
             )
+        if i == 0 and stages > 1:  # every stage is about this size: refuse the whole before building more
+            check_size(f"stages = {show_int(stages, False)} of {fname}", stages * G.number_of_nodes(), stages * G.number_of_edges())
         graphs.append(G)
     return graphs, seed
 
 
 def _order(G: nx.DiGraph) -> list:
     # Label order when it is topological (generated graphs), else the lexicographic topological one.
+    # When every edge goes from a lower to a higher int label, the smallest remaining label is
+    # always free, so the lexicographic sort would give label order: O(m) check, no heap.
+    if all(type(v) is int for v in G) and all(u < v for u, v in G.edges()):
+        return sorted(G)
     return list(nx.lexicographical_topological_sort(G, key=sort_key))
 
 
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def _own(d: dict) -> dict:
+    """A copy sharing nothing mutable with ``d``: ``dict(d)`` when every value is a plain scalar
+    (generated graphs), else a deep copy."""
+    return dict(d) if all(type(x) in _ATOMS for x in d.values()) else copy.deepcopy(d)
+
+
+@gc_paused
 def stack(
     graphs: Sequence[nx.DiGraph] | Callable[..., nx.DiGraph],
     stages: int | None = None,
@@ -160,7 +185,7 @@ def stack(
         label = {node: offset + i for i, node in enumerate(order)}
         first_in = label[inputs(G)[0]]
         for node in order:
-            attrs = copy.deepcopy(G.nodes[node])
+            attrs = _own(G.nodes[node])
             attrs.setdefault("role", "hidden")
             attrs["stage"] = k
             H.add_node(label[node], **attrs)
@@ -171,7 +196,7 @@ def stack(
             prev_out = label[outputs(G)[0]]
             H.nodes[prev_out]["role"] = "hidden"
         stage_edges = sorted(((label[u], label[v], d) for u, v, d in G.edges(data=True)), key=lambda e: e[:2])
-        H.add_edges_from((u, v, copy.deepcopy(d)) for u, v, d in stage_edges)
+        H.add_edges_from((u, v, _own(d)) for u, v, d in stage_edges)
         record = G.graph.get("graphwire")
         records.append(copy.deepcopy(record.get("generator")) if isinstance(record, dict) else None)
         offset += len(order)
