@@ -92,7 +92,7 @@ def watts_strogatz_edges(n: int, k: int, p: float, seed: int) -> tuple[np.ndarra
     """
     rng = random.Random(seed)
     nodes = list(range(n))
-    adj = [set() for _ in nodes]
+    adj: list[set[int]] = [set() for _ in nodes]
     for j in range(1, k // 2 + 1):
         for u in nodes:
             v = (u + j) % n

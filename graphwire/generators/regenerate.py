@@ -9,7 +9,7 @@ Erdős–Rényi), so a saved graph comes back edge for edge.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Callable
 
 import networkx as nx
 
@@ -22,7 +22,7 @@ from .stack import stack
 
 __all__ = ["regenerate"]
 
-_PLAIN = {
+_PLAIN: dict[str, Callable[..., nx.DiGraph]] = {
     "chain": chain,
     "resnet": resnet,
     "densenet": densenet,
