@@ -8,7 +8,7 @@
     graphwire render g.json -o g.svg [--rankdir LR]
     graphwire prune g.json --keep 0.5 -o pruned.json
     graphwire plot history.json -o evolution.png [--attr weight]
-    graphwire plot g.json --adjacency -o adj.png [--stat weight] [--per-stage]
+    graphwire plot g.json --adjacency -o adj.png [--attr weight] [--per-stage]
     graphwire plot g.json --degrees [--pruned pruned.json] -o degrees.png
     graphwire html g.json [--history history.json] -o wiring.html
     graphwire demo [demo options...]
@@ -336,8 +336,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
         return 0
     if args.pruned is not None:
         raise ParameterError("--pruned only applies with --degrees")
-    viz.plot_adjacency(G, args.stat, per_stage=args.per_stage, path=args.output)
-    print(f"wrote {args.output}: adjacency matrix of {_summary(G)} coloured by {args.stat!r}")
+    viz.plot_adjacency(G, args.attr, per_stage=args.per_stage, path=args.output)
+    print(f"wrote {args.output}: adjacency matrix of {_summary(G)} coloured by {args.attr!r}")
     return 0
 
 
@@ -430,9 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "The format follows the -o suffix (.png, .svg, .pdf).")
     pl.add_argument("input", help="history.json (graphwire.train.History.save) or a .json/.dot graph")
     pl.add_argument("-o", "--output", required=True, help="output picture, e.g. evolution.png")
-    pl.add_argument("--attr", default="weight", help="history: the per-edge value to plot (default: weight)")
+    pl.add_argument("--attr", default="weight",
+                    help="the per-edge value to plot (history) or to colour the matrix by (graph) (default: weight)")
     pl.add_argument("--adjacency", action="store_true", help="graph: adjacency matrix (the default for graphs)")
-    pl.add_argument("--stat", default="weight", help="graph: edge attribute colouring the matrix (default: weight)")
     pl.add_argument("--per-stage", dest="per_stage", action="store_true", help="graph: one matrix per stage")
     pl.add_argument("--degrees", action="store_true", help="graph: in/out-degree histograms")
     pl.add_argument("--pruned", help="with --degrees: a pruned graph to compare with")

@@ -206,7 +206,7 @@ def test_plot_history_adjacency_and_degrees(capsys, tmp_path):
     assert rc == 0, err
     assert "4 edges over 2 snapshots" in out and (tmp_path / "evolution.png").read_bytes()[:4] == b"\x89PNG"
     rc, out, err = run(capsys, "plot", tmp_path / "g.json", "--adjacency", "-o", tmp_path / "adj.svg",
-                       "--stat", "weight")
+                       "--attr", "weight")
     assert rc == 0, err
     assert "adjacency" in out and "<svg" in (tmp_path / "adj.svg").read_text()
     path = weighted_json(tmp_path)
@@ -217,7 +217,7 @@ def test_plot_history_adjacency_and_degrees(capsys, tmp_path):
     assert "pruned graph" in out and (tmp_path / "d.png").stat().st_size > 0
     assert_bad(capsys, "plot", hist, "--degrees", "-o", tmp_path / "x.png", culprit="training history")
     assert_bad(capsys, "plot", hist, "--attr", "p_open", "-o", tmp_path / "x.png", culprit="'p_open'")
-    assert_bad(capsys, "plot", path, "--stat", "ddw_mean", "-o", tmp_path / "x.png", culprit="'ddw_mean'")
+    assert_bad(capsys, "plot", path, "--attr", "ddw_mean", "-o", tmp_path / "x.png", culprit="'ddw_mean'")
     assert_bad(capsys, "plot", path, "-o", tmp_path / "x.txt", culprit="x.txt")
     assert_bad(capsys, "plot", path, "--adjacency", "--degrees", "-o", tmp_path / "x.png", culprit="not both")
     (tmp_path / "bad.json").write_text('{"format": "graphwire.history", "version": 1, "edges": 3}')

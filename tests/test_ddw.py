@@ -263,7 +263,7 @@ def test_plot_adjacency_of_ddw_statistics_per_stage(tmp_path):
     ddw.record(net, [(torch.randn(6, 2, 4, 4), None)])
     H = net.write_back()
     for stat in ("ddw_mean", "ddw_std"):
-        fig = gw.viz.plot_adjacency(H, stat=stat, per_stage=True, path=tmp_path / f"{stat}.png")
+        fig = gw.viz.plot_adjacency(H, attr=stat, per_stage=True, path=tmp_path / f"{stat}.png")
         assert len([ax for ax in fig.axes if ax.images]) == 2  # one heatmap per stage
         assert (tmp_path / f"{stat}.png").stat().st_size > 1000
 

@@ -100,7 +100,7 @@ def test_adjacency_rows_are_targets_columns_sources(tmp_path):
 
 def test_adjacency_any_numeric_stat_signed_and_unweighted():
     G = _weighted()
-    fig = viz.plot_adjacency(G, stat="ddw_mean")
+    fig = viz.plot_adjacency(G, attr="ddw_mean")
     im = fig.axes[0].images[0]
     lo, hi = im.get_clim()
     assert lo == -hi and hi == pytest.approx(max(abs(d["ddw_mean"]) for *_, d in G.edges(data=True)))
@@ -109,7 +109,7 @@ def test_adjacency_any_numeric_stat_signed_and_unweighted():
     M = viz.plot_adjacency(plain).axes[0].images[0].get_array()
     assert M[1, 0] == 1.0 and M[3, 2] == 1.0  # an edge without a weight counts as 1
     with pytest.raises(ParameterError, match="numeric edge attributes here: \\['weight', 'ddw_mean'\\]"):
-        viz.plot_adjacency(G, stat="ddw_std")
+        viz.plot_adjacency(G, attr="ddw_std")
     nodes, A = viz.adjacency_matrix(G, "weight")
     assert nodes == [0, 1, 2, 3, 4] and A[4, 3] == pytest.approx(G.edges[3, 4]["weight"])
 
@@ -118,7 +118,7 @@ def test_adjacency_per_stage_panels():
     S = gw.generators.stack(gw.generators.watts_strogatz, 3, seed=1, n=6, k=2, p=0.5)
     for u, v in S.edges:
         S.edges[u, v]["ddw_std"] = 0.5
-    fig = viz.plot_adjacency(S, stat="ddw_std", per_stage=True)
+    fig = viz.plot_adjacency(S, attr="ddw_std", per_stage=True)
     panels = [a for a in fig.axes if a.images]
     assert [a.get_title() for a in panels] == ["stage 0", "stage 1", "stage 2"]
     for k, a in enumerate(panels):

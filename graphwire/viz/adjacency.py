@@ -35,10 +35,10 @@ def _order(G: nx.DiGraph) -> list:
     return list(nx.lexicographical_topological_sort(G, key=sort_key))
 
 
-def _value(data: dict, stat: str) -> float:
-    v = data.get(stat)
+def _value(data: dict, attr: str) -> float:
+    v = data.get(attr)
     if v is None:
-        return 1.0 if stat == "weight" else math.nan  # an unweighted edge is a plain 1
+        return 1.0 if attr == "weight" else math.nan  # an unweighted edge is a plain 1
     if isinstance(v, bool):
         return float(v)
     if isinstance(v, numbers.Real):
@@ -53,10 +53,10 @@ def _numeric_attrs(G: nx.DiGraph) -> list[str]:
     return list(keys)
 
 
-def adjacency_matrix(G: nx.DiGraph, stat: str = "weight", nodes: list | None = None):
-    """``(nodes, M)``: ``M[i, j]`` is edge ``nodes[j] -> nodes[i]``'s ``stat`` (NaN where no edge).
+def adjacency_matrix(G: nx.DiGraph, attr: str = "weight", nodes: list | None = None):
+    """``(nodes, M)``: ``M[i, j]`` is edge ``nodes[j] -> nodes[i]``'s ``attr`` (NaN where no edge).
 
-    ``stat`` is any numeric edge attribute (bools count as 0/1); a missing ``weight`` counts as 1.
+    ``attr`` is any numeric edge attribute (bools count as 0/1); a missing ``weight`` counts as 1.
 
     >>> import networkx as nx
     >>> nodes, M = adjacency_matrix(nx.DiGraph([(0, 1, {"weight": 0.5}), (1, 2, {"weight": 0.25})]))
@@ -65,29 +65,29 @@ def adjacency_matrix(G: nx.DiGraph, stat: str = "weight", nodes: list | None = N
     """
     import numpy as np
 
-    if not isinstance(stat, str):
-        raise ParameterError(f"stat must be an edge attribute name, got {stat!r}")
+    if not isinstance(attr, str):
+        raise ParameterError(f"attr must be an edge attribute name, got {attr!r}")
     G = _graph(G)
-    if stat != "weight" and G.number_of_edges() and not any(
-            isinstance(d.get(stat), numbers.Real) for *_, d in G.edges(data=True)):
-        raise ParameterError(f"no edge has a numeric {stat!r}; numeric edge attributes here: "
+    if attr != "weight" and G.number_of_edges() and not any(
+            isinstance(d.get(attr), numbers.Real) for *_, d in G.edges(data=True)):
+        raise ParameterError(f"no edge has a numeric {attr!r}; numeric edge attributes here: "
                              f"{_numeric_attrs(G) or 'none'}")
     nodes = _order(G) if nodes is None else list(nodes)
     pos = {n: i for i, n in enumerate(nodes)}
     M = np.full((len(nodes), len(nodes)), np.nan)
     for u, v, d in G.edges(data=True):
         if u in pos and v in pos:
-            M[pos[v], pos[u]] = _value(d, stat)
+            M[pos[v], pos[u]] = _value(d, attr)
     return nodes, M
 
 
-def plot_adjacency(G: Any, stat: str = "weight", *, per_stage: bool = False, ax=None,
+def plot_adjacency(G: Any, attr: str = "weight", *, per_stage: bool = False, ax=None,
                    path: str | os.PathLike | None = None, cmap: str | None = None, title: str | None = None,
                    annotate: bool | None = None, dpi: int = 120):
-    """Draw the adjacency matrix of ``G`` coloured by the edge attribute ``stat``; return the Figure.
+    """Draw the adjacency matrix of ``G`` coloured by the edge attribute ``attr``; return the Figure.
 
     Rows are target nodes, columns source nodes (topological order, so a DAG fills the lower
-    triangle); cells without an edge are blank. ``stat`` is any numeric edge attribute
+    triangle); cells without an edge are blank. ``attr`` is any numeric edge attribute
     (``"weight"``, ``"share"``, ``"p_open"``, ``"ddw_mean"``, ``"ddw_std"``...). With
     ``per_stage=True`` there is one panel per node ``stage`` (edges inside the stage, one shared
     colour scale). Signed values get a diverging map centred on 0. ``annotate`` writes the values
@@ -113,7 +113,7 @@ def plot_adjacency(G: Any, stat: str = "weight", *, per_stage: bool = False, ax=
         panels = [(f"stage {s}", [n for n in order if G.nodes[n].get("stage") == s]) for s in stages]
     else:
         panels = [(None, _order(G))]
-    mats = [(name, *adjacency_matrix(G, stat, nodes)) for name, nodes in panels]
+    mats = [(name, *adjacency_matrix(G, attr, nodes)) for name, nodes in panels]
     finite = np.concatenate([M[np.isfinite(M)] for *_, M in mats]) if mats else np.array([])
     vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     signed = vmin < 0 < vmax
@@ -151,8 +151,8 @@ def plot_adjacency(G: Any, stat: str = "weight", *, per_stage: bool = False, ax=
             a.set_title(name, fontsize=10)
     if image is not None:
         bar = fig.colorbar(image, ax=axes, shrink=0.85, pad=0.02)
-        bar.set_label(stat)
-    heading = title if title is not None else f"{stat} (rows: target, columns: source)"
+        bar.set_label(attr)
+    heading = title if title is not None else f"{attr} (rows: target, columns: source)"
     if len(axes) > 1:
         fig.suptitle(heading, fontsize=11)
     elif not axes[0].get_title():
