@@ -45,7 +45,7 @@ def main(argv=None) -> dict:
     y = torch.randint(0, 10, (batch,), device=device)
     fns, info = {}, {}
     for wiring in ("static", "sigmoid", "ddw"):
-        m = ddw_resnet([2, 2, 2, 2], 10, width=width, wiring=wiring).to(device)
+        m = ddw_resnet([2, 2, 2, 2], num_classes=10, channels=width, wiring=wiring).to(device)
         opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
         fns[wiring] = train_step(m, x, y, opt)
         info[wiring] = {"params": sum(q.numel() for q in m.parameters())}

@@ -123,10 +123,10 @@ def main(argv=None) -> dict:
 
     # ---- compile
     G, t_graph = timed(lambda: D.channel_chain(stages))
-    model, t_compile = timed(lambda: gw.models.dnw_mobilenet_v1(10, stages=stages, graph=G))
+    model, t_compile = timed(lambda: gw.models.dnw_mobilenet_v1(num_classes=10, stages=stages, graph=G))
     budgets = model.budgets
     model.to(device)
-    refreshed = gw.models.dnw_mobilenet_v1(10, stages=stages, graph=G, refresh=10).to(device)
+    refreshed = gw.models.dnw_mobilenet_v1(num_classes=10, stages=stages, graph=G, refresh=10).to(device)
     ref = RefMobileNetV1Like(stages).to(device)
 
     # ---- training step

@@ -49,7 +49,7 @@ def main(argv=None):
     test = [(s.x_test, s.y_test)]
 
     torch.manual_seed(a.seed)
-    net = models.darts_search_net(1, 10, n_nodes=a.nodes, channels=a.channels, gate=a.gate)
+    net = models.darts_search_net(in_channels=1, num_classes=10, n_nodes=a.nodes, channels=a.channels, gate=a.gate)
     train.search(net, search_train, search_val, a.epochs, order=a.order, a_lr=3e-3, device="cpu")
     search_acc = train.evaluate(net, test)["acc"]
     searched = net.write_back()

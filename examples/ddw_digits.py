@@ -61,7 +61,7 @@ def main(argv=None):
         accs, extra, rates = [], [], []
         for seed in range(seeds):
             torch.manual_seed(seed)
-            model = ddw_resnet(layers, 10, width=a.width, wiring=wiring, in_channels=1, **options)
+            model = ddw_resnet(layers, num_classes=10, channels=a.width, wiring=wiring, in_channels=1, **options)
             loader = data.loader(split.x_train, split.y_train, 64, seed=seed)
             train.fit(model, loader, epochs, lr=0.05, progress=False)
             accs.append(train.evaluate(model, test)["acc"])

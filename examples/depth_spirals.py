@@ -52,7 +52,7 @@ def main(argv=None):
     runs = []
     for seed in range(a.seeds):  # learnt depth: several initialisations (the paper repeats 6 times)
         torch.manual_seed(seed)
-        ldn = models.LearntDepthNet(2, 2, D, width=W, n_train=len(s.y_train))  # prior 0.85^(d+1)
+        ldn = models.LearntDepthNet(in_channels=2, num_classes=2, max_depth=D, channels=W, n_train=len(s.y_train))  # prior 0.85^(d+1)
         fit = train.fit_elbo(ldn, s.x_train, s.y_train, epochs=a.epochs, patience=a.patience)
         q = [float(x) for x in ldn.q().detach()]
         runs.append({
@@ -67,7 +67,7 @@ def main(argv=None):
     fixed = {}
     for d in range(D + 1):  # fixed depth: the same chain and training, q one-hot on d, no KL
         torch.manual_seed(0)
-        ddn = models.LearntDepthNet(2, 2, d, width=W, fixed=True)
+        ddn = models.LearntDepthNet(in_channels=2, num_classes=2, max_depth=d, channels=W, fixed=True)
         fit = train.fit_elbo(ddn, s.x_train, s.y_train, epochs=a.epochs, patience=a.patience)
         fixed[d] = dict(_eval(ddn, s.x_test, s.y_test), epochs_run=fit["epochs"])
 

@@ -33,10 +33,10 @@ def run(kind, seed, G, k, split, epochs, batch, lr):
     torch.manual_seed(seed)
     if kind == "dnw":
         graph = G
-        model = gw.models.dnw_tiny(10, in_channels=1, dims=1, graph=G, k=k)
+        model = gw.models.dnw_tiny(num_classes=10, in_channels=1, dims=1, graph=G, k=k)
     else:
         graph = D.random_edges(G, k, seed=seed, use_every_node=kind == "random, every node")
-        model = gw.models.dnw_tiny(10, in_channels=1, dims=1, graph=graph, k=1.0)  # every edge used, weights learned
+        model = gw.models.dnw_tiny(num_classes=10, in_channels=1, dims=1, graph=graph, k=1.0)  # every edge used, weights learned
     loader = data.loader(split.x_train, split.y_train, batch, seed=seed)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4, foreach=True)
     t = time.perf_counter()

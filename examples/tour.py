@@ -23,7 +23,7 @@ def main(argv=None):
     torch.manual_seed(0)
     G = gw.generators.watts_strogatz(12, 4, 0.75, seed=0)             # a RandWire-style DAG
     split = data.digits(flat=True)                                      # bundled 8x8 digits as vectors
-    net = models.wired_mlp(G, 64, 10, width=32, wiring="sigmoid")       # one gate per edge
+    net = models.wired_mlp(G, in_channels=64, num_classes=10, channels=32, wiring="sigmoid")       # one gate per edge
     loader = data.loader(split.x_train, split.y_train, 64)
     train.fit(net, loader, 3 if a.fast else 10, wiring_lr=5.0, progress=False)
     test = data.loader(split.x_test, split.y_test, 256, shuffle=False)

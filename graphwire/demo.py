@@ -39,7 +39,7 @@ def run(out: str | Path = "graphwire-demo", *, epochs: int = 12, finetune: int =
     test = data.loader(split.x_test, split.y_test, 256, shuffle=False)
 
     G = generators.watts_strogatz(nodes, 4, 0.75, seed=seed)
-    model = models.wired_conv2d(G, 1, split.num_classes, width=width, wiring="sigmoid")
+    model = models.wired_conv2d(G, in_channels=1, num_classes=split.num_classes, channels=width, wiring="sigmoid")
     log(f"graph: Watts-Strogatz WS({nodes}, 4, 0.75), {G.number_of_nodes()} nodes, {G.number_of_edges()} edges; "
         f"device {dev}")
     history = fit(model, train, epochs, lr=0.05, wiring_lr=5.0, device=dev, progress=progress,

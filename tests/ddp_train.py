@@ -44,7 +44,7 @@ def main(outdir: str) -> int:
 
     torch.manual_seed(0)  # same seed on every rank -> same initial parameters
     G = generators.watts_strogatz(8, 4, 0.75, seed=0)
-    model = models.wired_mlp(G, 64, 10, width=16, wiring="sigmoid", penalty=1e-3)
+    model = models.wired_mlp(G, in_channels=64, num_classes=10, channels=16, wiring="sigmoid", penalty=1e-3)
     init, init_gates = flat_parameters(model), gates(model)
 
     # Compare across ranks before DDP's constructor broadcasts rank 0's parameters.

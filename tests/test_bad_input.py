@@ -204,7 +204,7 @@ def _torch_cases():
     from graphwire import data, models, train
 
     net = gw.compile(generators.chain(2), in_channels=3, channels=4)
-    mlp = models.wired_mlp(generators.chain(2), 8, 3, width=4)
+    mlp = models.wired_mlp(generators.chain(2), in_channels=8, num_classes=3, channels=4)
     x, y = torch.randn(8, 8), torch.randint(0, 3, (8,))
     good = data.loader(x, y, 4)
     return [
@@ -219,8 +219,8 @@ def _torch_cases():
         ("fit-epochs-negative", lambda: train.fit(mlp, good, -1, progress=False), ParameterError, ["epochs", "-1"]),
         ("fit-lr-nan", lambda: train.fit(mlp, good, 1, lr=float("nan"), progress=False), ParameterError,
          ["lr", "nan"]),
-        ("mlp-no-classes", lambda: models.wired_mlp(generators.chain(2), 8, 0), ParameterError, ["num_classes", "0"]),
-        ("conv2d-no-channels", lambda: models.wired_conv2d(generators.chain(2), 0, 10), ParameterError,
+        ("mlp-no-classes", lambda: models.wired_mlp(generators.chain(2), in_channels=8, num_classes=0), ParameterError, ["num_classes", "0"]),
+        ("conv2d-no-channels", lambda: models.wired_conv2d(generators.chain(2), in_channels=0, num_classes=10), ParameterError,
          ["in_channels", "0"]),
         ("compile-op-options-unknown", lambda: gw.compile(generators.chain(2), in_channels=3, channels=4,
                                                           op_options={"convv": {}}), ParameterError,

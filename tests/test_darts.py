@@ -135,7 +135,7 @@ def _tiny_model(smooth=True):
         cin = 2
     else:  # the real DARTS ops (ReLU everywhere)
         G = gw.generators.darts_cell(2, ops=["none", "skip_connect", "avg_pool_3x3", "sep_conv_3x3"], channels=2)
-        model = models.wired_conv2d(G, 1, 3, width=2, wiring="darts", op="identity", executor="reference")
+        model = models.wired_conv2d(G, in_channels=1, num_classes=3, channels=2, wiring="darts", op="identity", executor="reference")
         cin = 1
     model = model.double()
     with torch.no_grad():
@@ -271,7 +271,7 @@ def test_derive_on_hand_made_alphas_including_none_largest():
 def test_derived_graph_compiles_and_trains_with_weights_carried_over():
     torch.manual_seed(0)
     G = gw.generators.darts_cell(2, ops=SMALL_OPS, channels=4)
-    search = models.wired_conv2d(G, 1, 3, width=4, wiring="darts", op="identity")
+    search = models.wired_conv2d(G, in_channels=1, num_classes=3, channels=4, wiring="darts", op="identity")
     D = gw.derive(search.write_back())
     small = search.recompile(D, wiring="static")  # same stem and head, ops carried by label
     assert not small.wired.init_report["skipped"]
@@ -331,7 +331,7 @@ def test_partial_channels_with_edge_normalisation():
 
 def test_search_net_stacks_cells_sharing_alphas_and_searches():
     torch.manual_seed(0)
-    m = models.darts_search_net(1, 3, n_nodes=2, channels=4, ops=SMALL_OPS, cells=2)
+    m = models.darts_search_net(in_channels=1, num_classes=3, n_nodes=2, channels=4, ops=SMALL_OPS, cells=2)
     assert m.wired.wiring.alpha.shape == (5, 5)  # 5 connections of one normal cell, shared by both cells
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(32, 1, 6, 6, generator=g), torch.randint(0, 3, (32,), generator=g)
@@ -366,7 +366,7 @@ def test_search_methods_run_on_cuda():
     w_opt, a_opt = train.darts_optimizers(model)
     assert math.isfinite(train.bilevel_step(model, tb, vb, w_optimizer=w_opt, a_optimizer=a_opt, order=2)["loss"])
     gw.derive(model.write_back())
-    depth = models.LearntDepthNet(2, 2, 3, width=8, n_train=10).to(dev)
+    depth = models.LearntDepthNet(in_channels=2, num_classes=2, max_depth=3, channels=8, n_train=10).to(dev)
     x, y = torch.randn(10, 2, device=dev), torch.randint(0, 2, (10,), device=dev)
     depth.loss(x, y).backward()
     assert depth.prune(depth=2).predict_proba(x).device.type == "cuda"

@@ -235,7 +235,7 @@ def test_ddw_resnet_builders_params_and_flops():
     assert [G.nodes[v].get("stride", 1) for v in sorted(G)] == [1, 1, 1, 2, 1, 1, 1]
     counts = {}
     for wiring in ("static", "sigmoid", "ddw"):
-        m = ddw_resnet([2, 2], 10, width=8, wiring=wiring)
+        m = ddw_resnet([2, 2], num_classes=10, channels=8, wiring=wiring)
         assert m(torch.randn(2, 3, 16, 16)).shape == (2, 10)
         counts[wiring] = (sum(p.numel() for p in m.parameters()), m.count_flops((1, 3, 16, 16)))
     assert counts["static"][0] < counts["sigmoid"][0] < counts["ddw"][0] < 1.02 * counts["static"][0]

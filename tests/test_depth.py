@@ -15,7 +15,7 @@ from graphwire.wiring.depth import categorical_kl, depth_cutoff, depth_prior, fo
 
 def _net(D=4, width=6, seed=0, **kw):
     torch.manual_seed(seed)
-    return models.LearntDepthNet(2, 3, D, width=width, **kw)
+    return models.LearntDepthNet(in_channels=2, num_classes=3, max_depth=D, channels=width, **kw)
 
 
 def _spread_q(m, seed=0):
@@ -32,7 +32,7 @@ def test_chain_is_a_residual_network_with_a_tap_per_depth():
     assert outs == [7, 8, 9, 10] and all(G.in_degree(o) == 1 for o in outs)
     for d in range(1, 4):  # a_d = a_{d-1} + f_d(a_{d-1})
         assert sorted(G.predecessors(2 * d)) == [2 * d - 2, 2 * d - 1] and G.nodes[2 * d]["agg"] == "sum"
-    m = models.LearntDepthNet(2, 3, 3, width=5)
+    m = models.LearntDepthNet(in_channels=2, num_classes=3, max_depth=3, channels=5)
     x = torch.randn(4, 2)
     m.eval()
     a = m.wired(x).reshape(4, 4, 5)
@@ -181,7 +181,7 @@ def test_fixed_depth_baseline_and_bad_graphs():
     with pytest.raises(WiringError):
         gw.compile(gw.generators.chain(2), in_channels=2, channels=4, dims=0, default_op="linear", wiring="depth")
     with pytest.raises(ParameterError):
-        models.LearntDepthNet(2, 2, 3, prior="beta")
+        models.LearntDepthNet(in_channels=2, num_classes=2, max_depth=3, prior="beta")
 
 
 # ------------------------------------------------------------------ data, training, calibration
@@ -206,7 +206,7 @@ def test_spirals_follow_the_reference_generator():
 def test_fit_elbo_learns_a_depth_distribution():
     torch.manual_seed(0)
     s = data.spirals(standardize=True, seed=1)
-    m = models.LearntDepthNet(2, 2, 5, width=16, n_train=200)
+    m = models.LearntDepthNet(in_channels=2, num_classes=2, max_depth=5, channels=16, n_train=200)
     r = train.fit_elbo(m, s.x_train, s.y_train, epochs=150, patience=50)
     assert r["losses"][-1] < r["losses"][0]
     q = m.q().detach()

@@ -305,10 +305,10 @@ def test_pruned_static_recompile_equals_dnw_eval():
 def test_classifier_recompile_equals_dnw_eval(which):
     torch.manual_seed(7)
     if which == "mobilenet":
-        model = gw.models.dnw_mobilenet_v1(10, stages=[(4, 6, 1, 1), (6, 8, 2, 2)], width=0.5)
+        model = gw.models.dnw_mobilenet_v1(num_classes=10, stages=[(4, 6, 1, 1), (6, 8, 2, 2)], width_mult=0.5)
         x = torch.randn(8, 3, 8, 8)
     else:
-        model = gw.models.dnw_tiny(10, in_channels=1, dims=1, sizes=(4, 6, 6), features=4, k=25)
+        model = gw.models.dnw_tiny(num_classes=10, in_channels=1, dims=1, sizes=(4, 6, 6), features=4, k=25)
         x = torch.randn(8, 1, 16)
     y = torch.randint(0, 10, (8,))
     _train_a_little(model, x, y)
@@ -390,7 +390,7 @@ def test_mobilenet_budgets_and_node_counts():
     assert len(blocks) == 1 + sum(n for *_, n in small)  # 14 blocks: depth is the number of sub-layers
     strides = sorted({G.nodes[n].get("stride", 1) for n in blocks[1]} | {G.nodes[n].get("stride", 1) for n in blocks[3]})
     assert strides == [2]  # each chained graph's input block strides
-    model = gw.models.dnw_mobilenet_v1(10, stages=small, width=0.225)
+    model = gw.models.dnw_mobilenet_v1(num_classes=10, stages=small, width_mult=0.225)
     assert model.budgets == D.mobilenet_v1_budgets(0.225, small)
     assert model.wired.wiring.budgets == dict(enumerate(model.budgets))
     assert len(model.wired.plan.steps) == len(blocks) + 2

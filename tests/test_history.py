@@ -24,7 +24,7 @@ def _task(n=64, batch=16, seed=0):
 
 def _model(seed=0, wiring="sigmoid"):
     torch.manual_seed(seed)
-    return models.wired_mlp(generators.watts_strogatz(6, 2, 0.5, seed=1), 8, 4, width=8, wiring=wiring)
+    return models.wired_mlp(generators.watts_strogatz(6, 2, 0.5, seed=1), in_channels=8, num_classes=4, channels=8, wiring=wiring)
 
 
 def test_fit_snapshots_every_epoch_by_default():
@@ -59,7 +59,7 @@ def test_snapshot_every_n_steps_and_continuing():
 
 def test_history_of_another_network_is_refused():
     h = fit(_model(), _task(), 1, device="cpu", progress=False)
-    other = models.wired_mlp(generators.chain(2), 8, 4, width=8)
+    other = models.wired_mlp(generators.chain(2), in_channels=8, num_classes=4, channels=8)
     before = [p.detach().clone() for p in other.parameters()]
     with pytest.raises(ParameterError, match="different"):
         fit(other, _task(), 1, device="cpu", progress=False, history=h)

@@ -85,7 +85,7 @@ def test_open_edges_fall_as_lambda_grows():
     active, expected = [], []
     for lam in (0.0, 0.1, 0.3):
         torch.manual_seed(0)
-        m = models.wired_mlp(gw.generators.complete(4), 64, 10, width=16, wiring="l0", lam=lam)
+        m = models.wired_mlp(gw.generators.complete(4), in_channels=64, num_classes=10, channels=16, wiring="l0", lam=lam)
         train.fit(m, loader, 6, lr=0.1, wiring_lr=0.5, progress=False, device="cpu")
         w = m.wired.wiring
         active.append(sum(w.describe().edges["active"]))

@@ -22,7 +22,7 @@ FAMILY_PARAMS = {"ws": {}, "er": {}, "ba": {"m": 2}}
 def _small(family, **kw):
     torch.manual_seed(0)
     kw = FAMILY_PARAMS[family] | kw
-    return models.randwire(10, family=family, nodes=NODES, channels=CHANNELS, **kw)
+    return models.randwire(num_classes=10, family=family, nodes=NODES, channels=CHANNELS, **kw)
 
 
 def _stage_nodes(G, stage):
@@ -137,7 +137,7 @@ def test_recompile_pruned_equals_parent_with_removed_edges_masked(family):
 def test_recompile_wired_mlp_keeps_the_vector_settings():
     torch.manual_seed(0)
     G = generators.watts_strogatz(8, 4, 0.75, seed=0)
-    parent = models.wired_mlp(G, 64, 10, width=16)
+    parent = models.wired_mlp(G, in_channels=64, num_classes=10, channels=16)
     _randomise(parent, 1)
     learned = parent.write_back()
     pruned = gw.prune(learned, keep=1.0)
@@ -149,24 +149,24 @@ def test_recompile_wired_mlp_keeps_the_vector_settings():
 
 def test_wired_mlp_shapes():
     G = generators.watts_strogatz(8, 4, 0.75, seed=0)
-    m = models.wired_mlp(G, 64, 10, width=16, wiring="sigmoid")
+    m = models.wired_mlp(G, in_channels=64, num_classes=10, channels=16, wiring="sigmoid")
     assert m(torch.randn(5, 64)).shape == (5, 10)
     assert m.wired.in_channels == 64 and m.wired.out_channels == 16
     assert m.wired.wiring.name == "sigmoid" and m.head.in_features == 16
     assert all(nd.op in ("linear", "identity") for nd in m.wired.plan.nodes)
     with pytest.raises(gw.errors.ShapeError):
         m(torch.randn(5, 63))
-    static = models.wired_mlp(G, 3, 2, width=4, wiring="static")
+    static = models.wired_mlp(G, in_channels=3, num_classes=2, channels=4, wiring="static")
     assert static(torch.randn(4, 3)).shape == (4, 2) and static.wired.wiring.name == "static"
 
 
 def test_wired_conv1d_and_conv2d_shapes():
     G = generators.watts_strogatz(6, 2, 0.5, seed=1)
-    m = models.wired_conv1d(G, 1, 10, width=8)
+    m = models.wired_conv1d(G, in_channels=1, num_classes=10, channels=8)
     assert m(torch.randn(3, 1, 40)).shape == (3, 10)
     assert m.wired(m.stem(torch.randn(3, 1, 40))).shape == (3, 8, 40)
     assert m.wired.plan.dims == 1
-    m2 = models.wired_conv2d(G, 1, 7, width=8)
+    m2 = models.wired_conv2d(G, in_channels=1, num_classes=7, channels=8)
     assert m2(torch.randn(2, 1, 8, 8)).shape == (2, 7)
     assert m2.wired(m2.stem(torch.randn(2, 1, 8, 8))).shape == (2, 8, 8, 8)
 
@@ -174,7 +174,7 @@ def test_wired_conv1d_and_conv2d_shapes():
 def test_randwire_paper_defaults_for_ba_on_few_nodes():
     """Default BA (m=5) on 6 nodes: every stage is the one possible BA graph, still a working model."""
     torch.manual_seed(0)
-    m = models.randwire(10, family="ba", nodes=NODES, channels=CHANNELS)
+    m = models.randwire(num_classes=10, family="ba", nodes=NODES, channels=CHANNELS)
     assert m(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     G = m.graph
     hidden = [n for n, d in G.nodes(data=True) if d["stage"] == 0][1:-1]
@@ -184,4 +184,4 @@ def test_randwire_paper_defaults_for_ba_on_few_nodes():
 @pytest.mark.parametrize("family", ["WS", "rand", "", "watts_strogatz"])
 def test_bad_family_raises_parameter_error(family):
     with pytest.raises(ParameterError, match="family must be one of"):
-        models.randwire(10, family=family, nodes=NODES, channels=CHANNELS)
+        models.randwire(num_classes=10, family=family, nodes=NODES, channels=CHANNELS)

@@ -30,7 +30,7 @@ def _meta(path) -> dict:
 def _trained_conv(seed=0):
     torch.manual_seed(seed)
     G = generators.watts_strogatz(8, 4, 0.75, seed=seed)
-    m = models.wired_conv2d(G, 1, 10, width=8, wiring="sigmoid")
+    m = models.wired_conv2d(G, in_channels=1, num_classes=10, channels=8, wiring="sigmoid")
     with torch.no_grad():  # spread the gates and BatchNorm statistics as training would
         m.wired.wiring.logit.normal_(0, 2)
         m.train()
@@ -117,7 +117,7 @@ def test_falls_back_to_the_reference_executor(tmp_path, monkeypatch):
 
 
 def test_bad_arguments(tmp_path):
-    net = models.wired_mlp(generators.chain(2), 4, 3, width=4)
+    net = models.wired_mlp(generators.chain(2), in_channels=4, num_classes=3, channels=4)
     with pytest.raises(ParameterError, match="exporter"):
         gw.io.to_onnx(net, torch.randn(2, 4), tmp_path / "a.onnx", exporter="tf")
     with pytest.raises(ParameterError, match="sample_input"):

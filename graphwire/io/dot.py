@@ -332,6 +332,8 @@ def _decode_attrs(attrs: dict, where: str, plain: dict[str, type]) -> tuple[dict
     out: dict = {}
     gw_id = None
     for key, raw in attrs.items():
+        if raw is None or not isinstance(raw, str):
+            raise FormatError(f"{where}: attribute {key!r} has no value")
         if key in plain:
             out[key] = _plain_value(raw, plain[key], f"{where}: attribute {key!r}")
     for key, raw in attrs.items():

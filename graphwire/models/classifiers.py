@@ -76,8 +76,8 @@ def _family(family: str):
     return table[family]
 
 
-def randwire(num_classes: int = 10, *, family: str = "ws", nodes: int = 32, channels: int = 78,
-             in_channels: int = 3, stages: int = 3, seed: int = 0, wiring: str = "sigmoid",
+def randwire(*, in_channels: int = 3, num_classes: int = 10, family: str = "ws", nodes: int = 32,
+             channels: int = 78, stages: int = 3, seed: int = 0, wiring: str = "sigmoid",
              stem_stride: int = 2, head_channels: int = 1280, op: str = "sepconv",
              **family_params) -> WiredClassifier:
     """RandWire's small regime (Xie et al. 2019): stem, ``stages`` random stages of ``nodes`` nodes
@@ -86,10 +86,11 @@ def randwire(num_classes: int = 10, *, family: str = "ws", nodes: int = 32, chan
     Family defaults are the paper's: WS(k=4, p=0.75), ER(p=0.2), BA(m=5). Stages get distinct
     graphs (seeds derived from ``seed``).
 
-    >>> m = randwire(10, nodes=8, channels=8)
+    >>> m = randwire(num_classes=10, nodes=8, channels=8)
     >>> m(torch.randn(2, 3, 32, 32)).shape
     torch.Size([2, 10])
     """
+    _check_classes(num_classes)
     gen, params = _family(family)
     params = dict(params, **family_params)
     G = generators.stack(gen, stages, seed=seed, n=nodes, **params)
@@ -110,15 +111,15 @@ def randwire(num_classes: int = 10, *, family: str = "ws", nodes: int = 32, chan
     return WiredClassifier(stem, wired, head, kw)
 
 
-def wired_mlp(graph: nx.DiGraph, in_features: int, num_classes: int, *, width: int = 64,
-              wiring: str = "sigmoid", **options) -> WiredClassifier:
+def wired_mlp(graph: nx.DiGraph, *, in_channels: int, num_classes: int = 10, channels: int = 64,
+              wiring: Any = "sigmoid", **options) -> WiredClassifier:
     """A classifier for vector data whose hidden layers are the graph's nodes (``linear`` op)."""
     kw, wopts = _split_kwargs(options)
-    kw = dict(in_channels=in_features, channels=width, default_op="linear", dims=0) | kw
+    kw = dict(in_channels=in_channels, channels=channels, default_op="linear", dims=0) | kw
     wired = compile(graph, wiring=wiring, **kw, **wopts)
     _check_classes(num_classes)
     model = WiredClassifier(nn.Identity(), wired, nn.Linear(wired.out_channels, num_classes), kw)
-    model.input_spec = (in_features, 0)
+    model.input_spec = (in_channels, 0)
     return model
 
 
@@ -128,7 +129,7 @@ def _check_classes(num_classes: Any) -> None:
 
 
 def _wired_conv(graph, in_channels, num_classes, width, wiring, op, dims, stem_kernel, options):
-    """Conv stem -> wired core at ``width`` -> ReLU, global average pool, linear head."""
+    """Conv stem -> wired core at ``width`` channels -> ReLU, global average pool, linear head."""
     _check_classes(num_classes)
     if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
         raise ParameterError(f"in_channels must be a positive integer, got {in_channels!r}")
@@ -144,13 +145,13 @@ def _wired_conv(graph, in_channels, num_classes, width, wiring, op, dims, stem_k
     return model
 
 
-def wired_conv1d(graph: nx.DiGraph, in_channels: int, num_classes: int, *, width: int = 32,
-                 wiring: str = "sigmoid", op: str = "conv", **options) -> WiredClassifier:
+def wired_conv1d(graph: nx.DiGraph, *, in_channels: int, num_classes: int = 10, channels: int = 32,
+                 wiring: Any = "sigmoid", op: str = "conv", **options) -> WiredClassifier:
     """A classifier for 1-D sequences (``[B, C, L]``, e.g. MNIST-1D): conv stem, wired core, pooled head."""
-    return _wired_conv(graph, in_channels, num_classes, width, wiring, op, 1, 5, options)
+    return _wired_conv(graph, in_channels, num_classes, channels, wiring, op, 1, 5, options)
 
 
-def wired_conv2d(graph: nx.DiGraph, in_channels: int, num_classes: int, *, width: int = 32,
-                 wiring: str = "sigmoid", op: str = "sepconv", **options) -> WiredClassifier:
-    """A small image classifier (``[B, C, H, W]``): conv stem, wired core at ``width``, pooled head."""
-    return _wired_conv(graph, in_channels, num_classes, width, wiring, op, 2, 3, options)
+def wired_conv2d(graph: nx.DiGraph, *, in_channels: int, num_classes: int = 10, channels: int = 32,
+                 wiring: Any = "sigmoid", op: str = "sepconv", **options) -> WiredClassifier:
+    """A small image classifier (``[B, C, H, W]``): conv stem, wired core at ``channels``, pooled head."""
+    return _wired_conv(graph, in_channels, num_classes, channels, wiring, op, 2, 3, options)

@@ -12,7 +12,7 @@ from .classifiers import WiredClassifier, wired_conv2d
 __all__ = ["darts_search_net"]
 
 
-def darts_search_net(in_channels: int, num_classes: int, *, n_nodes: int = 4, channels: int = 16,
+def darts_search_net(*, in_channels: int, num_classes: int = 10, n_nodes: int = 4, channels: int = 16,
                      ops=None, cells: int = 1,
                      partial_channels: int = 1, dims: int = 2, **wiring_options) -> WiredClassifier:
     """A small DARTS search network: conv stem -> ``cells`` normal cells (stacked, alphas shared)
@@ -20,7 +20,7 @@ def darts_search_net(in_channels: int, num_classes: int, *, n_nodes: int = 4, ch
     ``edge_norm``...). Derive with ``graphwire.derive(model.write_back())`` and build the
     discrete network with ``model.recompile(derived)``.
 
-    >>> m = darts_search_net(1, 10, n_nodes=2, channels=4)
+    >>> m = darts_search_net(in_channels=1, num_classes=10, n_nodes=2, channels=4)
     >>> m(torch.randn(2, 1, 8, 8)).shape
     torch.Size([2, 10])
     """
@@ -36,9 +36,9 @@ def darts_search_net(in_channels: int, num_classes: int, *, n_nodes: int = 4, ch
     if dims not in (1, 2):
         raise ParameterError(f"dims must be 1 or 2, got {dims!r}")
     if dims == 2:
-        return wired_conv2d(G, in_channels, num_classes, width=channels, wiring="darts", op="identity",
+        return wired_conv2d(G, in_channels=in_channels, num_classes=num_classes, channels=channels, wiring="darts", op="identity",
                             **wiring_options)
     from .classifiers import wired_conv1d
 
-    return wired_conv1d(G, in_channels, num_classes, width=channels, wiring="darts", op="identity",
+    return wired_conv1d(G, in_channels=in_channels, num_classes=num_classes, channels=channels, wiring="darts", op="identity",
                         **wiring_options)

@@ -18,8 +18,8 @@ from .classifiers import WiredClassifier
 
 __all__ = ["ddw_resnet"]
 
-def ddw_resnet(layers=(2, 2, 2, 2), num_classes: int = 10, *, width: int = 64, block: str = "basic",
-               wiring: str = "ddw", in_channels: int = 3, stem: str = "cifar", **wiring_options) -> WiredClassifier:
+def ddw_resnet(layers=(2, 2, 2, 2), *, in_channels: int = 3, num_classes: int = 10, channels: int = 64,
+               block: str = "basic", wiring: str = "ddw", stem: str = "cifar", **wiring_options) -> WiredClassifier:
     """A ResNet (``layers=[2, 2, 2, 2]``: ResNet-18; ``[3, 4, 6, 3]`` with ``block="bottleneck"``:
     ResNet-50) whose stages are complete DAGs of blocks, wired ``static``, ``sigmoid`` or ``ddw``.
 
@@ -28,11 +28,12 @@ def ddw_resnet(layers=(2, 2, 2, 2), num_classes: int = 10, *, width: int = 64, b
     the wirings' cost.
 
     >>> import torch
-    >>> m = ddw_resnet([1, 2], 10, width=8)
+    >>> m = ddw_resnet([1, 2], num_classes=10, channels=8)
     >>> m(torch.randn(2, 3, 16, 16)).shape
     torch.Size([2, 10])
     """
-    G = ddw_resnet_graph(layers, channels=width, block=block)
+    width = channels
+    G = ddw_resnet_graph(layers, channels=channels, block=block)
     if stem == "cifar":
         stem_m = nn.Sequential(nn.Conv2d(in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
     elif stem == "imagenet":

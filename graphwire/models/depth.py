@@ -52,27 +52,28 @@ class LearntDepthNet(nn.Module):
     """A residual chain with a learnt distribution over its depth (variational depth search).
 
     ``wired`` is the compiled chain (``wiring="depth"``, which holds ``q``); ``head`` the shared
-    ``Linear(width, num_classes)``. ``heads(x)`` gives the per-depth logits ``[B, D+1, K]``;
+    ``Linear(channels, num_classes)``. ``heads(x)`` gives the per-depth logits ``[B, D+1, K]``;
     ``loss(x, y)`` the exact negative ELBO per example, ``mean_n sum_d q(d) CE(f_d(x_n), y_n) +
     KL(q || p) / n_train``; ``forward(x)`` the log of the marginal predictive
     ``sum_d q(d) softmax(f_d(x))`` (so ``train.evaluate`` reports its accuracy and NLL).
     ``fixed=True`` makes a fixed-depth baseline (``q`` one-hot on ``D``, no KL).
 
-    >>> m = LearntDepthNet(2, 2, max_depth=3, width=8, n_train=100)
+    >>> m = LearntDepthNet(in_channels=2, num_classes=2, max_depth=3, channels=8, n_train=100)
     >>> m.heads(torch.randn(5, 2)).shape
     torch.Size([5, 4, 2])
     """
 
-    def __init__(self, in_features: int, num_classes: int, max_depth: int = 20, *, width: int = 20,
+    def __init__(self, *, in_channels: int, num_classes: int, max_depth: int = 20, channels: int = 20,
                  prior: str = "exponential", prior_rate: float = 0.85, n_train: int | None = None,
                  fixed: bool = False, rule: str = "mode", level: float = 0.95, executor: str = "batched",
                  graph: nx.DiGraph | None = None, init_from: WiredNet | None = None):
         super().__init__()
+        width = channels
         G = depth_chain(max_depth, width=width) if graph is None else graph
-        self.in_features, self.num_classes, self.width = in_features, num_classes, width
+        self.in_channels, self.num_classes, self.width = in_channels, num_classes, width
         self.options = dict(prior=prior, prior_rate=prior_rate, n_train=n_train, fixed=fixed, rule=rule,
                             level=level)
-        self.wired = compile(G, in_channels=in_features, dims=0, wiring="depth", executor=executor,
+        self.wired = compile(G, in_channels=in_channels, dims=0, wiring="depth", executor=executor,
                              init_from=init_from, **self.options)
         if self.wired.out_channels != width * (self.wiring.max_depth + 1):
             raise ParameterError(f"the chain's taps must all have width {width}")
@@ -140,7 +141,7 @@ class LearntDepthNet(nn.Module):
         H = self.wired.graph.subgraph(keep).copy()
         H.graph = copy.deepcopy(self.wired.graph.graph)
         meta(H)["pruned_depth"] = {"d_opt": d, "max_depth": self.max_depth}
-        new = LearntDepthNet(self.in_features, self.num_classes, d, width=self.width, graph=H,
+        new = LearntDepthNet(in_channels=self.in_channels, num_classes=self.num_classes, max_depth=d, channels=self.width, graph=H,
                              init_from=self.wired, executor=self.wired.executor, **self.options)
         new.head.load_state_dict(self.head.state_dict())
         q = fold_tail(self.q().detach(), d)

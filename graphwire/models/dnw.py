@@ -35,18 +35,18 @@ __all__ = ["MOBILENET_V1_STAGES", "mobilenet_v1_budgets", "chain_sizes", "channe
 MOBILENET_V1_STAGES = ((32, 64, 1, 1), (64, 128, 2, 2), (128, 256, 2, 2), (256, 512, 2, 6), (512, 1024, 2, 2))
 
 
-def mobilenet_v1_budgets(width: float = 0.225, stages=MOBILENET_V1_STAGES) -> list[int]:
+def mobilenet_v1_budgets(width_mult: float = 0.225, stages=MOBILENET_V1_STAGES) -> list[int]:
     """Edges per graph that a MobileNet V1 of this width has in its pointwise convolutions.
 
-    Graph i with ``b`` blocks gets ``int((in*out + (b-1)*out^2) * width^2)``, the reference code's
+    Graph i with ``b`` blocks gets ``int((in*out + (b-1)*out^2) * width_mult^2)``, the reference code's
     budget (a width-d MobileNet has ``in*d x out*d`` pointwise weights per layer).
 
     >>> mobilenet_v1_budgets(0.225)
     [103, 1244, 4976, 72990, 79626]
     """
-    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0.0 < width <= 1.0:
-        raise ParameterError(f"width must be a number in (0, 1] (the MobileNet width multiplier), got {width!r}")
-    return [max(1, int((cin * cout + (b - 1) * cout * cout) * width * width)) for cin, cout, _, b in stages]
+    if isinstance(width_mult, bool) or not isinstance(width_mult, (int, float)) or not 0.0 < width_mult <= 1.0:
+        raise ParameterError(f"width_mult must be a number in (0, 1] (the MobileNet width multiplier), got {width_mult!r}")
+    return [max(1, int((cin * cout + (b - 1) * cout * cout) * width_mult * width_mult)) for cin, cout, _, b in stages]
 
 
 def chain_sizes(stages=MOBILENET_V1_STAGES) -> dict:
@@ -309,11 +309,11 @@ def _dnw_options(wiring: str, k, refresh: int, options: dict) -> dict:
     return opts
 
 
-def dnw_mobilenet_v1(num_classes: int = 10, *, width: float = 0.225, in_channels: int = 3,
+def dnw_mobilenet_v1(*, in_channels: int = 3, num_classes: int = 10, width_mult: float = 0.225,
                      image_size: int = 32, stages=MOBILENET_V1_STAGES, wiring: str = "dnw", refresh: int = 1,
                      graph: nx.DiGraph | None = None, executor: str = "batched", **options) -> DNWClassifier:
     """MobileNet V1 as a chain of 5 channel graphs (DNW, section 4.2), edge budgets of a width-
-    ``width`` MobileNet: 103 / 1,244 / 4,976 / 72,990 / 79,626 edges at ``width=0.225``.
+    ``width_mult`` MobileNet: 103 / 1,244 / 4,976 / 72,990 / 79,626 edges at ``width_mult=0.225``.
 
     The input node feeds the image to graph 0's 32 input channels; each reduces it with its own
     3x3 ``stem`` convolution (together: MobileNet's ``conv1``, stride 1 for images up to 64 px,
@@ -326,7 +326,7 @@ def dnw_mobilenet_v1(num_classes: int = 10, *, width: float = 0.225, in_channels
     The graph has 5,984 distinct channel nodes (6,944 counting each chained block in both of its
     graphs) and 6.98M candidate edges.
     """
-    budgets = mobilenet_v1_budgets(width, stages)
+    budgets = mobilenet_v1_budgets(width_mult, stages)
     G = graph if graph is not None else channel_chain(stages, first_stride=1 if image_size <= 64 else 2)
     k = {i: b for i, b in enumerate(budgets)}
     kw = dict(in_channels=in_channels, channels=1, default_op="channel", dims=2, executor=executor)
@@ -338,7 +338,7 @@ def dnw_mobilenet_v1(num_classes: int = 10, *, width: float = 0.225, in_channels
     return model
 
 
-def dnw_tiny(num_classes: int = 10, *, in_channels: int = 3, dims: int = 2,
+def dnw_tiny(*, in_channels: int = 3, num_classes: int = 10, dims: int = 2,
              sizes: Sequence[int] = (32, 192, 192, 192, 192), features: int = 100, k=32000,
              stem_channels: int | None = None, wiring: str = "dnw", refresh: int = 1,
              graph: nx.DiGraph | None = None, **options) -> DNWClassifier:

@@ -104,7 +104,7 @@ def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: It
 
     >>> from graphwire import data, generators, models
     >>> s = data.digits(flat=True)
-    >>> m = models.wired_mlp(generators.chain(2), 64, 10, width=32)
+    >>> m = models.wired_mlp(generators.chain(2), in_channels=64, num_classes=10, channels=32)
     >>> h = fit(m, data.loader(s.x_train, s.y_train), 1, progress=False, snapshot_every=5)
     >>> len(h.epochs), h.snapshots[0]["step"], h.snapshots[1]["step"]
     (1, 0, 5)
