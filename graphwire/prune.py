@@ -140,7 +140,8 @@ def prune(
     if not inputs(H) or not outputs(H):
         raise DeadNodeError(
             f"pruning by {attr!r} leaves no path from an input to an output "
-            f"(kept {len(kept)} of {len(edges)} edges)", nodes=dead)
+            f"(kept {len(kept)} of {len(edges)} edges); pass ensure_path=True to keep the widest "
+            "input->output path as well", nodes=dead)
     record = meta(H)
     record["pruned"] = {
         "attr": attr, "threshold": threshold, "keep": keep, "per_node": per_node, "ensure_path": ensure_path,

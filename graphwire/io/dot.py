@@ -191,6 +191,12 @@ def _edge_style(data: dict, wmax: float, labels: bool, u: Hashable, v: Hashable)
     return attrs
 
 
+def _row(sample: str, colour: str | None, text: str) -> str:
+    """One legend row: a sample (a line drawn with box characters, or a number) and what it means."""
+    cell = f'<font color="{colour}">{sample}</font>' if colour else sample
+    return f'<tr><td align="left">{cell}</td><td align="left">{_html_text(text)}</td></tr>'
+
+
 def _legend(G: nx.DiGraph, wmax: float, labels: bool) -> str | None:
     """The drawing's key (an HTML-like graph label): what width, colour, labels, dashes and shapes mean."""
     datas = [d for *_, d in G.edges(data=True)]
@@ -198,31 +204,29 @@ def _legend(G: nx.DiGraph, wmax: float, labels: bool) -> str | None:
     if not weighted:
         return None
     name = "gate" if all(0.0 <= float(d["weight"]) <= 1.0 for d in weighted) else "weight"
-    rows = [f'<tr><td align="left" colspan="2"><b>how to read this picture</b></td></tr>',
-            f'<tr><td align="left"><font color="#08306b">\u2501\u2501\u2501\u2501</font></td><td align="left">'
-            f"edge width and colour follow the learned {name} (the thickest is {wmax:.2g})</td></tr>",
-            '<tr><td align="left"><font color="#bbbbbb">\u2500\u2500\u2500\u2500</font></td><td align="left">'
-            f"thin and grey: {name} near 0, the network is closing that edge</td></tr>"]
-    if any(_is_weight(d.get("weight")) and float(d["weight"]) < 0 for d in weighted):
-        rows.append('<tr><td align="left"><font color="#a50f15">\u2501\u2501\u2501\u2501</font></td>'
-                    f'<td align="left">red: a negative {name}</td></tr>')
+    what = f"learned {name}"
+    heavy, thin = "\u2501" * 4, "\u2500" * 4
+    rows = ['<tr><td align="left" colspan="2"><b>how to read this picture</b></td></tr>',
+            _row(heavy, "#08306b", f"edge width and colour: the {what}; thickest = {wmax:.2g}"),
+            _row(thin, "#bbbbbb", f"thin and grey: {name} near 0, the network is closing that edge")]
+    if any(float(d["weight"]) < 0 for d in weighted):
+        rows.append(_row(heavy, "#a50f15", f"red: a negative {name}"))
     if labels:
-        rows.append(f'<tr><td align="left">0.87</td><td align="left">numbers beside the edges: the {name}</td></tr>')
+        rows.append(_row("0.87", None, f"numbers beside the edges: the {name}"))
     if any(d.get("learned") is False for d in datas):
-        rows.append('<tr><td align="left"><font color="#8c8c8c">\u2508\u2508\u2508\u2508</font></td>'
-                    '<td align="left">dotted, "fixed": structural, the gate could not learn '
-                    "(a node's only input, behind its BatchNorm)</td></tr>")
+        rows.append(_row("\u2508" * 4, "#8c8c8c", 'dotted, "fixed": structural, its gate could not learn '
+                         "(a node's only input, undone by the node's BatchNorm)"))
+    elif datas and all(d.get("learned") is True for d in datas):
+        rows.append(_row("", None, "every edge's gate was learned: none is fixed by normalisation"))
     if any(d.get("active") is False for d in datas):
-        rows.append('<tr><td align="left"><font color="#999999">- - - -</font></td>'
-                    '<td align="left">dashed: inactive, not used at inference</td></tr>')
+        rows.append(_row("- - - -", "#999999", "dashed: inactive, not used at inference"))
     roles = {node_attr(G, n, "role") for n in G}
-    cells = [f'<td align="left" bgcolor="{_FILLS[r]}">{r}</td>' for r in ("input", "output") if r in roles]
+    cells = "".join(f'<td bgcolor="{_FILLS[r]}">{r}</td>' for r in ("input", "output") if r in roles)
     if cells:
-        rows.append(f'<tr><td align="left" colspan="2"><table border="0" cellspacing="2" cellpadding="1"><tr>'
-                    f'{"".join(cells)}<td align="left">node shapes: network input (pointing in), output (house)'
-                    "</td></tr></table></td></tr>")
-    return ('<<table border="0" cellborder="0" cellspacing="1" cellpadding="1">'
-            + "".join(rows) + "</table>>")
+        rows.append('<tr><td align="left" colspan="2"><table border="0" cellspacing="2" cellpadding="1"><tr>'
+                    + cells + '<td align="left">node shapes: the network input (pointing in) and output '
+                    "(a house)</td></tr></table></td></tr>")
+    return '<<table border="0" cellborder="0" cellspacing="1" cellpadding="1">' + "".join(rows) + "</table>>"
 
 
 def _node_style(G: nx.DiGraph, n: Hashable) -> dict[str, str]:

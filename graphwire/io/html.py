@@ -41,7 +41,7 @@ def _layout_dot(G: nx.DiGraph, nodes: list, edges: list, rankdir: str) -> str:
     lines = ["digraph gw {",
              f'  graph [rankdir={rankdir}, newrank=true, nodesep=0.3, ranksep=0.55, fontname="Helvetica", fontsize=10'
              + (", splines=line" if len(edges) > EDGE_LABEL_LIMIT else "") + "];",
-             f'  node [fontname="Helvetica", fontsize=11, shape=ellipse, margin="0.06,0.03"];']
+             '  node [fontname="Helvetica", fontsize=11, shape=ellipse, margin="0.06,0.03"];']
     for n in nodes:
         op = G.nodes[n].get("op")
         label = _display(n) + (f"\\n{_display(op, 24)}" if isinstance(op, str) else "")
@@ -258,8 +258,8 @@ def _svg(G: nx.DiGraph, nodes: list, edges: list, lay: dict) -> str:
     esc = _html.escape
     w, h = lay["width"], lay["height"]
     least = min(_MIN_SCALE * (w + 8), 4000.0)  # narrower than this, the page scrolls sideways
-    out = [f'<svg id="gw-svg" viewBox="-4 -4 {_f(w + 8)} {_f(h + 8)}" preserveAspectRatio="xMidYMin meet" '
-           f'style="max-width:{_f(1.6 * (w + 8))}px;min-width:{_f(least)}px" role="img" aria-label="wiring graph">']
+    out = [(f'<svg id="gw-svg" viewBox="-4 -4 {_f(w + 8)} {_f(h + 8)}" preserveAspectRatio="xMidYMin meet" '
+            f'style="max-width:{_f(1.6 * (w + 8))}px;min-width:{_f(least)}px" role="img" aria-label="wiring graph">')]
     for c in lay["clusters"]:
         out.append(f'<g class="cluster"><rect x="{_f(c["x"])}" y="{_f(c["y"])}" width="{_f(c["w"])}" '
                    f'height="{_f(c["h"])}" rx="6"/><text x="{_f(c["x"] + c["w"] / 2)}" y="{_f(c["y"] + 12)}">'

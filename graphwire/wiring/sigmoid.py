@@ -11,9 +11,10 @@ nothing, so a node's only input has a gate that cannot learn. With ``carry`` eac
 *strength* ``s(v) = 1 - prod_u (1 - g(u, v) * s(u))`` (a soft "some input is open", 1 for input
 nodes) and edge ``(u, v)`` is used with coefficient ``g(u, v) * s(u)``: the strength a node
 receives is handed on past its normalisation, so every gate scales what reaches the output and
-a gate of 0 cuts its edge's whole upstream contribution. ``write_back`` then puts that
-coefficient on each edge as ``weight`` (so ``static`` recompiles reproduce the net) and the
-gate itself as ``gate``.
+a gate of 0 cuts its edge's whole upstream contribution. ``write_back`` puts the gate on each
+edge as ``weight`` (prune by it) and the coefficient as ``flow``; recompile a pruned graph with
+``wiring="sigmoid", carry=True`` (gates carried over) to keep the same function, since a
+``static`` recompile would use the gates without the strengths.
 """
 
 from __future__ import annotations
@@ -132,9 +133,6 @@ class SigmoidWiring(Wiring):
         return self.penalty * gates.sum() / self._valid.sum().clamp_min(1.0)
 
     def edge_strength(self):
-        if self.carry:  # the coefficient the edge is used with, so a static recompile reproduces it
-            with torch.no_grad():
-                return self.raw_coefficients()
         g = torch.sigmoid(self.logit.detach())
         if self.per_channel:
             return (g * self._valid).sum(1) / self._valid.sum(1).clamp_min(1.0)
@@ -145,10 +143,11 @@ class SigmoidWiring(Wiring):
         if self.per_channel:
             g = torch.sigmoid(self.logit.detach()) * self._valid
             attrs["channel_weights"] = [[float(x) for x in row[: int(v.sum())]] for row, v in zip(g.cpu(), self._valid.cpu())]
-        if any(getattr(self, "_fixed", ())):
+        if hasattr(self, "_fixed"):  # False: a gate normalisation undid (drawn "fixed" by to_dot)
             attrs["learned"] = [not f for f in self._fixed]
-        if self.carry:  # ``weight`` is gate x source strength; the gate itself as well
-            attrs["gate"] = [float(x) for x in torch.sigmoid(self.logit.detach()).cpu()]
+        if self.carry:  # what the edge passes on: its gate times its source's strength
+            with torch.no_grad():
+                attrs["flow"] = [float(x) for x in self.raw_coefficients().cpu()]
         return attrs
 
     def load_edges_from(self, other, pairs):
