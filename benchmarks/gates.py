@@ -78,7 +78,7 @@ def tune(model, graph, train, test, finetune: int, wiring_opts: dict) -> dict:
     small = model.recompile(graph, wiring="sigmoid", **wiring_opts)
     pruned = evaluate(small, test)["acc"]
     recalibrate_bn(small, train)
-    fit(small, train, finetune, lr=0.01, wiring_lr=5.0, progress=False)
+    fit(small, train, finetune, lr=0.01, progress=False)
     return {"pruned": pruned, "tuned": evaluate(small, test)["acc"]}
 
 

@@ -141,8 +141,7 @@ def _tune(model, graph, train, test, finetune: int, dev, progress: bool, desc: s
     recalibrate_bn(small, train)
     acc["pruned_bn_recalibrated"] = evaluate(small, test, dev)["acc"]
     if finetune:
-        fit(small, train, finetune, lr=0.01, wiring_lr=5.0, device=dev, progress=progress, desc=desc,
-            threads=None)
+        fit(small, train, finetune, lr=0.01, device=dev, progress=progress, desc=desc, threads=None)
     acc["pruned_finetuned"] = evaluate(small, test, dev)["acc"]
     acc["parameters"] = sum(p.numel() for p in small.parameters())
     return acc

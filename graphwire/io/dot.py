@@ -208,7 +208,7 @@ def _legend(G: nx.DiGraph, wmax: float, labels: bool) -> str | None:
     heavy, thin = "\u2501" * 4, "\u2500" * 4
     rows = ['<tr><td align="left" colspan="2"><b>how to read this picture</b></td></tr>',
             _row(heavy, "#08306b", f"edge width and colour: the {what}; thickest = {wmax:.2g}"),
-            _row(thin, "#bbbbbb", f"thin and grey: {name} near 0, the network is closing that edge")]
+            _row(thin, "#9a9a9a", f"thin and grey: {name} near 0, the network is closing that edge")]
     if any(float(d["weight"]) < 0 for d in weighted):
         rows.append(_row(heavy, "#a50f15", f"red: a negative {name}"))
     if labels:

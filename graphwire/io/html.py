@@ -629,9 +629,10 @@ def to_html(G: nx.DiGraph, history: Any = None, path: str | os.PathLike | None =
         '<span id="gw-metrics"></span>',
         "</header>",
         f"<main>{_svg(G, nodes, edges, lay)}</main>",
-        f'<footer>edge width and opacity: |{esc(attr)}| (largest = thickest); blue positive, red negative; '
-        f"hover an edge or a node for its values. Layout: {'Graphviz dot' if engine == 'dot' else 'layered'}. "
-        "Made with graphwire.</footer>",
+        f'<footer>edge width and opacity: |{esc(attr)}| at the snapshot shown (largest = thickest); blue '
+        "positive, red negative; dashed: inactive. Nodes: the input points in, the output is a house "
+        "(as in the SVG). Hover an edge or a node for its values at this snapshot. "
+        f"Layout: {'Graphviz dot' if engine == 'dot' else 'layered'}. Made with graphwire.</footer>",
         '<div id="gw-tip" role="tooltip"></div>',
         f'<script type="application/json" id="gw-data">{blob}</script>',
         f"<script>{_JS}</script>",
