@@ -1,8 +1,9 @@
 """Can sigmoid edge gates close? Candidate settings side by side on the demo's task.
 
 Every candidate trains the demo's network (Watts-Strogatz WS(16, 4, 0.75) wired sepconv core on
-scikit-learn's digits, 10 epochs, wiring_lr 5), then prunes to half the edges by the learned
-value (``ensure_path=True``), recompiles, re-estimates BatchNorm and fine-tunes 2 epochs. The
+scikit-learn's digits, batch 128, 10 epochs, wiring_lr 5), then prunes to half the edges by the learned
+value (``ensure_path=True``), recompiles, re-estimates BatchNorm, fine-tunes 2 epochs and
+re-estimates BatchNorm again (as ``graphwire demo`` does). The
 control: as many edges chosen at random (all on an input -> output path), fine-tuned the same
 way, 3 draws. Reported per candidate and seed: full accuracy, how the gates ended (near 0, near
 1, stuck at 0.5), pruned and pruned+fine-tuned accuracy, the kept wiring's shape (nodes keeping
@@ -14,6 +15,7 @@ way, 3 draws. Reported per candidate and seed: full accuracy, how the gates ende
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -30,7 +32,7 @@ from _common import save
 
 import graphwire as gw
 from graphwire import data, generators, models
-from graphwire.demo import multi_input_nodes, random_wiring
+from graphwire.demo import BATCH, multi_input_nodes, random_wiring
 from graphwire.train import evaluate, fit, recalibrate_bn
 
 
@@ -74,11 +76,13 @@ def gate_stats(values: list[float]) -> dict:
 
 
 def tune(model, graph, train, test, finetune: int, wiring_opts: dict) -> dict:
-    """The demo's fine-tuning: the same wiring on the pruned graph, gates and weights carried over."""
+    """The demo's fine-tuning: the same wiring on the pruned graph, gates and weights carried over,
+    BatchNorm re-estimated before and after 2 epochs at lr 0.01."""
     small = model.recompile(graph, wiring="sigmoid", **wiring_opts)
     pruned = evaluate(small, test)["acc"]
     recalibrate_bn(small, train)
     fit(small, train, finetune, lr=0.01, progress=False)
+    recalibrate_bn(small, train)
     return {"pruned": pruned, "tuned": evaluate(small, test)["acc"]}
 
 
@@ -87,7 +91,7 @@ def run(name: str, seed: int, epochs: int, finetune: int, controls: int) -> dict
     torch.manual_seed(seed)
     torch.set_num_threads(1)
     split = data.digits(seed=seed)
-    train = data.loader(split.x_train, split.y_train, 64, seed=seed)
+    train = data.loader(split.x_train, split.y_train, BATCH, seed=seed)
     test = data.loader(split.x_test, split.y_test, 256, shuffle=False)
     G = generators.watts_strogatz(16, 4, 0.75, seed=seed)
     if cfg.get("concat"):
@@ -103,7 +107,8 @@ def run(name: str, seed: int, epochs: int, finetune: int, controls: int) -> dict
     full = evaluate(model, test)["acc"]
     learned = model.write_back()
     gates = [d["weight"] for _, _, d in learned.edges(data=True)]
-    row = {"candidate": name, "seed": seed, "full": full, "gates": gate_stats(gates),
+    row = {"candidate": name, "seed": seed, "full": full, "batch": BATCH, "bn_reestimated_after_finetune": True,
+           "gates": gate_stats(gates),
            "train_seconds": round(time.perf_counter() - t0, 1), "prune": {}}
     for attr in cfg["attrs"]:
         pg = gw.prune(learned, keep=0.5, attr=attr, ensure_path=True)
@@ -123,6 +128,27 @@ def run(name: str, seed: int, epochs: int, finetune: int, controls: int) -> dict
     return row
 
 
+def table(paths: list[str]) -> str:
+    """The README's table: one line per candidate (mean over its seeds), from saved result files."""
+    rows = [r for p in paths for r in json.loads(Path(p).read_text())["results"]["rows"]]
+    head = ("| candidate | seeds | full acc | gates < 0.1 / > 0.9 (of 35-36) | pruned by | edges kept "
+            "| nodes with >= 2 inputs | pruned + fine-tuned | random, same size (3 each) |")
+    out = [head, "|---|---|---|---|---|---|---|---|---|"]
+    names = list(dict.fromkeys(r["candidate"] for r in rows))
+    for name in names:
+        rs = [r for r in rows if r["candidate"] == name]
+        m = statistics.mean
+        for attr in rs[0]["prune"]:
+            ps = [r["prune"][attr] for r in rs]
+            old = "" if all("batch" in r for r in rs) else " (batch 64, no 2nd BN estimate)"
+            out.append(
+                f"| {name}{old} | {len(rs)} | {m(r['full'] for r in rs):.3f} | "
+                f"{m(r['gates']['near0'] for r in rs):.1f} / {m(r['gates']['near1'] for r in rs):.1f} | {attr} | "
+                f"{m(p['edges'] for p in ps):.1f} | {m(p['multi_input_nodes'] for p in ps):.1f} | "
+                f"{m(p['tuned'] for p in ps):.3f} | {m(p['random_tuned_mean'] for p in ps):.3f} |")
+    return "\n".join(out)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
@@ -131,7 +157,11 @@ def main(argv=None) -> int:
     ap.add_argument("--finetune", type=int, default=2)
     ap.add_argument("--controls", type=int, default=3)
     ap.add_argument("--tag", default="gates")
+    ap.add_argument("--table", nargs="+", metavar="RESULTS_JSON", help="print the README table from saved results")
     a = ap.parse_args(argv)
+    if a.table:
+        print(table(a.table))
+        return 0
     torch.set_num_threads(1)
     rows = []
     for name in a.only:
