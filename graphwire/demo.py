@@ -27,7 +27,7 @@ from .errors import ParameterError, RenderError
 from .io._atomic import atomic_write
 from .train import evaluate, fit, recalibrate_bn
 
-__all__ = ["main", "run", "random_wiring", "multi_input_nodes"]
+__all__ = ["main", "multi_input_nodes", "random_wiring", "run"]
 
 #: The sigmoid wiring's settings in the demo, chosen with benchmarks/gates.py: gates that can close
 #: behind BatchNorm (``carry``), starting open (logit 3, gate 0.95), pushed towards 0 (``penalty``).
@@ -175,6 +175,13 @@ def _run(out: Path, epochs, finetune, nodes, width, seed, dev, progress, snapsho
     budget = math.ceil(keep * G.number_of_edges() - 1e-9)
     pruned_graph = prune(learned, keep=keep, attr="weight", ensure_path=True)
     removed = pruned_graph.graph["graphwire"]["pruned"]["removed_nodes"]
+    # where the edges went: the budget, the path guarantee, then the edges of nodes left off every path
+    from .prune import _strongest, _widest_paths
+
+    weights = {(u, v): d["weight"] for u, v, d in learned.edges(data=True)}
+    strongest = set(_strongest(list(learned.edges), weights, budget))
+    for_path = len(_widest_paths(learned, weights) - strongest)
+    with_dead = budget + for_path - pruned_graph.number_of_edges()
     ours = _tune(model, pruned_graph, train, test, finetune, dev, progress, "fine-tune (learned wiring)")
     n_edges = pruned_graph.number_of_edges()
     rand = []
@@ -192,7 +199,8 @@ def _run(out: Path, epochs, finetune, nodes, width, seed, dev, progress, snapsho
                   "between": sum(0.1 <= g <= 0.9 for g in gates)},
         "pruned_graph": {"nodes": pruned_graph.number_of_nodes(), "edges": n_edges,
                          "multi_input_nodes": multi_input_nodes(pruned_graph), "attr": "weight",
-                         "keep": keep, "kept_by_value": budget, "removed_nodes": removed},
+                         "keep": keep, "kept_by_value": budget, "added_for_a_path": for_path,
+                         "removed_nodes": removed, "edges_removed_with_them": with_dead},
         "accuracy": {"full": full["acc"], "pruned": ours["pruned"],
                      "pruned_bn_recalibrated": ours["pruned_bn_recalibrated"],
                      "pruned_finetuned": ours["pruned_finetuned"]},
@@ -235,9 +243,11 @@ def _run(out: Path, epochs, finetune, nodes, width, seed, dev, progress, snapsho
     a, p, pg = report["accuracy"], report["parameters"], report["pruned_graph"]
     gs = report["gates"]
     log(f"gates      {gs['near_0']} near 0, {gs['near_1']} near 1, {gs['between']} between (of {len(gates)})")
-    log(f"pruned     by the learned gate: kept the {budget} strongest of {G.number_of_edges()} edges"
-        + (f"; {len(removed)} node(s) were then left off every input->output path and went with their "
-           f"edges" if removed else "")
+    log(f"pruned     by the learned gate: kept the {budget} edges with the largest gates (of {G.number_of_edges()})"
+        + (f", plus {for_path} to keep an input->output path" if for_path else "")
+        + ((f"; {len(removed)} node(s) were then on no input->output path and went, taking {with_dead} "
+            "kept edge(s) with them" if with_dead else f"; {len(removed)} node(s) lost every edge and went")
+           if removed else "")
         + f" -> {pg['edges']} edges, {pg['nodes']} nodes; {pg['multi_input_nodes']} nodes keep >= 2 inputs")
     log(f"accuracy   full {a['full']:.3f} | pruned {a['pruned']:.3f} | pruned, BN recalibrated "
         f"{a['pruned_bn_recalibrated']:.3f} | pruned+fine-tuned {a['pruned_finetuned']:.3f}")
@@ -270,18 +280,19 @@ def main(argv: list[str] | None = None) -> int:
                     "prune it by the learned gates, fine-tune it, compare with random wirings of the same "
                     "size, and write pictures of the wiring.")
     p.add_argument("-o", "--out", default="graphwire-demo", help="output folder")
-    p.add_argument("--epochs", type=int, default=10, help="training epochs of the full network")
-    p.add_argument("--finetune", type=int, default=2, help="fine-tuning epochs of each pruned network")
+    p.add_argument("--epochs", type=int, help="training epochs of the full network (default: 10; 3 with --fast)")
+    p.add_argument("--finetune", type=int,
+                   help="fine-tuning epochs of each pruned network (default: 2; 1 with --fast)")
     p.add_argument("--nodes", type=int, default=16, help="hidden nodes of the Watts-Strogatz graph")
     p.add_argument("--keep", type=float, default=0.5, help="fraction of edges to keep, by learned gate")
-    p.add_argument("--controls", type=int, default=3, help="random wirings to compare with (0: none)")
+    p.add_argument("--controls", type=int, help="random wirings to compare with, 0 for none (default: 3; 1 with --fast)")
     p.add_argument("--seed", type=int, default=0, help="seed of the graph, the data split and the weights")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
     p.add_argument("--threads", default="auto",
                    help="torch CPU threads: a number, or auto (one, unless OMP_NUM_THREADS is set)")
     p.add_argument("--fast", action="store_true",
-                   help="a smoke test in a few seconds: 2 epochs, 1 fine-tuning epoch, 1 control "
-                        "(accuracies are then far from the real run's)")
+                   help="a smoke test, about a third of the run: 3 epochs, 1 fine-tuning epoch, 1 control "
+                        "(accuracies are then below the real run's); explicit options still win")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     a = p.parse_args(argv)
     threads: int | str = a.threads
@@ -290,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
             threads = int(a.threads)
         except ValueError:
             raise ParameterError(f"--threads must be a positive number or auto, got {a.threads!r}") from None
-    epochs, finetune, controls = (2, 1, 1) if a.fast else (a.epochs, a.finetune, a.controls)
+    fast = (3, 1, 1) if a.fast else (10, 2, 3)
+    epochs, finetune, controls = (x if x is not None else d for x, d in zip((a.epochs, a.finetune, a.controls), fast))
     run(a.out, epochs=epochs, finetune=finetune, nodes=a.nodes, seed=a.seed, device=a.device, keep=a.keep,
         controls=controls, threads=threads, progress=not a.no_progress)
     return 0
