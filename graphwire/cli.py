@@ -6,7 +6,7 @@
     graphwire info g.json [--json]
     graphwire export g.json -o g.dot
     graphwire render g.json -o g.svg [--rankdir LR]
-    graphwire prune g.json --keep 0.5 -o pruned.json
+    graphwire prune g.json --keep 0.5 [--attr weight] [--ensure-path] -o pruned.json
     graphwire plot history.json -o evolution.png [--attr weight]
     graphwire plot g.json --adjacency -o adj.png [--attr weight] [--per-stage]
     graphwire plot g.json --degrees [--pruned pruned.json] -o degrees.png
@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 import networkx as nx
 
-from .errors import GraphwireError, ParameterError
+from .errors import DeadNodeError, GraphwireError, ParameterError
 from .graph import generations, inputs, outputs, topological_order
 from .io import load, render, to_dot, to_json
 
@@ -294,7 +294,14 @@ def cmd_prune(args: argparse.Namespace) -> int:
         raise ParameterError("prune needs --threshold T or --keep K (a count like 12 or a fraction like 0.5)")
     keep = _parse_keep(args.keep) if args.keep is not None else None
     G = _load(args.graph)
-    H = prune(G, threshold=args.threshold, keep=keep, attr=args.attr, per_node=args.per_node)
+    try:
+        H = prune(G, threshold=args.threshold, keep=keep, attr=args.attr, per_node=args.per_node,
+                  ensure_path=args.ensure_path)
+    except DeadNodeError as e:
+        if args.ensure_path:
+            raise
+        raise ParameterError(f"{str(e).split('; pass ensure_path')[0]}; pass --ensure-path to keep the widest "
+                             "input->output path as well") from None
     _save(H, args.output)
     print(f"wrote {args.output}: pruned {G.number_of_edges()} -> {H.number_of_edges()} edges, "
           f"{G.number_of_nodes()} -> {H.number_of_nodes()} nodes (depth {_depth(H)})")
@@ -421,6 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", help="keep the strongest K edges: a count (12) or a fraction (0.5)")
     p.add_argument("--attr", default="weight", help="edge attribute to rank by (default: weight)")
     p.add_argument("--per-node", dest="per_node", choices=("in", "out"), help="apply --keep to each node's in/out edges")
+    p.add_argument("--ensure-path", dest="ensure_path", action="store_true",
+                   help="also keep, for every output, the input->output path whose weakest edge is strongest")
     p.add_argument("-o", "--output", required=True, help="output file, .json or .dot")
     p.set_defaults(func=cmd_prune)
 

@@ -273,3 +273,26 @@ def test_generate_er_algorithm_option(capsys, tmp_path):
         assert sorted(G.edges()) == sorted(expected.edges())
     assert_bad(capsys, "generate", "ws", "--algorithm", "gnp", culprit="--algorithm")
     assert_bad(capsys, "generate", "er", "--algorithm", "fast", culprit="--algorithm")
+
+
+def test_prune_ensure_path_keeps_a_path_the_budget_alone_loses(capsys, tmp_path):
+    # complete(4) with the strongest edges all leaving the input: the 3 strongest reach no output
+    path = weighted_json(tmp_path)
+    out = tmp_path / "p.json"
+    err = assert_bad(capsys, "prune", path, "--keep", 3, "--attr", "weight", "-o", out, culprit="--ensure-path")
+    assert "leaves no path" in err and not out.exists()
+    rc, _, err = run(capsys, "prune", path, "--keep", 3, "--attr", "weight", "--ensure-path", "-o", out)
+    assert rc == 0, err
+    P = load(out)
+    rec = P.graph["graphwire"]["pruned"]
+    assert rec["ensure_path"] is True and rec["attr"] == "weight"
+    graphwire.validate(P)  # an input -> output path survived
+    assert 1 <= P.number_of_edges() < 15 and set(P.edges) <= set(load(path).edges)
+
+
+def test_prune_error_suggests_ensure_path_in_python(tmp_path):
+    from graphwire.errors import DeadNodeError
+
+    G = load(weighted_json(tmp_path))
+    with pytest.raises(DeadNodeError, match=r"leaves no path.*ensure_path=True"):
+        graphwire.prune(G, keep=3)

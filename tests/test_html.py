@@ -275,3 +275,106 @@ def test_layered_layout_in_chromium(browser, tmp_path):
     assert hidden == sum(1 for i in range(G.number_of_edges()) if i % 3 == 0)
     assert browser.execute_script("return document.querySelectorAll('.edge.neg').length") > 0  # signed values
     assert browser.execute_script("return document.querySelectorAll('.cluster').length") == 2
+
+
+# ---------------------------------------------------------------- snapshots, epochs, shapes, narrow windows
+def test_a_list_of_graphs_is_one_snapshot_each():
+    G = gw.generators.complete(2)
+    edges = list(G.edges)
+    graphs = []
+    for k in range(3):
+        H = G.copy()
+        for i, e in enumerate(edges):
+            H.edges[e]["weight"] = 0.1 * (i + 1) + k
+        graphs.append(H)
+    graphs[2].remove_edge(*edges[0])  # gone in the last snapshot: inactive there
+    data = _data(gw.io.to_html(G, graphs, layout="layered"))
+    assert len(data["snapshots"]) == 3 and data["start"] == 2
+    for k, snap in enumerate(data["snapshots"]):
+        assert snap["label"].startswith(f"epoch {k}")
+        assert snap["values"]["weight"][1] == pytest.approx(0.2 + k)
+    assert data["snapshots"][2]["values"]["active"][0] is False
+    assert data["snapshots"][1]["values"]["active"][0] is True
+    with pytest.raises(ParameterError, match="snapshots\\[1\\]"):
+        gw.io.to_html(G, [G, "not a graph"], layout="layered")
+    with pytest.raises(ParameterError, match="empty"):
+        gw.io.to_html(G, [], layout="layered")
+
+
+def test_epochs_are_rounded_and_values_belong_to_their_snapshot():
+    G = gw.generators.chain(1)  # 0 -> 1 -> 2
+    for e in G.edges:
+        G.edges[e].update(weight=0.9, share=1.0, channel_weights=[0.9, 0.8])  # the final graph's values
+    h = History(edges=list(G.edges), meta={"wiring": "sigmoid"})
+    h.add({"weight": [0.5, 0.5]}, epoch=0, step=0)
+    h.add({"weight": [0.6, 0.7]}, epoch=0.190476, step=4)
+    h.add({"weight": [0.9, 0.9], "p_open": [0.25, 0.5]}, epoch=1, step=21)
+    h.epochs.append({"epoch": 1, "loss": 0.5})
+    data = _data(gw.io.to_html(G, h, layout="layered"))
+    labels = [s["label"] for s in data["snapshots"]]
+    assert labels == ["epoch 0", "epoch 0.19 (step 4)", "epoch 1 (step 21)"]
+    first = data["snapshots"][0]["values"]
+    assert first["weight"] == [0.5, 0.5] and first["p_open"] == [None, None]  # not the final values
+    assert "share" not in first or first["share"] == [None, None]
+    assert all("share" not in info and "channel_weights" not in info for info in data["edgeInfo"])
+    assert data["snapshots"][2]["metrics"] == {"loss": 0.5}
+
+
+def test_node_shapes_match_the_svg_drawing():
+    G = gw.generators.chain(2)
+    page = gw.io.to_html(G, layout="layered")
+    assert page.count("<polygon") == 2 and "<rect x" not in page.split('id="gw-nodes"')[1]
+    assert "invhouse" in gw.io.to_dot(G) and "house" in gw.io.to_dot(G)
+
+
+NARROW = """
+var svg = document.getElementById("gw-svg"), vb = svg.viewBox.baseVal, out = [];
+var scale = svg.getBoundingClientRect().width / vb.width;
+var font = parseFloat(getComputedStyle(document.querySelector("#gw-svg .node text")).fontSize);
+for (var k = 0; k < window.graphwire.data.snapshots.length; k++) {
+  window.graphwire.show(k);
+  var r = svg.getBoundingClientRect();
+  out.push([Math.round(r.top), Math.round(r.left), Math.round(r.width),
+            Math.round(document.querySelector("header").getBoundingClientRect().height)]);
+}
+return [scale * font, out];
+"""
+
+
+@needs_dot
+def test_narrow_window_keeps_labels_readable_and_the_layout_still(browser, tmp_path):
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.by import By
+
+    G = gw.generators.watts_strogatz(16, 4, 0.75, seed=0)
+    h = History(edges=list(G.edges), meta={"wiring": "sigmoid"})
+    n = G.number_of_edges()
+    for k in range(6):  # snapshots inside epochs (long labels, no metrics) and at their ends
+        h.add({"weight": [0.5 + 0.08 * k * ((i % 3) - 1) for i in range(n)], "active": [True] * n},
+              epoch=k / 3 + 0.0123, step=4 * k)
+        if k % 3 == 2:
+            h.epochs.append({"epoch": k // 3 + 1, "loss": 1.0 / (k + 1), "train_acc": 0.5 + 0.05 * k})
+    path = tmp_path / "narrow.html"
+    gw.io.to_html(G, h, path, title="graphwire demo: sigmoid gates over training")
+    browser.set_window_size(600, 800)
+    browser.get(path.as_uri())
+    assert _errors(browser) == []
+    px, boxes = browser.execute_script(NARROW)
+    assert px >= 9.0, px  # node labels at least 9 px high on screen
+    assert len({tuple(b) for b in boxes}) == 1, boxes  # the drawing does not move as the slider does
+
+    # the tooltip shows the shown snapshot's value, and follows the slider while hovered
+    browser.execute_script("window.graphwire.show(0)")
+    x, y = browser.execute_script("""
+        var p = document.querySelector("#gw-edge-0 .hit");
+        p.scrollIntoView({block: "center", inline: "center"});
+        var pt = p.getPointAtLength(p.getTotalLength() / 2).matrixTransform(p.getScreenCTM());
+        return [Math.round(pt.x), Math.round(pt.y)];""")
+    actions = ActionBuilder(browser)
+    actions.pointer_action.move_to_location(x, y)
+    actions.perform()
+    tip = browser.find_element(By.ID, "gw-tip")
+    assert tip.is_displayed() and "weight: 0.5" in tip.text, tip.text
+    browser.execute_script("window.graphwire.show(5)")
+    assert "weight: 0.1" in tip.text, tip.text
+    assert _errors(browser) == []

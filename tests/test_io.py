@@ -394,3 +394,45 @@ def test_atomic_write_bytes_text_and_mode(tmp_path):
         atomic_write(tmp_path / "missing-dir" / "x.json", "x")
     assert "missing-dir" in str(info.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blob.bin"]
+
+
+# ---------------------------------------------------------------- the drawing's legend and labels
+def _gated_chain() -> nx.DiGraph:
+    G = generators.chain(3)  # 0 -> 1 -> 2 -> 3 -> 4
+    for i, (u, v) in enumerate(G.edges):
+        G.edges[u, v].update(weight=0.2 * (i + 1), active=True, learned=i != 1)
+    return G
+
+
+def test_dot_legend_says_what_width_colour_labels_and_shapes_mean():
+    text = to_dot(_gated_chain())
+    graph_label = re.search(r"^  label=(<.*>);$", text, re.M).group(1)
+    for words in ("how to read this picture", "edge width and colour: the learned gate", "near 0",
+                  "numbers beside the edges", "fixed", "node shapes"):
+        assert words in graph_label, words
+    assert "dashed" not in graph_label  # no inactive edge, no line about them
+    assert "label=" not in re.sub(r"xlabel=", "", "".join(_edge_lines(to_dot(_gated_chain(), legend=True))))
+    assert "how to read" not in to_dot(_gated_chain(), legend=False)
+    assert "how to read" not in to_dot(generators.chain(3))  # nothing learned: nothing to explain
+    signed = to_dot(learned_graph())
+    assert "a negative weight" in signed and "dashed: inactive" in signed
+    assert_same_graph(dot_text(signed), learned_graph())  # the legend is no node and changes no attribute
+
+
+def test_dot_edge_labels_sit_beside_edges_and_fixed_gates_are_not_numbers():
+    G = _gated_chain()
+    lines = _edge_lines(to_dot(G))
+    assert "forcelabels=true" in to_dot(G)
+    for (u, v, d), line in zip(G.edges(data=True), lines):
+        assert "xlabel=<" in line and not re.search(r"[ ,\[]label=", line), line
+        if d["learned"]:
+            assert f">{d['weight']:.2g}<" in line and "dotted" not in line, line
+        else:  # a gate that could not learn: drawn dotted, labelled "fixed", not with its 0.4
+            assert ">fixed<" in line and "style=dotted" in line and ">0.4<" not in line, line
+
+
+@needs_dot
+def test_rendered_svg_shows_the_legend(tmp_path):
+    render(_gated_chain(), tmp_path / "g.svg")
+    svg = (tmp_path / "g.svg").read_text()
+    assert "how to read this picture" in svg and "fixed" in svg and ">0.2<" in svg

@@ -128,15 +128,35 @@ def _lerp(a: tuple, b: tuple, t: float) -> tuple:
 _GREY, _BLUE, _RED = (0xBB, 0xBB, 0xBB), (0x08, 0x30, 0x6B), (0xA5, 0x0F, 0x15)
 
 
+def _is_weight(w: Any) -> bool:
+    return isinstance(w, numbers.Real) and not isinstance(w, bool) and math.isfinite(w)
+
+
+def _boxed(text: str) -> str:
+    """An HTML-like label on a white box, so a label that lands on a line stays readable."""
+    return ('<<table border="0" cellborder="0" cellpadding="0" cellspacing="0" bgcolor="#ffffffd0"><tr><td>'
+            + _html_text(text) + "</td></tr></table>>")
+
+
+def _html_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _edge_style(data: dict, wmax: float, labels: bool, u: Hashable, v: Hashable) -> dict[str, str]:
-    """Graphviz attributes drawing one edge (width/colour from ``weight``, dashed if inactive)."""
+    """Graphviz attributes drawing one edge (width/colour from ``weight``, dashed if inactive,
+    dotted grey and labelled "fixed" when ``learned`` is false: a gate that could not learn)."""
     attrs: dict[str, str] = {}
     w = data.get("weight")
-    has_w = isinstance(w, numbers.Real) and not isinstance(w, bool) and math.isfinite(w)
+    has_w = _is_weight(w)
     w = float(w) if has_w else w
     active = data.get("active", True) is not False
+    fixed = data.get("learned") is False
     parts = []
-    if has_w:
+    if fixed:
+        attrs["color"] = '"#8c8c8cb0"'
+        attrs["penwidth"] = "1"
+        parts.append("fixed")
+    elif has_w:
         s = abs(w) / wmax if wmax > 0 else 0.0
         attrs["penwidth"] = f"{0.5 + 3.5 * s:.3g}"
         rgb = _lerp(_GREY, _RED if w < 0 else _BLUE, s)
@@ -149,6 +169,8 @@ def _edge_style(data: dict, wmax: float, labels: bool, u: Hashable, v: Hashable)
         attrs["color"] = '"#99999999"'
     if not active:
         attrs["style"] = "dashed"
+    elif fixed:
+        attrs["style"] = "dotted"
     if "op" in data and isinstance(data["op"], str):
         parts.append(_display(data["op"], 16))
     elif isinstance(data.get("op_weights"), dict) and data["op_weights"]:
@@ -156,15 +178,55 @@ def _edge_style(data: dict, wmax: float, labels: bool, u: Hashable, v: Hashable)
         best = max(sorted(ow), key=lambda k: ow[k] if isinstance(ow[k], (int, float)) else -math.inf)
         parts.append(_display(best, 16))
     if labels:
-        if parts:
-            attrs["label"] = _quote(" ".join(parts))
+        if parts:  # an external label: Graphviz places it beside the edge, not on the edges it crosses
+            attrs["xlabel"] = _boxed(" ".join(parts))
         tip = f"{_display(u)} -> {_display(v)}"
         if has_w:
             tip += f"  weight {w:.4g}"
+        if fixed:
+            tip += "  (fixed: this gate could not learn)"
         if not active:
             tip += "  (inactive)"
         attrs["tooltip"] = _quote(tip)
     return attrs
+
+
+def _row(sample: str, colour: str | None, text: str) -> str:
+    """One legend row: a sample (a line drawn with box characters, or a number) and what it means."""
+    cell = f'<font color="{colour}">{sample}</font>' if colour else sample
+    return f'<tr><td align="left">{cell}</td><td align="left">{_html_text(text)}</td></tr>'
+
+
+def _legend(G: nx.DiGraph, wmax: float, labels: bool) -> str | None:
+    """The drawing's key (an HTML-like graph label): what width, colour, labels, dashes and shapes mean."""
+    datas = [d for *_, d in G.edges(data=True)]
+    weighted = [d for d in datas if _is_weight(d.get("weight")) and d.get("learned") is not False]
+    if not weighted:
+        return None
+    name = "gate" if all(0.0 <= float(d["weight"]) <= 1.0 for d in weighted) else "weight"
+    what = f"learned {name}"
+    heavy, thin = "\u2501" * 4, "\u2500" * 4
+    rows = ['<tr><td align="left" colspan="2"><b>how to read this picture</b></td></tr>',
+            _row(heavy, "#08306b", f"edge width and colour: the {what}; thickest = {wmax:.2g}"),
+            _row(thin, "#9a9a9a", f"thin and grey: {name} near 0, the network is closing that edge")]
+    if any(float(d["weight"]) < 0 for d in weighted):
+        rows.append(_row(heavy, "#a50f15", f"red: a negative {name}"))
+    if labels:
+        rows.append(_row("0.87", None, f"numbers beside the edges: the {name}"))
+    if any(d.get("learned") is False for d in datas):
+        rows.append(_row("\u2508" * 4, "#8c8c8c", 'dotted, "fixed": structural, its gate could not learn '
+                         "(a node's only input, undone by the node's BatchNorm)"))
+    elif datas and all(d.get("learned") is True for d in datas):
+        rows.append(_row("", None, "every edge's gate was learned: none is fixed by normalisation"))
+    if any(d.get("active") is False for d in datas):
+        rows.append(_row("- - - -", "#999999", "dashed: inactive, not used at inference"))
+    roles = {node_attr(G, n, "role") for n in G}
+    cells = "".join(f'<td bgcolor="{_FILLS[r]}">{r}</td>' for r in ("input", "output") if r in roles)
+    if cells:
+        rows.append('<tr><td align="left" colspan="2"><table border="0" cellspacing="2" cellpadding="1"><tr>'
+                    + cells + '<td align="left">node shapes: the network input (pointing in) and output '
+                    "(a house)</td></tr></table></td></tr>")
+    return '<<table border="0" cellborder="0" cellspacing="1" cellpadding="1">' + "".join(rows) + "</table>>"
 
 
 def _node_style(G: nx.DiGraph, n: Hashable) -> dict[str, str]:
@@ -199,13 +261,18 @@ def to_dot(
     *,
     rankdir: str | None = None,
     edge_labels: bool | None = None,
+    legend: bool | None = None,
 ) -> str:
     """Return ``G`` as DOT text (and write it atomically to ``path`` when given).
 
     ``rankdir`` is ``"LR"``/``"TB"``/``"BT"``/``"RL"``; by default ``LR`` when the graph has more
     topological generations than its widest generation has nodes (deep and narrow), else ``TB``.
     ``edge_labels`` (default: when there are at most :data:`EDGE_LABEL_LIMIT` edges) adds a short
-    label and a tooltip to each edge. :func:`graphwire.io.load` restores every attribute with its type.
+    label (placed beside the edge, on a white box) and a tooltip to each edge. ``legend`` (default:
+    when edges carry a ``weight``) draws a key under the picture saying what width, colour, labels,
+    dashes and node shapes mean; edges whose ``learned`` attribute is false (gates that could not
+    learn) are drawn dotted and labelled "fixed". :func:`graphwire.io.load` restores every attribute with
+    its type.
     """
     validate(G)
     rankdir = _check_rankdir(rankdir)
@@ -219,6 +286,9 @@ def to_dot(
     weights = [abs(float(d["weight"])) for _, _, d in G.edges(data=True)
                if isinstance(d.get("weight"), numbers.Real) and not isinstance(d.get("weight"), bool)]
     wmax = max(weights, default=0.0)
+    signed = [float(d["weight"]) for _, _, d in G.edges(data=True) if _is_weight(d.get("weight"))]
+    if signed and all(0.0 <= w <= 1.0 for w in signed):
+        wmax = 1.0  # gates: a fixed scale, so 0.5 looks the same in every picture
 
     lines = ["digraph graphwire {"]
     graph_attrs = {
@@ -230,6 +300,11 @@ def to_dot(
     }
     if G.number_of_edges() > EDGE_LABEL_LIMIT:
         graph_attrs["splines"] = "line"
+    if edge_labels:
+        graph_attrs["forcelabels"] = "true"
+    key = _legend(G, wmax, edge_labels) if legend is None or legend else None
+    if key is not None:
+        graph_attrs.update(label=key, labelloc="b", labeljust="l", fontsize="10")
     lines.extend(f"  {k}={v};" for k, v in graph_attrs.items())
     lines.append('  node [fontname="Helvetica", fontsize=10, shape=ellipse];')
     lines.append('  edge [arrowsize=0.6, color="#444444", fontname="Helvetica", fontsize=8, fontcolor="#555555"];')

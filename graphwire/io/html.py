@@ -30,6 +30,9 @@ from .render import INSTALL_HINT, run_dot
 __all__ = ["to_html", "DOT_COST_LIMIT"]
 
 _FILLS = {"input": "#d9f2d9", "output": "#fde2c8", "hidden": "#f4f6fb"}
+_SHAPES = {"input": "invhouse", "output": "house"}  # as in to_dot's drawing
+#: Narrowest scale of the drawing (labels stay >= ~9 px); a wider graph scrolls sideways instead.
+_MIN_SCALE = 0.85
 
 
 # ---------------------------------------------------------------- layout
@@ -38,11 +41,11 @@ def _layout_dot(G: nx.DiGraph, nodes: list, edges: list, rankdir: str) -> str:
     lines = ["digraph gw {",
              f'  graph [rankdir={rankdir}, newrank=true, nodesep=0.3, ranksep=0.55, fontname="Helvetica", fontsize=10'
              + (", splines=line" if len(edges) > EDGE_LABEL_LIMIT else "") + "];",
-             '  node [fontname="Helvetica", fontsize=10, shape=ellipse, margin="0.06,0.03"];']
+             '  node [fontname="Helvetica", fontsize=11, shape=ellipse, margin="0.06,0.03"];']
     for n in nodes:
         op = G.nodes[n].get("op")
         label = _display(n) + (f"\\n{_display(op, 24)}" if isinstance(op, str) else "")
-        shape = "box" if node_attr(G, n, "role") in ("input", "output") else "ellipse"
+        shape = _SHAPES.get(node_attr(G, n, "role"), "ellipse")
         lines.append(f'  {ids[n]} [label="{label}", shape={shape}];')
     stages: dict = {}
     for n in nodes:
@@ -123,7 +126,7 @@ def _layered_layout(G: nx.DiGraph, nodes: list, edges: list, gens: list[list], r
     for n in nodes:
         op = G.nodes[n].get("op")
         lines = [_display(n)] + ([_display(op, 24)] if isinstance(op, str) else [])
-        size[n] = (max(54.0, 6.5 * max(len(t) for t in lines) + 18), 36.0 if len(lines) == 1 else 44.0)
+        size[n] = (max(54.0, 7.0 * max(len(t) for t in lines) + 18), 36.0 if len(lines) == 1 else 46.0)
     slot: dict = {}
     ordered = []
     for i, gen in enumerate(gens):
@@ -240,11 +243,23 @@ def _edge_path(e: dict) -> tuple[str, str]:
     return d, head
 
 
+def _house(p: dict, inverted: bool) -> str:
+    """Graphviz' ``house`` (roof up) or ``invhouse`` (roof down) polygon filling a node's box."""
+    x0, x1, y0, y1 = p["x"] - p["w"] / 2, p["x"] + p["w"] / 2, p["y"] - p["h"] / 2, p["y"] + p["h"] / 2
+    roof = p["h"] * 0.38
+    if inverted:
+        pts = [(x0, y0), (x1, y0), (x1, y1 - roof), (p["x"], y1), (x0, y1 - roof)]
+    else:
+        pts = [(x0, y1), (x1, y1), (x1, y0 + roof), (p["x"], y0), (x0, y0 + roof)]
+    return " ".join(f"{_f(a)},{_f(b)}" for a, b in pts)
+
+
 def _svg(G: nx.DiGraph, nodes: list, edges: list, lay: dict) -> str:
     esc = _html.escape
     w, h = lay["width"], lay["height"]
-    out = [f'<svg id="gw-svg" viewBox="-4 -4 {_f(w + 8)} {_f(h + 8)}" preserveAspectRatio="xMidYMin meet" '
-           f'style="max-width:{_f(1.6 * (w + 8))}px" role="img" aria-label="wiring graph">']
+    least = min(_MIN_SCALE * (w + 8), 4000.0)  # narrower than this, the page scrolls sideways
+    out = [(f'<svg id="gw-svg" viewBox="-4 -4 {_f(w + 8)} {_f(h + 8)}" preserveAspectRatio="xMidYMin meet" '
+            f'style="max-width:{_f(1.6 * (w + 8))}px;min-width:{_f(least)}px" role="img" aria-label="wiring graph">')]
     for c in lay["clusters"]:
         out.append(f'<g class="cluster"><rect x="{_f(c["x"])}" y="{_f(c["y"])}" width="{_f(c["w"])}" '
                    f'height="{_f(c["h"])}" rx="6"/><text x="{_f(c["x"] + c["w"] / 2)}" y="{_f(c["y"] + 12)}">'
@@ -260,8 +275,7 @@ def _svg(G: nx.DiGraph, nodes: list, edges: list, lay: dict) -> str:
         role = node_attr(G, n, "role")
         fill = _FILLS.get(role, _FILLS["hidden"])
         if role in ("input", "output"):
-            shape = (f'<rect x="{_f(p["x"] - p["w"] / 2)}" y="{_f(p["y"] - p["h"] / 2)}" width="{_f(p["w"])}" '
-                     f'height="{_f(p["h"])}" rx="4" fill="{fill}"/>')
+            shape = f'<polygon points="{_house(p, role == "input")}" fill="{fill}"/>'
         else:
             shape = (f'<ellipse cx="{_f(p["x"])}" cy="{_f(p["y"])}" rx="{_f(p["w"] / 2)}" ry="{_f(p["h"] / 2)}" '
                      f'fill="{fill}"/>')
@@ -325,21 +339,56 @@ def _history_data(G: nx.DiGraph, edges: list, history: Any, attr: str) -> tuple[
     snaps = []
     for s in history.snapshots:
         values: dict[str, list] = {}
-        for key in sorted(set(keys) | set(static)):
+        # A snapshot shows its own values only: an edge the history records gets None for a key
+        # this snapshot lacks (not the graph's final value); edges the history lacks keep G's.
+        for key in sorted(set(keys) | {attr, "active"}):
             row = s.get(key)
             vals = []
             for k, m in enumerate(matched):
-                if m is not None and row is not None:
-                    vals.append(bool(row[m]) if key == "active" else _num(row[m]))
-                else:
+                if m is None:
                     vals.append(static.get(key, [None] * len(edges))[k])
+                elif row is None:
+                    vals.append(True if key == "active" else None)
+                else:
+                    vals.append(bool(row[m]) if key == "active" else _num(row[m]))
             values[key] = vals
-        ep = s["epoch"]
-        label = f"epoch {ep:g}" + (f" (step {s['step']})" if s.get("step") else "")
-        rec = by_epoch.get(int(ep)) if float(ep).is_integer() else None
+        ep = float(s["epoch"])
+        label = f"epoch {_epoch(ep)}" + (f" (step {s['step']})" if s.get("step") else "")
+        # the metrics of the last finished epoch, so the header keeps its shape between epochs
+        done = math.floor(ep + 1e-9)
+        rec = by_epoch.get(done)
         metrics = {k: _num(v) for k, v in (rec or {}).items() if k in ("loss", "train_acc", "val_acc")}
+        if metrics and not float(ep).is_integer():
+            metrics = {f"{k} (epoch {done})": v for k, v in metrics.items()}
         snaps.append({"label": label, "values": values, "metrics": metrics})
-    return snaps, sorted(set(keys) | set(static))
+    return snaps, sorted(set(keys) | {attr, "active"})
+
+
+def _epoch(ep: float) -> str:
+    """An epoch for the slider: whole epochs as integers, snapshots inside one to two decimals."""
+    return f"{ep:.0f}" if abs(ep - round(ep)) < 5e-3 else f"{ep:.2f}"
+
+
+def _history_from_graphs(G: nx.DiGraph, graphs: list) -> Any:
+    """A History of ``G``'s edges with one snapshot per graph: each edge's numeric attributes in
+    that graph; an edge missing from a graph is inactive there (weight 0)."""
+    from ..train.loop import History
+
+    edges = list(G.edges)
+    h = History(edges=edges, meta={"steps_per_epoch": 1})
+    for i, H in enumerate(graphs):
+        if not isinstance(H, nx.DiGraph):
+            raise ParameterError(f"snapshots[{i}] must be a networkx DiGraph, got {type(H).__name__}")
+        keys = {k for *_, d in H.edges(data=True) for k, v in d.items() if _num(v) is not None}
+        attrs: dict[str, list] = {}
+        for key in sorted(keys | {"weight"}):
+            attrs[key] = [(_num(H.edges[e].get(key)) if H.has_edge(*e) else (0.0 if key == "weight" else None))
+                          for e in edges]
+            attrs[key] = [math.nan if x is None else x for x in attrs[key]]
+        attrs["active"] = [H.has_edge(*e) and H.edges[e].get("active", True) is not False for e in edges]
+        epoch = H.graph.get("epoch", i)
+        h.add(attrs, epoch=epoch if isinstance(epoch, numbers.Real) and not isinstance(epoch, bool) else i, step=i)
+    return h
 
 
 # ---------------------------------------------------------------- page
@@ -348,10 +397,10 @@ body{font:14px/1.4 Helvetica,Arial,sans-serif;margin:0;color:#222;background:#ff
 header{padding:10px 16px;border-bottom:1px solid #e3e3e3;display:flex;flex-wrap:wrap;gap:10px 18px;align-items:center}
 h1{font-size:16px;margin:0 12px 0 0}
 #gw-slider{width:min(420px,60vw)}
-#gw-label{font-variant-numeric:tabular-nums;min-width:12em}
-#gw-metrics{color:#555;font-variant-numeric:tabular-nums}
-main{padding:8px 16px}
-#gw-svg{width:100%;height:auto;max-height:82vh;display:block}
+#gw-label{font-variant-numeric:tabular-nums;min-width:15em;white-space:nowrap}
+#gw-metrics{color:#555;font-variant-numeric:tabular-nums;min-width:24em;min-height:1.4em;white-space:nowrap}
+main{padding:8px 16px;overflow-x:auto}
+#gw-svg{width:100%;height:auto;display:block}
 .cluster rect{fill:#fafafa;stroke:#bdbdbd;stroke-dasharray:4 3}
 .cluster text{font-size:10px;fill:#757575;text-anchor:middle}
 .edge .hit{fill:none;stroke:transparent;stroke-width:9;pointer-events:stroke;cursor:pointer}
@@ -361,8 +410,8 @@ main{padding:8px 16px}
 .edge.inactive .line{stroke-dasharray:4 3}
 .edge.hover .line{stroke:#e6550d !important}.edge.hover .head{fill:#e6550d !important}
 .node ellipse,.node rect{stroke:#555;stroke-width:1}
-.node text{font-size:10px;text-anchor:middle;fill:#222;pointer-events:none}
-.node text .op{fill:#777;font-size:8px}
+.node text{font-size:11px;text-anchor:middle;fill:#222;pointer-events:none}
+.node text .op{fill:#666;font-size:9px}
 .node.dead{opacity:.3}
 #gw-tip{position:fixed;pointer-events:none;background:#222;color:#fff;font-size:12px;padding:6px 8px;
 border-radius:4px;white-space:pre;display:none;z-index:10;max-width:420px}
@@ -388,7 +437,7 @@ _JS = r"""
     (s.values[D.attr] || []).forEach(function (v) { if (v !== null && Math.abs(v) > vmax) vmax = Math.abs(v); });
   });
   if (!(vmax > 0)) vmax = 1;
-  var current = 0;
+  var current = 0, hovered = null;
 
   function fmt(v) {
     if (v === null || v === undefined) return "\u2013";
@@ -420,6 +469,7 @@ _JS = r"""
     slider.value = String(k);
     label.textContent = s.label + "  (" + (k + 1) + "/" + D.snapshots.length + ")";
     metrics.textContent = Object.keys(s.metrics || {}).map(function (m) { return m + " " + fmt(s.metrics[m]); }).join("  \u00b7  ");
+    if (hovered !== null) tip.textContent = hovered();  // the tooltip follows the slider
   }
 
   function edgeText(e) {
@@ -446,13 +496,16 @@ _JS = r"""
 
   function hover(el, text) {
     el.addEventListener("mouseover", function (ev) {
+      hovered = text;
       tip.textContent = text();
       tip.style.display = "block";
       el.classList.add("hover");
       place(ev);
     });
     el.addEventListener("mousemove", place);
-    el.addEventListener("mouseout", function () { tip.style.display = "none"; el.classList.remove("hover"); });
+    el.addEventListener("mouseout", function () {
+      hovered = null; tip.style.display = "none"; el.classList.remove("hover");
+    });
   }
   edgeEls.forEach(function (el, e) { hover(el, function () { return edgeText(e); }); });
   nodeEls.forEach(function (el, n) { hover(el, function () { return nodeText(n); }); });
@@ -488,7 +541,8 @@ def to_html(G: nx.DiGraph, history: Any = None, path: str | os.PathLike | None =
     the install hint, and uses the layered layout); ``layout="dot"`` raises a
     :class:`~graphwire.errors.RenderError` when ``dot`` is missing. With
     ``history`` (a :class:`graphwire.train.History` or the path of a saved one) a slider walks
-    through its snapshots: each edge's width and opacity follow ``attr`` (default ``weight``),
+    through its snapshots (a list of graphs, one per snapshot, works too: each graph's edge
+    attributes are that snapshot's values, an edge a graph lacks is inactive there): each edge's width and opacity follow ``attr`` (default ``weight``),
     inactive edges are hidden ("show inactive" draws them dashed), and nodes left without an
     active input or output fade. Without a history the page shows ``G``'s own edge attributes.
     Hovering an edge shows every recorded value at the current snapshot; hovering a node its
@@ -512,7 +566,11 @@ def to_html(G: nx.DiGraph, history: Any = None, path: str | os.PathLike | None =
     gens = generations(G)
     if rankdir is None:
         rankdir = "LR" if len(gens) > max(len(g) for g in gens) else "TB"
-    if history is not None:
+    if isinstance(history, (list, tuple)):
+        if not history:
+            raise ParameterError("to_html: the list of snapshot graphs is empty")
+        history = _history_from_graphs(G, list(history))
+    elif history is not None:
         from .history import History
 
         if not isinstance(history, History):
@@ -542,7 +600,9 @@ def to_html(G: nx.DiGraph, history: Any = None, path: str | os.PathLike | None =
         attrs = {"role": node_attr(G, n, "role")}
         attrs.update({k: _info(v) for k, v in d.items() if k != "role"})
         node_info.append({"label": _display(n, 60), "role": attrs["role"], "attrs": attrs})
-    edge_info = [{k: _info(v) for k, v in G.edges[u, v].items() if k not in ("active",)} for u, v in edges]
+    # numbers come from the snapshot being shown; only descriptions (an op name...) are fixed
+    edge_info = [{k: _info(v) for k, v in G.edges[u, v].items()
+                  if k != "active" and _num(v) is None and not isinstance(v, (list, tuple))} for u, v in edges]
     record = G.graph.get("graphwire") if isinstance(G.graph.get("graphwire"), dict) else {}
     wiring = record.get("wiring") if isinstance(record.get("wiring"), str) else (
         history.meta.get("wiring") if history is not None else None)
@@ -570,9 +630,10 @@ def to_html(G: nx.DiGraph, history: Any = None, path: str | os.PathLike | None =
         '<span id="gw-metrics"></span>',
         "</header>",
         f"<main>{_svg(G, nodes, edges, lay)}</main>",
-        f'<footer>edge width and opacity: |{esc(attr)}| (largest = thickest); blue positive, red negative; '
-        f"hover an edge or a node for its values. Layout: {'Graphviz dot' if engine == 'dot' else 'layered'}. "
-        "Made with graphwire.</footer>",
+        f'<footer>edge width and opacity: |{esc(attr)}| at the snapshot shown (largest = thickest); blue '
+        "positive, red negative; dashed: inactive. Nodes: the input points in, the output is a house "
+        "(as in the SVG). Hover an edge or a node for its values at this snapshot. "
+        f"Layout: {'Graphviz dot' if engine == 'dot' else 'layered'}. Made with graphwire.</footer>",
         '<div id="gw-tip" role="tooltip"></div>',
         f'<script type="application/json" id="gw-data">{blob}</script>',
         f"<script>{_JS}</script>",

@@ -9,6 +9,7 @@ wiring can be plotted or replayed later.
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Any, Iterable
 
@@ -20,7 +21,36 @@ from ..compiler.module import wired_core
 from ..errors import ParameterError
 from ..io.history import History
 
-__all__ = ["fit", "evaluate", "recalibrate_bn", "default_device"]
+__all__ = ["fit", "evaluate", "recalibrate_bn", "default_device", "SMALL_MODEL_PARAMS"]
+
+#: ``fit(threads="auto")`` trains models up to this many parameters on one CPU thread.
+SMALL_MODEL_PARAMS = 2_000_000
+_TORCH_THREADS_AT_IMPORT = torch.get_num_threads()
+_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _fit_threads(threads: int | str | None, model: nn.Module, device: torch.device) -> int | None:
+    """The torch thread count ``fit`` should use (None: leave torch's setting alone).
+
+    Small nets gain nothing from a second CPU thread and lose a lot when another process holds a
+    core: OpenMP threads then wait on each other (a digits demo step took 700 ms with torch's
+    default 2 threads under load against 6 ms with one). So ``"auto"`` picks one thread for
+    models of at most :data:`SMALL_MODEL_PARAMS` parameters on the CPU, unless the user chose a
+    count (``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` set, or ``torch.set_num_threads`` called after
+    importing graphwire).
+    """
+    if threads is None:
+        return None
+    if threads == "auto":
+        if device.type != "cpu" or any(os.environ.get(v) for v in _THREAD_ENV):
+            return None
+        if torch.get_num_threads() != _TORCH_THREADS_AT_IMPORT:
+            return None  # set by the user
+        small = sum(p.numel() for p in model.parameters()) <= SMALL_MODEL_PARAMS
+        return 1 if small else None
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ParameterError(f"threads must be a positive int, 'auto' or None, got {threads!r}")
+    return threads
 
 
 def default_device() -> torch.device:
@@ -88,7 +118,7 @@ def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: It
         lr: float = 0.05, weight_decay: float = 5e-5, wiring_lr: float | None = None,
         optimizer: torch.optim.Optimizer | None = None,
         device: torch.device | str | None = None, progress: bool = True, history: History | None = None,
-        desc: str = "train", snapshot_every: int | None = None) -> History:
+        desc: str = "train", snapshot_every: int | None = None, threads: int | str | None = "auto") -> History:
     """Train with SGD+momentum and a cosine schedule (or ``optimizer``); return the :class:`History`.
 
     The progress bar (tqdm; ``progress=False`` hides it) shows the running loss, and the
@@ -97,6 +127,11 @@ def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: It
     before training, after every epoch, or with ``snapshot_every=n`` every ``n`` optimizer steps
     (and after the last one). Pass the returned ``history`` back in to continue training: epochs,
     steps and snapshots carry on.
+
+    ``threads``: torch CPU threads while training (restored afterwards). The default ``"auto"``
+    uses one thread for small models (at most :data:`SMALL_MODEL_PARAMS` parameters) on the CPU,
+    unless you set a count yourself (``OMP_NUM_THREADS`` or ``torch.set_num_threads``); an int
+    uses that many; None leaves torch's setting alone.
 
     ``wiring_lr`` gives the wiring's own parameters (gates...) a separate learning rate and no
     weight decay: behind each node's BatchNorm only the *relative* size of its gates matters, so
@@ -109,7 +144,6 @@ def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: It
     >>> len(h.epochs), h.snapshots[0]["step"], h.snapshots[1]["step"]
     (1, 0, 5)
     """
-    from tqdm.auto import tqdm
 
     if snapshot_every is not None and (isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int)
                                        or snapshot_every < 1):
@@ -117,6 +151,22 @@ def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: It
     _check_fit_args(epochs, lr, weight_decay, wiring_lr)
     device = torch.device(device) if device is not None else default_device()
     model.to(device)
+    n_threads = _fit_threads(threads, model, device)
+    before = torch.get_num_threads()
+    if n_threads is not None and n_threads != before:
+        torch.set_num_threads(n_threads)
+    try:
+        return _fit(model, train_loader, epochs, val_loader, lr, weight_decay, wiring_lr, optimizer, device,
+                    progress, history, desc, snapshot_every)
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def _fit(model, train_loader, epochs, val_loader, lr, weight_decay, wiring_lr, optimizer, device, progress,
+         history, desc, snapshot_every) -> History:
+    from tqdm.auto import tqdm
+
     core = wired_core(model)
     history = history if history is not None else History()
     if core is not None and history.edges and [tuple(e) for e in core.plan.edges] != history.edges:

@@ -4,6 +4,17 @@ From the gated-DAG blog post (seed 000) and RandWire's positive aggregation weig
 per-channel variant is the post's "unique feature weights" (one weight per source feature map).
 ``penalty`` adds ``penalty * mean(gate)`` to ``net.regularizer()`` to push weak edges to zero
 before pruning.
+
+``carry=True`` makes the gates able to close behind BatchNorm. Every built-in op ends in
+BatchNorm, which forgets how strongly a node was fed: scaling all of a node's input gates changes
+nothing, so a node's only input has a gate that cannot learn. With ``carry`` each node gets a
+*strength* ``s(v) = 1 - prod_u (1 - g(u, v) * s(u))`` (a soft "some input is open", 1 for input
+nodes) and edge ``(u, v)`` is used with coefficient ``g(u, v) * s(u)``: the strength a node
+receives is handed on past its normalisation, so every gate scales what reaches the output and
+a gate of 0 cuts its edge's whole upstream contribution. ``write_back`` puts the gate on each
+edge as ``weight`` (prune by it) and the coefficient as ``flow``; recompile a pruned graph with
+``wiring="sigmoid", carry=True`` (gates carried over) to keep the same function, since a
+``static`` recompile would use the gates without the strengths.
 """
 
 from __future__ import annotations
@@ -11,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..errors import WiringError
@@ -19,21 +31,30 @@ from .registry import WiringSpec, register_wiring
 
 __all__ = ["SigmoidWiring", "Sigmoid"]
 
+#: Built-in ops that end in BatchNorm: behind them only the relative size of a node's gates matters.
+_NORMALISING = frozenset({"conv", "sepconv", "linear"})
+
 
 @register_wiring
 class SigmoidWiring(Wiring):
     name = "sigmoid"
-    options = ("per_channel", "init", "penalty")
+    options = ("per_channel", "init", "penalty", "carry")
 
-    def __init__(self, plan, edge_data, per_channel: bool = False, init: float = 0.0, penalty: float = 0.0):
+    def __init__(self, plan, edge_data, per_channel: bool = False, init: float = 0.0, penalty: float = 0.0,
+                 carry: bool = False):
         super().__init__(plan, edge_data)
         if not isinstance(init, (int, float)) or isinstance(init, bool) or not math.isfinite(init):
             raise WiringError(f"sigmoid wiring: init must be a finite logit, got {init!r}")
         if (not isinstance(penalty, (int, float)) or isinstance(penalty, bool) or not math.isfinite(penalty)
                 or penalty < 0):
             raise WiringError(f"sigmoid wiring: penalty must be a finite number >= 0, got {penalty!r}")
+        if not isinstance(carry, bool):
+            raise WiringError(f"sigmoid wiring: carry must be True or False, got {carry!r}")
+        if carry and per_channel:
+            raise WiringError("sigmoid wiring: carry=True works with one gate per edge, not per_channel=True")
         self.per_channel = bool(per_channel)
         self.penalty = float(penalty)
+        self.carry = carry
         self.mode = "channel" if self.per_channel else "edge"
         source_channels = plan.source_channels() if self.per_channel else []
         shape = (len(self.edges), max(source_channels, default=1)) if self.per_channel else (len(self.edges),)
@@ -45,9 +66,41 @@ class SigmoidWiring(Wiring):
         else:
             cmask.fill_(1.0)
         self.register_buffer("_valid", cmask, persistent=False)
+        # Which gates can learn: without ``carry``, the gate of a node's only input is undone by the
+        # BatchNorm that ends every built-in op (scale-invariant), so write_back marks it learned=False.
+        target = np.array([plan.by_label[v].pos for _, v in self.edges], np.int64)
+        indeg = np.bincount(target, minlength=len(plan.nodes)) if len(target) else np.zeros(0, np.int64)
+        normalising = np.array([nd.op in _NORMALISING for nd in plan.nodes], bool)
+        self._fixed = ((indeg[target] == 1) & normalising[target] & (not carry)).tolist() if len(target) else []
+        if carry:
+            # nodes by plan position (a topological order); edges grouped by their target's generation
+            self._nodes = len(plan.nodes)
+            self.register_buffer("_src", torch.tensor([plan.by_label[u].pos for u, _ in self.edges],
+                                                      dtype=torch.long), persistent=False)
+            gen = np.array([plan.nodes[t].gen for t in target], np.int64)
+            levels = sorted(set(gen.tolist()))
+            for i, g in enumerate(levels):
+                ids = np.flatnonzero(gen == g)
+                self.register_buffer(f"_gen{i}_edges", torch.from_numpy(ids), persistent=False)
+                self.register_buffer(f"_gen{i}_targets", torch.from_numpy(target[ids]), persistent=False)
+            self._groups = len(levels)
+
+    def _strength(self, gates: torch.Tensor) -> torch.Tensor:
+        """Each node's strength ``s`` (by plan position), computed generation by generation."""
+        s = gates.new_ones(self._nodes)
+        for i in range(self._groups):
+            ids, tgt = getattr(self, f"_gen{i}_edges"), getattr(self, f"_gen{i}_targets")
+            flow = (gates[ids] * s[self._src[ids]]).clamp(0.0, 1.0 - 1e-6)
+            closed = torch.zeros_like(s).index_add(0, tgt, torch.log1p(-flow))  # log prod (1 - flow)
+            touched = torch.zeros_like(s).index_add(0, tgt, torch.ones_like(flow)) > 0
+            s = torch.where(touched, -torch.expm1(closed), s)
+        return s
 
     def coefficients(self):
-        return torch.sigmoid(self.logit)
+        g = torch.sigmoid(self.logit)
+        if self.carry:
+            return g * self._strength(g)[self._src]
+        return g
 
     def regularizer(self):
         if self.penalty == 0.0:
@@ -68,6 +121,10 @@ class SigmoidWiring(Wiring):
             g = torch.sigmoid(self.logit.detach()) * self._valid
             out.edges["channel_weights"] = [[float(x) for x in row[: int(v.sum())]]
                                             for row, v in zip(g.cpu(), self._valid.cpu())]
+        out.edges["learned"] = [not f for f in self._fixed]  # False: a gate normalisation undid
+        if self.carry:  # what the edge passes on: its gate times its source's strength
+            with torch.no_grad():
+                out.edges["flow"] = [float(x) for x in self.coefficients().cpu()]
         return out
 
     def transfer_from(self, other, pairs):
@@ -90,3 +147,4 @@ class Sigmoid(WiringSpec):
     per_channel: bool = False
     init: float = 0.0
     penalty: float = 0.0
+    carry: bool = False
