@@ -47,7 +47,7 @@ def random_wiring(G, edges: int, *, seed: int, tries: int = 200):
     input -> output paths has ``edges`` edges (the draw closest to it when no order hits it)."""
     import random
 
-    from .prune import remove_dead_nodes
+    from .transforms.pruning import remove_dead_nodes
 
     rng = random.Random(seed)
     all_edges = list(G.edges)
@@ -176,7 +176,7 @@ def _run(out: Path, epochs, finetune, nodes, width, seed, dev, progress, snapsho
     pruned_graph = prune(learned, keep=keep, attr="weight", ensure_path=True)
     removed = pruned_graph.graph["graphwire"]["pruned"]["removed_nodes"]
     # where the edges went: the budget, the path guarantee, then the edges of nodes left off every path
-    from .prune import _strongest, _widest_paths
+    from .transforms.pruning import _strongest, _widest_paths
 
     weights = {(u, v): d["weight"] for u, v, d in learned.edges(data=True)}
     strongest = set(_strongest(list(learned.edges), weights, budget))

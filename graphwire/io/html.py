@@ -372,7 +372,7 @@ def _epoch(ep: float) -> str:
 def _history_from_graphs(G: nx.DiGraph, graphs: list) -> Any:
     """A History of ``G``'s edges with one snapshot per graph: each edge's numeric attributes in
     that graph; an edge missing from a graph is inactive there (weight 0)."""
-    from ..train.loop import History
+    from .history import History
 
     edges = list(G.edges)
     h = History(edges=edges, meta={"steps_per_epoch": 1})
