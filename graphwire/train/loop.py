@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import networkx as nx
 import torch
@@ -388,7 +388,8 @@ def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: It
         lr: float = 0.05, weight_decay: float = 5e-5, wiring_lr: float | None = None,
         optimizer: torch.optim.Optimizer | None = None,
         device: torch.device | str | None = None, progress: bool = True, history: History | None = None,
-        desc: str = "train", snapshot_every: int | None = None) -> History:
+        desc: str = "train", snapshot_every: int | None = None,
+        on_epoch: Callable[[int, dict], None] | None = None) -> History:
     """Train with SGD+momentum and a cosine schedule (or ``optimizer``); return the :class:`History`.
 
     The progress bar (tqdm; ``progress=False`` hides it) shows the running loss, and the
@@ -401,6 +402,10 @@ def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: It
     ``wiring_lr`` gives the wiring's own parameters (gates...) a separate learning rate and no
     weight decay: behind each node's BatchNorm only the *relative* size of its gates matters, so
     their gradients are small and they need a larger step to move at all.
+
+    ``on_epoch(epoch, record)`` is called after every epoch with that epoch's metrics (the
+    record also appended to ``history.epochs``); raising in it stops training (the exception
+    propagates, e.g. for a search's pruner).
 
     >>> from graphwire import data, generators, models
     >>> s = data.digits(flat=True)
@@ -477,5 +482,11 @@ def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: It
         if core is not None and (snapshot_every is None or (epoch == start_epoch + epochs
                                                             and history.snapshots[-1]["step"] != step)):
             history.snapshot(core, epoch, step)
+        if on_epoch is not None:
+            try:
+                on_epoch(epoch, dict(record))
+            except BaseException:
+                bar.close()
+                raise
     bar.close()
     return history
