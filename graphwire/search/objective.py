@@ -166,6 +166,13 @@ def objective_from_spec(spec: Any, **overrides: Any):
     """An objective from its spec, a kind name, ``module:function``, or an objective instance."""
     if hasattr(spec, "spec") and callable(spec):
         return spec
+    if isinstance(spec, str) and spec.lstrip().startswith("{"):
+        import json
+
+        try:
+            spec = json.loads(spec)
+        except ValueError as e:
+            raise ParameterError(f"objective: not valid JSON ({e})") from None
     if isinstance(spec, str):
         spec = {"kind": "function", "kwargs": {"target": spec}} if ":" in spec else {"kind": spec, "kwargs": {}}
     if not isinstance(spec, dict) or spec.get("kind") not in _KINDS:

@@ -50,11 +50,12 @@ def report(dirs: str | os.PathLike | Sequence, *, out: str | os.PathLike | None 
         lines.append(f"{'rank':>4} {'trial':>5} {'value':>7} {'params':>8}  {'hash':<12} how")
         best = sorted(done, key=lambda t: t.value, reverse=True)[:top]
         for rank, t in enumerate(best, 1):
-            meta = t.user_attrs.get("strategy_meta") or {}
+            info = t.user_attrs.get("graphwire") or {}
+            meta = info.get("meta") or {}
             how = meta.get("op", "?") + (f" of #{meta['parent']}" if "parent" in meta else "")
-            lines.append(f"{rank:>4} {t.number:>5} {t.value:>7.4f} {t.user_attrs.get('params_count', '-')!s:>8}  "
-                         f"{t.user_attrs.get('hash', '')[:12]:<12} {how}")
-            G = run.load_graph(t)
+            lines.append(f"{rank:>4} {t.number:>5} {t.value:>7.4f} {(t.user_attrs.get('result') or {}).get('params', '-')!s:>8}  "
+                         f"{info.get('hash', '')[:12]:<12} {how}")
+            G = run.load_graph(info)
             stem = out / f"{Path(d).name}-best{rank}-trial{t.number}"
             from ._graphio import graph_to_text
 
@@ -100,8 +101,9 @@ def _plots(runs, out: Path) -> list[str]:
         for t in sorted(trials, key=lambda t: t.number):
             if t.state.name == "COMPLETE" and t.value is not None:
                 best = t.value if best is None else max(best, t.value)
-                if "params_count" in t.user_attrs:
-                    pts.append((t.user_attrs["params_count"], t.value))
+                params = (t.user_attrs.get("result") or {}).get("params")
+                if params is not None:
+                    pts.append((params, t.value))
             if best is not None:
                 xs.append(t.number + 1)
                 ys.append(best)

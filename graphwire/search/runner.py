@@ -42,7 +42,7 @@ from .hashing import HASH_VERSION
 from .objective import Pruned, objective_from_spec
 from .spaces import space_from_spec
 from .storage import _need_optuna, open_storage, storage_url
-from .strategies import Record, make_strategy
+from .strategies import Proposal, Record, make_strategy
 
 STUDY_NAME = "graphwire-search"
 _STATE = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running", "WAITING": "waiting"}
@@ -71,32 +71,6 @@ def load_config(run_dir: str | os.PathLike) -> dict:
         raise ParameterError(f"{path}: config.json is not valid JSON ({e})") from None
 
 
-class _Sampler:
-    """Optuna sampler for trials nobody queued: it hands out the choices the worker's own
-    strategy just proposed (``next``); queued trials take their fixed params instead."""
-
-    def __new__(cls):
-        optuna = _need_optuna()
-
-        class Sampler(optuna.samplers.BaseSampler):
-            def __init__(self):
-                self.next: dict = {}
-                self._fallback = optuna.samplers.RandomSampler()
-
-            def infer_relative_search_space(self, study, trial):
-                return {}
-
-            def sample_relative(self, study, trial, search_space):
-                return {}
-
-            def sample_independent(self, study, trial, param_name, param_distribution):
-                if param_name in self.next:
-                    return self.next[param_name]
-                return self._fallback.sample_independent(study, trial, param_name, param_distribution)
-
-        return Sampler()
-
-
 # ====================================================================== shared context
 class _Run:
     """Everything a coordinator or worker needs, rebuilt from config.json."""
@@ -110,12 +84,10 @@ class _Run:
         self.objective = objective if objective is not None else objective_from_spec(self.cfg["objective"])
         self.url = self.cfg["storage"]
         self.storage = open_storage(self.url, processes=processes, lock=self.cfg.get("lock", "symlink"))
-        self.sampler = _Sampler()
         self.study = optuna.load_study(study_name=self.cfg["study_name"], storage=self.storage,
-                                       sampler=self.sampler,
+                                       sampler=optuna.samplers.RandomSampler(),
                                        pruner=make_pruner(self.cfg["pruner"], self.cfg["epochs"]))
         self.dims = self.space.dims
-        self.dists = {k: optuna.distributions.CategoricalDistribution(v) for k, v in self.dims.items()}
         self._graphs: dict[str, Any] = {}
         (self.dir / "graphs").mkdir(exist_ok=True)
 
@@ -129,38 +101,50 @@ class _Run:
             atomic_write(path, graph_to_text(G))
         return f"graphs/{h}.json"
 
-    def load_graph(self, ft) -> Any:
-        """The trial's graph: its stored JSON file (or, on a machine without the file, decoded
-        from its params and written)."""
-        h = ft.user_attrs.get("hash")
+    def load_graph(self, info: dict) -> Any:
+        """A trial's graph: its stored JSON file (or, on a machine without the file, decoded
+        from its recorded choices and written)."""
+        h = info.get("hash")
         if h in self._graphs:
             return self._graphs[h]
-        path = self.dir / ft.user_attrs["graph_file"] if "graph_file" in ft.user_attrs else None
+        path = self.dir / info["graph_file"] if "graph_file" in info else None
         if path is not None and path.exists():
             G = graph_from_text(path.read_text())
         else:
-            G = self.space.decode(ft.params)
+            G = self.space.decode(info["choices"])
             h = self.space.hash(G)
             self.save_graph(G, h)
         self._graphs[h] = G
         return G
 
+    def info(self, G, meta: dict, strategy: str, seed: int, **extra) -> dict:
+        """The record stored with every trial (one user attribute, ``graphwire``)."""
+        h = self.space.hash(G)
+        return {"hash": h, "hash_version": HASH_VERSION, "schema_version": SCHEMA_VERSION, "strategy": strategy,
+                "meta": meta, "seed": seed, "graph_file": self.save_graph(G, h), "choices": self.space.encode(G),
+                **extra}
+
     # -------------------------------------------------------------- history
     def history(self, trials=None) -> list[Record]:
         out = []
         for ft in trials if trials is not None else self.study.get_trials(deepcopy=False):
-            if "hash" not in ft.user_attrs:
+            info = ft.user_attrs.get("graphwire")
+            if not info:
                 continue
             state = _STATE.get(ft.state.name, "failed")
             value = ft.value if ft.state.name == "COMPLETE" else None
             if ft.state.name == "PRUNED" and ft.intermediate_values:
                 value = ft.intermediate_values[max(ft.intermediate_values)]
             try:
-                G = self.load_graph(ft)
+                G = self.load_graph(info)
             except GraphwireError:
                 continue
-            out.append(Record(ft.number, G, ft.user_attrs["hash"], value, state,
-                              dict(ft.user_attrs.get("strategy_meta") or {})))
+            meta = dict(info.get("meta") or {})
+            if "retry_of" in info:
+                meta["retry_of"] = info["retry_of"]
+            if str(ft.user_attrs.get("fail_reason", "")).startswith("stale heartbeat"):
+                meta["swept"] = True
+            out.append(Record(ft.number, G, info["hash"], value, state, meta))
         return out
 
     def counts(self, trials=None) -> dict:
@@ -186,24 +170,23 @@ class _Run:
         now, grace = time.time(), float(self.cfg["grace"])
         requeued = []
         for ft in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            beat = ft.user_attrs.get("heartbeat")
+            beat = (ft.user_attrs.get("lease") or {}).get("heartbeat")
             if beat is None:
                 beat = ft.datetime_start.timestamp() if ft.datetime_start else now
             if now - float(beat) <= grace:
                 continue
-            who = ft.user_attrs.get("worker", "?")
+            info = ft.user_attrs.get("graphwire") or {}
+            who = (ft.user_attrs.get("lease") or {}).get("worker") or info.get("worker", "?")
             try:
                 self.storage.set_trial_user_attr(ft._trial_id, "fail_reason",
                                                  f"stale heartbeat: worker {who} silent for {now - float(beat):.0f} s")
                 self.study.tell(ft.number, state=optuna.trial.TrialState.FAIL)
             except Exception:  # another process finished or swept it first
                 continue
-            if len(ft.params) == len(self.dims):
-                attrs = {k: v for k, v in ft.user_attrs.items()
-                         if k in ("hash", "hash_version", "schema_version", "strategy", "strategy_meta", "seed",
-                                  "graph_file")}
-                attrs.update(retry_of=ft.number, queued_by="sweep")
-                self.study.enqueue_trial(dict(ft.params), user_attrs=attrs)
+            if "hash" in info:
+                info = {k: v for k, v in info.items() if k != "worker"}
+                info.update(retry_of=ft.number, queued_by="sweep")
+                self.study.enqueue_trial({}, user_attrs={"graphwire": info})
                 requeued.append(ft.number)
         return requeued
 
@@ -236,42 +219,30 @@ class Worker:
         run.sweep()
         trials = run.study.get_trials(deepcopy=False)
         counts = run.counts(trials)
-        if not run.budget_left(counts) and counts["waiting"] == 0:
+        if counts["done"] >= run.cfg["trials"] or counts["failed"] >= max(run.cfg["trials"], 10):
             return "done"
-        if counts["done"] >= run.cfg["trials"]:
-            return "done"
+        if not run.budget_left(counts):  # the rest is running elsewhere (it may still fail and come back)
+            return "idle"
         proposal = None
         if counts["waiting"] == 0:
             if self.stateful:
                 return "idle"
             proposal = self.strategy.propose(run.history(trials), 1)[0]
-            run.sampler.next = run.space.encode(proposal.graph)
-        else:
-            run.sampler.next = {}
         trial = run.study.ask()
         storage, tid = run.storage, trial._trial_id
         try:
-            params = {k: trial.suggest_categorical(k, v) for k, v in run.dims.items()}
-            attrs = trial.user_attrs
-            if "hash" in attrs and "queued_by" in attrs:
-                G = run.load_graph(run.study._storage.get_trial(tid))
-            else:
+            info = trial.user_attrs.get("graphwire")
+            if info is None:  # a fresh trial: this worker's own proposal
                 if proposal is None:  # lost a race for the last queued trial: a random candidate
-                    G = run.space.decode(params)
-                    meta = {"op": "fallback-random"}
-                else:
-                    G, meta = proposal.graph, proposal.meta
-                h = run.space.hash(G)
-                attrs = {"hash": h, "hash_version": HASH_VERSION, "schema_version": SCHEMA_VERSION,
-                         "strategy": run.cfg["strategy"], "strategy_meta": meta, "graph_file": run.save_graph(G, h),
-                         "seed": self.rng.randrange(2 ** 31)}
-                for k, v in attrs.items():
-                    storage.set_trial_user_attr(tid, k, v)
-            seed = int(attrs.get("seed", 0))
-            storage.set_trial_user_attr(tid, "worker", self.name)
-            storage.set_trial_user_attr(tid, "heartbeat", time.time())
-            G = graph_from_text(run.graph_path(attrs["hash"]).read_text()) if run.graph_path(
-                attrs["hash"]).exists() else run.space.decode(params)
+                    proposal = Proposal(run.space.sample(self.rng), {"op": "fallback-random"})
+                info = run.info(proposal.graph, proposal.meta, run.cfg["strategy"], self.rng.randrange(2 ** 31),
+                                worker=self.name)
+                storage.set_trial_user_attr(tid, "graphwire", info)
+            seed = int(info.get("seed", 0))
+            path = run.dir / info["graph_file"]
+            if not path.exists():
+                run.load_graph(info)
+            G = graph_from_text(path.read_text())  # the worker compiles the stored JSON
         except Exception as e:
             return self._fail(trial, f"could not prepare the trial: {type(e).__name__}: {e}")
         t_start = time.perf_counter()
@@ -301,9 +272,12 @@ class Worker:
             beat.join()
         t_end = time.perf_counter()
         try:
-            params_count = getattr(run.objective, "last_params", None)
-            if params_count is not None:
-                storage.set_trial_user_attr(tid, "params_count", int(params_count))
+            result = {"seconds": round(t_end - t_start, 4)}
+            if getattr(run.objective, "last_params", None) is not None:
+                result["params"] = int(run.objective.last_params)
+            if reason:
+                result["reason"] = reason
+            storage.set_trial_user_attr(tid, "result", result)
             if state == "complete":
                 run.study.tell(trial, value)
             elif state == "pruned":
@@ -334,7 +308,7 @@ class Worker:
         every = float(self.run.cfg["heartbeat"])
         while not stop.wait(every):
             try:
-                self.run.storage.set_trial_user_attr(tid, "heartbeat", time.time())
+                self.run.storage.set_trial_user_attr(tid, "lease", {"worker": self.name, "heartbeat": time.time()})
             except Exception:
                 return
 
@@ -349,7 +323,7 @@ class Worker:
                 idle_since = idle_since or time.time()
                 if max_idle is not None and time.time() - idle_since > max_idle:
                     return n
-                if (self.run.dir / "coordinator.done").exists():
+                if (self.run.dir / "coordinator.done").exists() and self.stateful:
                     return n
                 time.sleep(poll)
                 continue
@@ -388,7 +362,7 @@ class Coordinator:
             return counts
         history = run.history(trials)
         new = [r for r in history if r.number not in self.observed and r.state in ("complete", "pruned", "failed")
-               and "retry" not in r.meta]
+               and not (r.state == "failed" and r.meta.get("swept"))]
         if new:
             self.observed.update(r.number for r in new)
             entry = self.strategy.observe(new)
@@ -400,11 +374,10 @@ class Coordinator:
         if room > 0:
             props = self.strategy.propose(history, room)
             for p in props:
-                h = run.space.hash(p.graph)
-                attrs = {"hash": h, "hash_version": HASH_VERSION, "schema_version": SCHEMA_VERSION,
-                         "strategy": self.strategy.name, "strategy_meta": p.meta, "graph_file": run.save_graph(p.graph, h),
-                         "seed": random.Random(h).randrange(2 ** 31) ^ run.cfg["seed"], "queued_by": "coordinator"}
-                run.study.enqueue_trial(run.space.encode(p.graph), user_attrs=attrs)
+                info = run.info(p.graph, p.meta, self.strategy.name,
+                                random.Random(f"{run.cfg['seed']}:{len(trials)}:{run.space.hash(p.graph)}").randrange(
+                                    2 ** 31), queued_by="coordinator")
+                run.study.enqueue_trial({}, user_attrs={"graphwire": info})
             if props:
                 self.save()
             counts["waiting"] += len(props)
@@ -508,15 +481,17 @@ def run(space, strategy: str = "random", objective: Any = "train", *, trials: in
             if progress and time.time() - last_print > 2.0:
                 print(_progress_line(counts, cfg["trials"]), flush=True)
                 last_print = time.time()
-            if counts["done"] >= cfg["trials"] or (not coord.run.budget_left(counts) and counts["waiting"] == 0
-                                                   and counts["running"] == 0):
+            if counts["done"] >= cfg["trials"] or counts["failed"] >= max(cfg["trials"], 10):
                 break
             if in_process:
                 r = worker.step()
                 if r == "done":
                     continue
-                if r == "idle" and coord.step()["waiting"] == 0:
-                    break  # the strategy has nothing more to propose (e.g. pnas exhausted the space)
+                if r == "idle":
+                    c = coord.step()
+                    if c["waiting"] == 0 and c["running"] == 0:
+                        break  # the strategy has nothing more to propose (e.g. pnas exhausted the space)
+                    time.sleep(poll)
             else:
                 if all(p.poll() is not None for p in procs):
                     counts = coord.step()
