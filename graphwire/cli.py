@@ -24,8 +24,9 @@ import json
 import os
 import statistics
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import networkx as nx
 
@@ -33,7 +34,7 @@ from .errors import GraphwireError, ParameterError
 from .graph import generations, inputs, outputs, topological_order
 from .io import from_dot, from_json, render, to_dot, to_json
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 DOT_SUFFIXES = (".dot", ".gv")
 JSON_SUFFIXES = (".json",)

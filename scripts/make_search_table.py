@@ -28,6 +28,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="graphwire/search/data/mnist1d_cells.json.gz")
     ap.add_argument("--limit", type=int, default=None, help="train only the first N cells (smoke test)")
+    ap.add_argument("--reverse", action="store_true",
+                    help="train from the last cell backwards into <out>.partial.rev.json (a second process "
+                         "sharing the work; rerun without it to merge)")
     args = ap.parse_args(argv)
 
     import torch
@@ -45,8 +48,12 @@ def main(argv=None) -> int:
     split = data.mnist1d()
     train = data.loader(split.x_train, split.y_train, BATCH)
     val = data.loader(split.x_test, split.y_test, 500, shuffle=False)
-    partial = Path(args.out + ".partial.json")
-    table: dict = json.loads(partial.read_text()) if partial.exists() else {}
+    partial = Path(args.out + (".partial.rev.json" if args.reverse else ".partial.json"))
+    table: dict = {}
+    for f in sorted(Path(args.out).parent.glob(Path(args.out).name + ".partial*.json")):
+        table.update(json.loads(f.read_text()))  # resume from every process's checkpoint
+    if args.reverse:
+        cells = cells[::-1]
     t_start = time.time()
     for i, G in enumerate(cells):
         h = space.hash(G)
@@ -63,7 +70,7 @@ def main(argv=None) -> int:
             rec["val_acc"].append([round(e["val_acc"], 4) for e in hist.epochs])
             rec["params"] = sum(p.numel() for p in model.parameters())
         table[h] = rec
-        if (i + 1) % 25 == 0:
+        if (i + 1) % 10 == 0:
             atomic_write(partial, json.dumps(table))
             print(f"{i + 1}/{len(cells)} cells, {time.time() - t_start:.0f} s", flush=True)
     doc = {"format": "graphwire-search-table", "version": 1, "hash_version": HASH_VERSION,
@@ -73,12 +80,14 @@ def main(argv=None) -> int:
                         "metric": "val_acc per epoch on the 1,000 held-out sequences"},
            "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                        "python": sys.version.split()[0], "torch": torch.__version__, "device": "cpu",
-                       "threads": 1, "total_seconds": round(time.time() - t_start)},
+                       "threads": 1,
+                       "train_seconds_total": round(sum(sum(r["seconds"]) for r in table.values()))},
            "cells": table}
     blob = gzip.compress(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode(), mtime=0)
     atomic_write(args.out, blob)
-    if partial.exists() and args.limit is None:
-        os.unlink(partial)
+    if args.limit is None:
+        for f in Path(args.out).parent.glob(Path(args.out).name + ".partial*.json"):
+            os.unlink(f)
     print(f"wrote {args.out}: {len(table)} cells, {len(blob) / 1e3:.1f} kB")
     return 0
 

@@ -12,10 +12,10 @@ import pytest
 
 optuna = pytest.importorskip("optuna")
 
-from graphwire.cli import main  # noqa: E402
-from graphwire.errors import ParameterError  # noqa: E402
-from graphwire.search import runner  # noqa: E402
-from graphwire.search._graphio import graph_from_text  # noqa: E402
+from graphwire.cli import main
+from graphwire.errors import ParameterError
+from graphwire.search import runner
+from graphwire.search._graphio import graph_from_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SLEEPY = "graphwire.search._testing:sleepy"

@@ -9,7 +9,14 @@ import pytest
 
 from graphwire import generators
 from graphwire.errors import CycleError, GraphError, ParameterError
-from graphwire.search import HASH_VERSION, CellSpace, GeneratorSpace, MacroSpace, graph_hash, space
+from graphwire.search import (
+    HASH_VERSION,
+    CellSpace,
+    GeneratorSpace,
+    MacroSpace,
+    graph_hash,
+    space,
+)
 from graphwire.search._graphio import graph_from_text, graph_to_text
 from graphwire.search.spaces import space_from_spec
 

@@ -12,12 +12,45 @@ training objectives, the rl/pnas strategies and the runner import them when used
 """
 
 from .hashing import HASH_VERSION, graph_hash
-from .spaces import CellSpace, FunctionSpace, GeneratorSpace, MacroSpace, SearchSpace, register_space, space
-from .strategies import Proposal, Record, Strategy, known_strategies, make_strategy, register_strategy
+from .spaces import (
+    CellSpace,
+    FunctionSpace,
+    GeneratorSpace,
+    MacroSpace,
+    SearchSpace,
+    register_space,
+    space,
+)
+from .strategies import (
+    Proposal,
+    Record,
+    Strategy,
+    known_strategies,
+    make_strategy,
+    register_strategy,
+)
 
-__all__ = ["HASH_VERSION", "graph_hash", "SearchSpace", "MacroSpace", "CellSpace", "GeneratorSpace",
-           "FunctionSpace", "space", "register_space", "Strategy", "Record", "Proposal", "make_strategy",
-           "register_strategy", "known_strategies", "run", "TabularBenchmark", "simulate", "report"]
+__all__ = [
+    "HASH_VERSION",
+    "CellSpace",
+    "FunctionSpace",
+    "GeneratorSpace",
+    "MacroSpace",
+    "Proposal",
+    "Record",
+    "SearchSpace",
+    "Strategy",
+    "TabularBenchmark",
+    "graph_hash",
+    "known_strategies",
+    "make_strategy",
+    "register_space",
+    "register_strategy",
+    "report",
+    "run",
+    "simulate",
+    "space",
+]
 
 _LAZY = {"run": ("runner", "run"), "TabularBenchmark": ("tabular", "TabularBenchmark"),
          "simulate": ("tabular", "simulate"), "report": ("report", "report")}

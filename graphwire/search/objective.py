@@ -12,7 +12,8 @@ so). Built-ins are rebuilt from a JSON spec in each worker process (nothing is p
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import GraphwireError, ParameterError
 

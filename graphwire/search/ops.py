@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 
 import networkx as nx
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from ..compiler import known_ops, register_op
 from ..compiler.ops import ConvBlock

@@ -181,7 +181,7 @@ class _Run:
                 self.storage.set_trial_user_attr(ft._trial_id, "fail_reason",
                                                  f"stale heartbeat: worker {who} silent for {now - float(beat):.0f} s")
                 self.study.tell(ft.number, state=optuna.trial.TrialState.FAIL)
-            except Exception:  # another process finished or swept it first
+            except (RuntimeError, ValueError):  # another process finished or swept it first
                 continue
             if "hash" in info:
                 info = {k: v for k, v in info.items() if k != "worker"}
@@ -243,7 +243,7 @@ class Worker:
             if not path.exists():
                 run.load_graph(info)
             G = graph_from_text(path.read_text())  # the worker compiles the stored JSON
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any failure here fails the trial, not the worker
             return self._fail(trial, f"could not prepare the trial: {type(e).__name__}: {e}")
         t_start = time.perf_counter()
         stop = threading.Event()
@@ -265,7 +265,7 @@ class Worker:
                 state, reason = "failed", f"objective returned {value}"
         except Pruned as e:
             state, reason = "pruned", str(e)
-        except Exception as e:  # the search goes on; the reason is stored with the trial
+        except Exception as e:  # noqa: BLE001 - the search goes on; the reason is stored with the trial
             state, reason = "failed", f"{type(e).__name__}: {str(e)[:500]}"
         finally:
             stop.set()
@@ -285,7 +285,7 @@ class Worker:
             else:
                 storage.set_trial_user_attr(tid, "fail_reason", reason)
                 run.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        except Exception as e:  # swept as stale meanwhile: the retry owns it now
+        except (RuntimeError, ValueError) as e:  # swept as stale meanwhile: the retry owns it now
             print(f"[{self.name}] trial {trial.number}: result not stored ({type(e).__name__}: {e})", flush=True)
             return "lost"
         t_told = time.perf_counter()
@@ -299,8 +299,8 @@ class Worker:
         try:
             self.run.storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
             self.run.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        except Exception:
-            pass
+        except (RuntimeError, ValueError) as e:
+            reason += f" (and it could not be stored: {e})"
         print(f"[{self.name}] trial {trial.number} failed: {reason}", flush=True)
         return "failed"
 
@@ -309,7 +309,7 @@ class Worker:
         while not stop.wait(every):
             try:
                 self.run.storage.set_trial_user_attr(tid, "lease", {"worker": self.name, "heartbeat": time.time()})
-            except Exception:
+            except Exception:  # noqa: BLE001 - the lease thread must never kill the worker
                 return
 
     def loop(self, *, poll: float = 0.2, max_idle: float | None = None) -> int:
@@ -435,7 +435,7 @@ def spawn_worker(run_dir, worker_id: int, *, env: dict | None = None) -> subproc
     """Start ``graphwire search worker`` as a separate OS process (its output to logs/)."""
     logs = Path(run_dir) / "logs"
     logs.mkdir(exist_ok=True)
-    out = open(logs / f"worker-{worker_id}.log", "a")
+    out = open(logs / f"worker-{worker_id}.log", "a")  # noqa: SIM115 - handed to the child process
     e = dict(os.environ)
     e.setdefault("OMP_NUM_THREADS", "1")
     pkg_root = str(Path(__file__).resolve().parents[2])
@@ -522,7 +522,7 @@ def worker_main(run_dir, *, worker_id: int = 0, max_idle: float | None = 600.0) 
         n = w.loop(max_idle=max_idle)
     except KeyboardInterrupt:
         return 130
-    except Exception:
+    except Exception:  # noqa: BLE001 - the traceback goes to the worker's log
         traceback.print_exc()
         return 1
     print(f"[{w.name}] finished: {n} trial(s) of {cfg['trials']}", flush=True)

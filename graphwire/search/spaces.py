@@ -13,7 +13,8 @@ import functools
 import inspect
 import itertools
 import random
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import networkx as nx
 
@@ -21,8 +22,16 @@ from ..errors import GraphError, ParameterError
 from ..graph import validate as validate_graph
 from .hashing import graph_hash
 
-__all__ = ["SearchSpace", "MacroSpace", "CellSpace", "GeneratorSpace", "FunctionSpace", "space",
-           "space_from_spec", "register_space"]
+__all__ = [
+    "CellSpace",
+    "FunctionSpace",
+    "GeneratorSpace",
+    "MacroSpace",
+    "SearchSpace",
+    "register_space",
+    "space",
+    "space_from_spec",
+]
 
 Choices = dict[str, Any]
 
@@ -277,7 +286,7 @@ class CellSpace(SearchSpace):
     def build(self, choices: Choices) -> nx.DiGraph:
         G = nx.DiGraph()
         G.add_node("in", role="input", op="identity")
-        state = lambda k: "in" if k == 0 else f"b{k - 1}"  # noqa: E731
+        state = lambda k: "in" if k == 0 else f"b{k - 1}"
         read = set()
         for b in range(choices["blocks"]):
             G.add_node(f"b{b}", role="hidden", op="identity", agg="sum")

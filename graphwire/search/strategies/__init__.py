@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ...errors import ParameterError
 from .base import Proposal, Record, Strategy
@@ -12,8 +13,19 @@ from .random_search import RandomSearch
 from .rl import RLController
 from .tpe import TPE
 
-__all__ = ["Strategy", "Record", "Proposal", "RandomSearch", "Evolution", "RLController", "PNAS", "TPE",
-           "make_strategy", "register_strategy", "known_strategies"]
+__all__ = [
+    "PNAS",
+    "TPE",
+    "Evolution",
+    "Proposal",
+    "RLController",
+    "RandomSearch",
+    "Record",
+    "Strategy",
+    "known_strategies",
+    "make_strategy",
+    "register_strategy",
+]
 
 _REGISTRY: dict[str, Callable[..., Strategy]] = {
     "random": RandomSearch, "evolution": Evolution, "rl": RLController, "pnas": PNAS, "tpe": TPE}

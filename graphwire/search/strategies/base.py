@@ -43,7 +43,7 @@ class Strategy:
         self.space = None
         self.rng = random.Random(0)
 
-    def setup(self, space, *, seed: int = 0) -> "Strategy":
+    def setup(self, space, *, seed: int = 0) -> Strategy:
         self.space, self.rng = space, random.Random(seed)
         self.seed = seed
         return self

@@ -100,7 +100,7 @@ class PNAS(Strategy):
         b1 = torch.zeros(k, 1, hdim, requires_grad=True)
         w2 = (torch.randn(k, hdim, 1, generator=g) / hdim ** 0.5).requires_grad_()
         b2 = torch.zeros(k, 1, 1, requires_grad=True)
-        net = lambda x: (torch.relu(x @ w1 + b1) @ w2 + b2).squeeze(-1)  # noqa: E731  [k, n]
+        net = lambda x: (torch.relu(x @ w1 + b1) @ w2 + b2).squeeze(-1)
         opt = torch.optim.Adam([w1, b1, w2, b2], lr=0.01, weight_decay=1e-4)
         xb = X.expand(k, n, d)
         for _ in range(self.steps):
@@ -123,7 +123,7 @@ class PNAS(Strategy):
             self.pending = {self.space.hash(p.graph) for p in self.queue}
             self.predicted = {}
             return
-        blocks = lambda r: self.space.encode(r.graph)["blocks"]  # noqa: E731
+        blocks = lambda r: self.space.encode(r.graph)["blocks"]
         deepest = max(blocks(r) for r in done)
         parents = sorted([r for r in done if blocks(r) == deepest], key=lambda r: r.value, reverse=True)
         if deepest < self.space.blocks:  # expand the beam by one block
@@ -149,7 +149,7 @@ class PNAS(Strategy):
             return
         preds = self._fit_predict(done, cands)
         order = sorted(range(len(cands)), key=lambda i: preds[i], reverse=True)
-        n_explore = int(round(self.explore * self.beam)) if len(cands) > self.beam else 0
+        n_explore = round(self.explore * self.beam) if len(cands) > self.beam else 0
         top = order[: self.beam - n_explore]
         rest = order[self.beam - n_explore:]
         top += self.rng.sample(rest, min(n_explore, len(rest)))

@@ -16,7 +16,7 @@ import base64
 import io
 import math
 
-from ...errors import ParameterError
+from ...errors import GraphwireError, ParameterError
 from .base import Proposal, Record, Strategy
 
 
@@ -33,10 +33,10 @@ class _Controller:
         torch = _torch()
         nn = torch.nn
         self.dims = list(space.dims.items())
-        self.anchor = dict(getattr(space, "anchor_dims", lambda: {})())
+        self.anchor = dict(getattr(space, "anchor_dims", dict)())
         # layer i's anchor = the LSTM state after the dim the space names (its last own choice)
         index = {name: t for t, (name, _) in enumerate(self.dims)}
-        layers = dict(getattr(space, "anchor_layers", lambda: {})())
+        layers = dict(getattr(space, "anchor_layers", dict)())
         self.layer_of_step = {index[d]: i for i, d in layers.items()}
         gen = torch.Generator().manual_seed(seed)
         self.gen = gen
@@ -135,7 +135,7 @@ class RLController(Strategy):
             choices = {name: vals[a] for (name, vals), a in zip(self.ctrl.dims, row)}
             try:
                 G = self.space.decode(choices)
-            except Exception as e:  # an invalid graph: resample from the space, keep the action
+            except GraphwireError as e:  # an invalid graph: resample from the space, keep the action
                 G = self.space.sample(self.rng)
                 out.append(Proposal(G, {"op": "fallback", "why": str(e)[:200]}))
                 continue

@@ -6,6 +6,7 @@ record becomes an Optuna trial with the record's choices), so nothing needs savi
 
 from __future__ import annotations
 
+from ...errors import GraphwireError
 from .base import Proposal, Record, Strategy
 
 
@@ -44,7 +45,7 @@ class TPE(Strategy):
                 continue
             try:
                 params = self.space.encode(r.graph)
-            except Exception:
+            except GraphwireError:  # not a graph of this space (e.g. from a user's own proposal)
                 continue
             self._added.add(r.number)
             if r.state == "failed" or r.value is None:
@@ -64,7 +65,7 @@ class TPE(Strategy):
             trial = study.ask(self._dists)
             try:
                 G = self.space.decode(trial.params)
-            except Exception:
+            except GraphwireError:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 continue
             # the asked trial only lied about being RUNNING; the record comes back through history
