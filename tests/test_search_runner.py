@@ -50,6 +50,23 @@ def test_in_process_run_stores_each_trial_as_a_graph(tmp_path, monkeypatch):
     assert cfg["storage"].startswith("journal:") and (tmp_path / "study.journal").exists()
 
 
+def test_report_writes_best_graphs_and_plots(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+    monkeypatch.setenv("GW_TEST_SLEEP", "0")
+    for name in ("random", "evolution"):
+        runner.run("cell", name, SLEEPY, trials=5, dir=tmp_path / name, progress=False,
+                   strategy_options={"population": 2, "sample": 2} if name == "evolution" else None)
+    rc = main(["search", "report", "--dir", str(tmp_path / "random"), "--dir", str(tmp_path / "evolution"),
+               "-o", str(tmp_path / "rep"), "--top", "2", "--no-svg"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "== " in out and "rank trial" in out
+    files = sorted(p.name for p in (tmp_path / "rep").iterdir())
+    assert "search.png" in files and "report.txt" in files
+    assert sum(f.startswith("random-best") and f.endswith(".json") for f in files) == 2
+    best = max(t.value for t in _trials(tmp_path / "random")[1])
+    assert f"{best:.4f}" in out
+
+
 def test_resume_continues_without_rerunning(tmp_path, monkeypatch):
     monkeypatch.setenv("GW_TEST_SLEEP", "0")
     runner.run("cell", "random", SLEEPY, trials=4, dir=tmp_path, progress=False)

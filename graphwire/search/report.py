@@ -43,7 +43,7 @@ def report(dirs: str | os.PathLike | Sequence, *, out: str | os.PathLike | None 
         cfg, run, trials = _trials(d)
         done = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
         c = run.counts(trials)
-        label = f"{cfg['strategy']} ({Path(d).name})"
+        label = cfg["strategy"] if Path(d).name == cfg["strategy"] else f"{cfg['strategy']} ({Path(d).name})"
         runs.append((label, trials))
         lines.append(f"== {d}: {cfg['strategy']} on {cfg['space']['kind']}, objective {cfg['objective']['kind']}: "
                      f"{c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed")
