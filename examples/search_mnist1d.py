@@ -2,6 +2,7 @@
 with 2 worker processes sharing one journal file, at the same trial budget.
 
     OMP_NUM_THREADS=1 nice -n 10 python examples/search_mnist1d.py --trials 24 --epochs 2 --out runs/mnist1d
+    python examples/search_mnist1d.py --fast -o /tmp/x      # smoke test
 
 Equivalent to::
 
@@ -33,10 +34,15 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="runs/mnist1d")
-    ap.add_argument("--plot", default=str(ROOT / "docs" / "search_mnist1d.png"))
+    ap.add_argument("-o", "--out", default="runs/mnist1d", help="run folder (default runs/mnist1d)")
+    ap.add_argument("--plot", default=None, help="default: docs/search_mnist1d.png (with --fast: in --out)")
+    ap.add_argument("--fast", action="store_true", help="2 trials of 1 epoch, 1 worker (a smoke test)")
     args = ap.parse_args(argv)
+    if args.fast:
+        args.trials, args.epochs, args.workers = 2, 1, 1
     out = Path(args.out)
+    if args.plot is None:
+        args.plot = str(out / "search_mnist1d.png") if args.fast else str(ROOT / "docs" / "search_mnist1d.png")
     runs = {"evolution": ["--option", "population=8", "--option", "sample=3"], "random": []}
     rows = []
     for name, opts in runs.items():
@@ -55,7 +61,7 @@ def main(argv=None) -> int:
 
     from graphwire.search.runner import _Run
 
-    print("\n| strategy | trials (complete/failed) | best val acc | mean val acc | workers | wall s |")
+    print("\n| strategy | trials (complete/failed) | best val accuracy | mean val accuracy | workers | wall s |")
     print("|---|---|---|---|---|---|")
     summary = {}
     for name, d, secs in rows:
@@ -63,7 +69,7 @@ def main(argv=None) -> int:
         trials = r.study.get_trials(deepcopy=False)
         vals = [t.value for t in trials if t.state.name == "COMPLETE"]
         fails = sum(t.state.name == "FAIL" for t in trials)
-        workers = {(t.user_attrs.get("graphwire") or {}).get("worker", "").rsplit(":", 1)[-1] for t in trials}
+        workers = {(t.user_attrs.get("graphwire") or {}).get("worker", "").rsplit(":", 1)[-1] for t in trials} - {""}
         summary[name] = {"best": max(vals), "mean": sum(vals) / len(vals), "complete": len(vals), "failed": fails,
                          "seconds": secs, "workers_seen": sorted(workers)}
         print(f"| {name} | {len(vals)}/{fails} | {max(vals):.4f} | {sum(vals) / len(vals):.4f} | "

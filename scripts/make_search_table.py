@@ -31,6 +31,8 @@ def main(argv=None) -> int:
     ap.add_argument("--reverse", action="store_true",
                     help="train from the last cell backwards into <out>.partial.rev.json (a second process "
                          "sharing the work; rerun without it to merge)")
+    ap.add_argument("--start", type=int, default=0,
+                    help="begin at this cell (a third process can take the middle: <out>.partial.<start>.json)")
     args = ap.parse_args(argv)
 
     import torch
@@ -48,12 +50,14 @@ def main(argv=None) -> int:
     split = data.mnist1d()
     train = data.loader(split.x_train, split.y_train, BATCH)
     val = data.loader(split.x_test, split.y_test, 500, shuffle=False)
-    partial = Path(args.out + (".partial.rev.json" if args.reverse else ".partial.json"))
+    suffix = ".partial.rev.json" if args.reverse else f".partial.{args.start}.json" if args.start else ".partial.json"
+    partial = Path(args.out + suffix)
     table: dict = {}
     for f in sorted(Path(args.out).parent.glob(Path(args.out).name + ".partial*.json")):
         table.update(json.loads(f.read_text()))  # resume from every process's checkpoint
     if args.reverse:
         cells = cells[::-1]
+    cells = cells[args.start:] + cells[:args.start]
     t_start = time.time()
     for i, G in enumerate(cells):
         h = space.hash(G)

@@ -468,7 +468,7 @@ def run(space, strategy: str = "random", objective: Any = "train", *, trials: in
     sp_obj = space if in_process and not isinstance(space, (str, dict)) else None
     ob_obj = objective if in_process and callable(objective) and hasattr(objective, "spec") else None
     coord = Coordinator(dir, workers=max(workers, 1), space=sp_obj, objective=ob_obj, processes=max(workers, 1))
-    t0, last_print = time.time(), 0.0
+    t0, last_print, last_line = time.time(), 0.0, ""
     procs: list[subprocess.Popen] = []
     worker = None
     try:
@@ -478,9 +478,10 @@ def run(space, strategy: str = "random", objective: Any = "train", *, trials: in
             procs = [spawn_worker(dir, i) for i in range(workers)]
         while True:
             counts = coord.step()
-            if progress and time.time() - last_print > 2.0:
-                print(_progress_line(counts, cfg["trials"]), flush=True)
-                last_print = time.time()
+            line = _progress_line(counts, cfg["trials"])
+            if progress and (line != last_line and time.time() - last_print > 1.0 or time.time() - last_print > 60):
+                print(line, flush=True)  # on change (at most once a second), else once a minute
+                last_print, last_line = time.time(), line
             if counts["done"] >= cfg["trials"] or counts["failed"] >= max(cfg["trials"], 10):
                 break
             if in_process:
