@@ -84,8 +84,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    res = {"query": query_time(), "strategies_on_table": strategy_time(),
-           "overhead": [overhead(args.trials, s) for s in ("random", "evolution")]}
+    res = {"overhead": [overhead(args.trials, s) for s in ("random", "evolution")],
+           "query": query_time(), "strategies_on_table": strategy_time()}
     q = res["query"]
     print(f"tabular query: {q['query_by_hash_ms']:.4f} ms by hash, {q['query_new_graph_ms']:.3f} ms for a new graph "
           f"(hash included); {q['cells']} cells, loaded in {q['load_seconds']:.2f} s")

@@ -175,3 +175,34 @@ def test_kill_9_mid_trial_then_resume(tmp_path):
     hashes = [t.user_attrs["graphwire"]["hash"] for t in complete]
     assert len(hashes) == len(set(hashes))  # nothing ran twice
     assert len(complete) >= 8
+
+
+@pytest.mark.slow
+def test_kill_9_one_worker_the_other_requeues_its_trial(tmp_path):
+    cmd = [sys.executable, "-m", "graphwire", "search", "run", "cell", "--strategy", "random",
+           "--objective", SLEEPY, "--trials", "6", "--workers", "2", "--dir", str(tmp_path),
+           "--heartbeat", "0.3", "--grace", "1.5"]
+    p = subprocess.Popen(cmd, env=_env(GW_TEST_SLEEP=0.4, GW_TEST_EPOCHS=3), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    victim = None
+    deadline = time.time() + 90
+    while victim is None and time.time() < deadline:
+        time.sleep(0.2)
+        if not (tmp_path / "config.json").exists():
+            continue
+        _, trials = _trials(tmp_path)
+        for t in trials:
+            who = (t.user_attrs.get("graphwire") or {}).get("worker", "")
+            if t.state.name == "RUNNING" and who.endswith(":w1") and 1 in t.intermediate_values:
+                victim = (t.number, int(who.split(":")[1]))  # mid-trial: one epoch reported
+    assert victim is not None
+    os.kill(victim[1], signal.SIGKILL)
+    assert p.wait(timeout=120) == 0  # the run finishes with the surviving worker
+    _, after = _trials(tmp_path)
+    dead = next(t for t in after if t.number == victim[0])
+    assert dead.state.name == "FAIL" and dead.user_attrs["fail_reason"].startswith("stale heartbeat: worker")
+    retry = [t for t in after if t.user_attrs["graphwire"].get("retry_of") == victim[0]]
+    assert len(retry) == 1 and retry[0].state.name == "COMPLETE"
+    assert retry[0].user_attrs["graphwire"]["hash"] == dead.user_attrs["graphwire"]["hash"]
+    complete = [t for t in after if t.state.name == "COMPLETE"]
+    assert len(complete) == 6 and len({t.user_attrs["graphwire"]["hash"] for t in complete}) == 6
