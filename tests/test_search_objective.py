@@ -6,11 +6,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from graphwire import data, generators, models  # noqa: E402
-from graphwire.search import CellSpace  # noqa: E402
-from graphwire.search._graphio import graph_from_text, graph_to_text  # noqa: E402
-from graphwire.search.objective import Diverged, Pruned, TrainObjective, objective_from_spec  # noqa: E402
-from graphwire.train import History, fit  # noqa: E402
+from graphwire import data, generators, models
+from graphwire.search import CellSpace
+from graphwire.search._graphio import graph_from_text, graph_to_text
+from graphwire.search.objective import (
+    Diverged,
+    Pruned,
+    TrainObjective,
+    objective_from_spec,
+)
+from graphwire.train import History, fit
 
 
 def test_fit_on_epoch_sees_each_epoch_and_can_stop_training():
