@@ -36,7 +36,6 @@ def test_every_strategy_searches_the_table(table, name):
     out = tabular.simulate(name, budget=40, seed=1, table=table)
     assert len(out["values"]) == 40 and len(out["regret"]) == 40
     assert all(0 <= r <= table.best for r in out["regret"])
-    assert out["regret"] == sorted(out["regret"], reverse=True) or True  # incumbent by noisy value may worsen
     assert min(out["regret"]) < out["regret"][0] or out["regret"][0] == 0
 
 
@@ -104,7 +103,7 @@ def test_rl_anchor_points_on_the_macro_space():
 def test_pnas_rounds_and_rank_correlation(table):
     out = tabular.simulate("pnas", budget=50, seed=0, table=table, beam=20)
     first = out["log"][0]
-    assert first["round"] == 1 and first["blocks"] == 1 and first["trained"] == 10
+    assert first["round"] == 1 and first["blocks"] == 1 and first["trained"] == len(table.space.initial())
     assert first["rank_correlation"] is None  # nothing was predicted for the exhaustive first round
     later = out["log"][1]
     assert later["blocks"] == 2 and later["trained"] == 20 and -1 <= later["rank_correlation"] <= 1

@@ -303,7 +303,15 @@ class CellSpace(SearchSpace):
         return G
 
     def expand(self, G: nx.DiGraph) -> list[nx.DiGraph]:
-        """Every cell with one more block appended (PNAS's b -> b+1 step), de-duplicated by hash."""
+        """Every cell with one more block appended (PNAS's b -> b+1 step), de-duplicated by hash.
+        Memoised per parent hash (the returned graphs are shared: do not modify them)."""
+        cache = self.__dict__.setdefault("_expand_cache", {})
+        key = self.hash(G)
+        if key not in cache:
+            cache[key] = self._expand(G)
+        return list(cache[key])
+
+    def _expand(self, G: nx.DiGraph) -> list[nx.DiGraph]:
         c = self.encode(G)
         b = c["blocks"]
         if b >= self.blocks:

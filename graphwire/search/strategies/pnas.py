@@ -46,7 +46,7 @@ class PNAS(Strategy):
     name = "pnas"
     stateful = True
 
-    def __init__(self, *, beam: int = 20, ensemble: int = 5, hidden: int = 32, steps: int = 150,
+    def __init__(self, *, beam: int = 20, ensemble: int = 5, hidden: int = 32, steps: int = 100,
                  explore: float = 0.1):
         super().__init__()
         if beam < 1 or ensemble < 1:
@@ -72,6 +72,14 @@ class PNAS(Strategy):
 
     # ------------------------------------------------------------------ surrogate
     def _features(self, G) -> list[float]:
+        """One-hot of every active choice (inactive block slots are all zeros); cached by hash."""
+        cache = self.space.__dict__.setdefault("_pnas_features", {})
+        h = self.space.hash(G)
+        if h not in cache:
+            cache[h] = self._onehot(G)
+        return cache[h]
+
+    def _onehot(self, G) -> list[float]:
         c = self.space.encode(G)
         active = set(self.space.active(c))
         f: list[float] = []
