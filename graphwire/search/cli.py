@@ -32,6 +32,8 @@ def add_parser(sub) -> None:
     r.add_argument("--dir", required=True, help="run directory (config, journal, graphs, logs)")
     r.add_argument("--storage", default=None,
                    help="storage URL (default: journal file in --dir; postgresql://... across machines)")
+    r.add_argument("--lock", default="symlink", choices=("symlink", "open"),
+                   help="journal file lock (open: for NFSv3+ shared file systems)")
     r.add_argument("--pruner", default="none", choices=("none", "sha", "hyperband"), help="Optuna pruner")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--heartbeat", type=float, default=5.0, help="seconds between a worker's heartbeats")
@@ -72,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     summary = run(args.space, args.strategy, args.objective, trials=args.trials, epochs=args.epochs,
                   workers=args.workers, dir=args.dir, storage=args.storage, pruner=args.pruner, seed=args.seed,
-                  strategy_options=_options(args.option), heartbeat=args.heartbeat, grace=args.grace)
+                  strategy_options=_options(args.option), heartbeat=args.heartbeat, grace=args.grace, lock=args.lock)
     best = summary["best"]
     print(f"search finished in {summary['seconds']} s: best value {best[0]:.4f} (trial {best[1]})"
           if best else "search finished: no completed trial")

@@ -448,7 +448,8 @@ def spawn_worker(run_dir, worker_id: int, *, env: dict | None = None) -> subproc
 def run(space, strategy: str = "random", objective: Any = "train", *, trials: int = 20, epochs: int | None = None,
         workers: int = 1, dir: str | os.PathLike = "runs/search", storage: str | None = None,
         pruner: str | None = "none", seed: int = 0, strategy_options: dict | None = None,
-        progress: bool = True, heartbeat: float = 5.0, grace: float = 30.0, poll: float = 0.2) -> dict:
+        progress: bool = True, heartbeat: float = 5.0, grace: float = 30.0, poll: float = 0.2,
+        lock: str = "symlink") -> dict:
     """Run (or resume: call it again with the same ``dir``) a search; returns a summary.
 
     ``space``: a :class:`~graphwire.search.spaces.SearchSpace`, a built-in name (``macro``,
@@ -456,11 +457,12 @@ def run(space, strategy: str = "random", objective: Any = "train", *, trials: in
     evolution, rl, pnas or tpe. ``objective``: ``train`` (MNIST-1D), ``tabular``, a
     ``module:function`` or an objective instance. With ``workers > 1`` every worker is its own
     OS process that rebuilds space and objective from their specs, so both must be built-ins or
-    importable by name.
+    importable by name. ``lock``: the journal file lock, ``symlink`` (default) or ``open``
+    (for NFSv3+ shared file systems).
     """
     cfg = init_run(dir, space=space, strategy=strategy, objective=objective, trials=trials, epochs=epochs,
                    storage=storage, pruner=pruner, seed=seed, strategy_options=strategy_options,
-                   heartbeat=heartbeat, grace=grace, workers=workers)
+                   heartbeat=heartbeat, grace=grace, workers=workers, lock=lock)
     done_flag = Path(dir) / "coordinator.done"
     if done_flag.exists():
         done_flag.unlink()
