@@ -259,6 +259,8 @@ class Worker:
                 raise Pruned(f"pruned at epoch {epoch}")
 
         state, value, reason = "complete", None, None
+        if hasattr(run.objective, "last_params"):
+            run.objective.last_params = None  # never report the previous trial's size
         try:
             value = float(self.run.objective(G, report, space=run.space, seed=seed))
             if not math.isfinite(value):
