@@ -34,6 +34,9 @@ def main(argv=None) -> int:
     ap.add_argument("-o", "--out", default=None,
                     help="folder for the plot and JSON (default: docs/ and benchmarks/results/)")
     ap.add_argument("--fast", action="store_true", help="3 runs of 20 queries (a smoke test)")
+    ap.add_argument("--combine", nargs="+", default=None, metavar="JSON",
+                    help="only merge results written by earlier invocations (e.g. strategies run in "
+                         "parallel processes with --strategies ... -o DIR) into one plot and JSON")
     args = ap.parse_args(argv)
     if args.fast:
         args.runs, args.budget = 3, 20
@@ -53,6 +56,16 @@ def main(argv=None) -> int:
     table = TabularBenchmark()
     print(f"table: {len(table)} cells, best mean validation accuracy {table.best:.4f}")
     results: dict = {}
+    if args.combine:
+        docs = [json.loads(Path(f).read_text()) for f in args.combine]
+        for d in docs:
+            results.update(d["results"])
+        args.runs, args.budget = docs[0]["runs"], docs[0]["budget"]
+        args.strategies = []
+        results = {k: results[k] for k in STRATEGIES if k in results}
+        for name, r in results.items():
+            line = "  ".join(f"q{q}: {v['mean']:.4f}±{v['std']:.4f}" for q, v in r["at"].items())
+            print(f"{name:10s} {line}  optimum found {r['found_optimum']:.2f}  unique {r['unique_queries']:.1f}")
     for name in args.strategies:
         t0 = time.time()
         runs = [simulate(name, budget=args.budget, seed=s, table=table, **OPTIONS.get(name, {}))
