@@ -108,7 +108,7 @@ def main(argv=None) -> int:
         se = [v / args.runs ** 0.5 for v in s]
         ax.plot(xs, m, label=name)
         ax.fill_between(xs, [a - b for a, b in zip(m, se)], [a + b for a, b in zip(m, se)], alpha=0.2)
-    ax.set_yscale("log")
+    ax.set_yscale("symlog", linthresh=1e-3)
     ax.set_xlabel("queries (trained architectures)")
     ax.set_ylabel("regret (validation accuracy)")
     ax.set_title(f"MNIST-1D cell table ({len(table)} cells): mean of {args.runs} runs, band = ±1 s.e.")
