@@ -74,9 +74,8 @@ def main(argv=None) -> int:
             rec["val_acc"].append([round(e["val_acc"], 4) for e in hist.epochs])
             rec["params"] = sum(p.numel() for p in model.parameters())
         table[h] = rec
-        if (i + 1) % 10 == 0:
-            atomic_write(partial, json.dumps(table))
-            print(f"{i + 1}/{len(cells)} cells, {time.time() - t_start:.0f} s", flush=True)
+        atomic_write(partial, json.dumps(table))  # a checkpoint per cell (the file is small)
+        print(f"cell {i + 1}/{len(cells)}, {time.time() - t_start:.0f} s", flush=True)
     doc = {"format": "graphwire-search-table", "version": 1, "hash_version": HASH_VERSION,
            "space": space.spec(),
            "settings": {"dataset": "mnist1d(num_samples=5000, seed=42)", "model": "wired_conv1d",
