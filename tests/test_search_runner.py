@@ -205,4 +205,7 @@ def test_kill_9_one_worker_the_other_requeues_its_trial(tmp_path):
     assert len(retry) == 1 and retry[0].state.name == "COMPLETE"
     assert retry[0].user_attrs["graphwire"]["hash"] == dead.user_attrs["graphwire"]["hash"]
     complete = [t for t in after if t.state.name == "COMPLETE"]
-    assert len(complete) == 6 and len({t.user_attrs["graphwire"]["hash"] for t in complete}) == 6
+    hashes = [t.user_attrs["graphwire"]["hash"] for t in complete]
+    # two workers may both start the last trial (at most workers - 1 extra); nothing runs twice
+    assert 6 <= len(complete) <= 7 and len(set(hashes)) == len(hashes), [
+        (t.number, t.state.name, t.user_attrs["graphwire"]) for t in after]
