@@ -24,9 +24,8 @@ import json
 import os
 import statistics
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import networkx as nx
 
@@ -34,7 +33,7 @@ from .errors import GraphwireError, ParameterError
 from .graph import generations, inputs, outputs, topological_order
 from .io import from_dot, from_json, render, to_dot, to_json
 
-__all__ = ["build_parser", "main"]
+__all__ = ["main", "build_parser"]
 
 DOT_SUFFIXES = (".dot", ".gv")
 JSON_SUFFIXES = (".json",)

@@ -13,10 +13,9 @@ import math
 import numbers
 import os
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import networkx as nx
 import torch
@@ -28,7 +27,7 @@ from ..errors import FormatError, ParameterError
 from ..io._atomic import atomic_write
 from ..io.json_format import parse_json
 
-__all__ = ["HISTORY_FORMAT", "History", "default_device", "evaluate", "fit", "recalibrate_bn", "wired_core"]
+__all__ = ["History", "HISTORY_FORMAT", "fit", "evaluate", "recalibrate_bn", "wired_core", "default_device"]
 
 
 def default_device() -> torch.device:
@@ -235,7 +234,7 @@ class History:
         return atomic_write(path, text + "\n")
 
     @classmethod
-    def from_dict(cls, data: Any, where: str = "history") -> History:
+    def from_dict(cls, data: Any, where: str = "history") -> "History":
         """Build a History from parsed JSON, checking every field (FormatError names the field).
 
         >>> History.from_dict({"format": "graphwire.history", "version": 1, "edges": [[0, 1]],
@@ -308,7 +307,7 @@ class History:
         return cls(edges=edges, epochs=epochs, snapshots=snapshots, meta=dict(meta))
 
     @classmethod
-    def load(cls, source: str | os.PathLike | bytes | dict) -> History:
+    def load(cls, source: str | os.PathLike | bytes | dict) -> "History":
         """Read a history written by :meth:`save` (a path, JSON text/bytes or parsed data).
 
         Malformed files raise :class:`~graphwire.errors.FormatError` naming the field; nothing
