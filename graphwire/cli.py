@@ -12,6 +12,7 @@
     graphwire plot g.json --degrees [--pruned pruned.json] -o degrees.png
     graphwire html g.json [--history history.json] -o wiring.html
     graphwire demo [demo options...]
+    graphwire search run|worker|report ...   (see graphwire.search.cli)
 
 Bad input prints ``graphwire: error: <message>`` on stderr and exits with status 2.
 """
@@ -460,6 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
                        add_help=False)
     d.add_argument("args", nargs=argparse.REMAINDER, help="demo options, e.g. -o OUT --fast --epochs N --seed S")
     d.set_defaults(func=None)
+    from .search.cli import add_parser as _add_search
+    _add_search(sub)
     return parser
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -118,7 +118,8 @@ def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: It
         lr: float = 0.05, weight_decay: float = 5e-5, wiring_lr: float | None = None,
         optimizer: torch.optim.Optimizer | None = None,
         device: torch.device | str | None = None, progress: bool = True, history: History | None = None,
-        desc: str = "train", snapshot_every: int | None = None, threads: int | str | None = "auto") -> History:
+        desc: str = "train", snapshot_every: int | None = None, threads: int | str | None = "auto",
+        on_epoch: Callable[[int, dict], None] | None = None) -> History:
     """Train with SGD+momentum and a cosine schedule (or ``optimizer``); return the :class:`History`.
 
     The progress bar (tqdm; ``progress=False`` hides it) shows the running loss, and the
@@ -136,6 +137,10 @@ def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: It
     ``wiring_lr`` gives the wiring's own parameters (gates...) a separate learning rate and no
     weight decay: behind each node's BatchNorm only the *relative* size of its gates matters, so
     their gradients are small and they need a larger step to move at all.
+
+    ``on_epoch(epoch, record)`` is called after every epoch with that epoch's metrics (the
+    record also appended to ``history.epochs``); raising in it stops training (the exception
+    propagates, e.g. for a search's pruner).
 
     >>> from graphwire import data, generators, models
     >>> s = data.digits(flat=True)
@@ -228,5 +233,11 @@ def _fit(model, train_loader, epochs, val_loader, lr, weight_decay, wiring_lr, o
         if core is not None and (snapshot_every is None or (epoch == start_epoch + epochs
                                                             and history.snapshots[-1]["step"] != step)):
             history.snapshot(core, epoch, step)
+        if on_epoch is not None:
+            try:
+                on_epoch(epoch, dict(record))
+            except BaseException:
+                bar.close()
+                raise
     bar.close()
     return history
