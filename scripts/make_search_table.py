@@ -67,7 +67,7 @@ def main(argv=None) -> int:
         rec = {"choices": space.encode(G), "val_acc": [], "seconds": []}
         for seed in SEEDS:
             torch.manual_seed(seed)
-            model = models.wired_conv1d(space.network(G), 1, 10, width=WIDTH, wiring="static")
+            model = models.wired_conv1d(space.network(G), in_channels=1, num_classes=10, channels=WIDTH, wiring="static")
             t0 = time.perf_counter()
             hist = fit(model, train, EPOCHS, val_loader=val, lr=LR, progress=False)
             rec["seconds"].append(round(time.perf_counter() - t0, 3))

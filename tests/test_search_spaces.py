@@ -94,7 +94,7 @@ def test_macro_space_compiles_with_per_node_ops():
     sp = MacroSpace(layers=3, heights=(3, 5), widths=(1, 3), filters=(4, 8), strides=(1, 2))
     G = sp.sample(random.Random(1))
     ops.ensure_ops(G)
-    m = models.wired_conv2d(G, 1, 10, width=4, wiring="static", op="conv")
+    m = models.wired_conv2d(G, in_channels=1, num_classes=10, channels=4, wiring="static", op="conv")
     assert m(torch.randn(2, 1, 12, 12)).shape == (2, 10)
 
 

@@ -18,6 +18,6 @@ def graph_to_text(G: nx.DiGraph) -> str:
 
 def graph_from_text(text: str) -> nx.DiGraph:
     """The graph stored as node-link JSON ``text`` (validated)."""
-    from ..io import from_json
+    from ..io import loads
 
-    return from_json(text)
+    return loads(text)

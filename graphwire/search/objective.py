@@ -31,13 +31,13 @@ class TrainObjective:
 
     kind = "train"
 
-    def __init__(self, *, dataset: str = "mnist1d", epochs: int = 1, width: int = 16, lr: float = 0.05,
+    def __init__(self, *, dataset: str = "mnist1d", epochs: int = 1, channels: int = 16, lr: float = 0.05,
                  batch: int = 128, wiring: str = "static", device: str | None = None, threads: int | None = 1):
         if dataset not in ("mnist1d", "digits"):
             raise ParameterError(f"train objective: dataset must be 'mnist1d' or 'digits', got {dataset!r}")
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ParameterError(f"train objective: epochs must be a positive int, got {epochs!r}")
-        self.kw = {"dataset": dataset, "epochs": epochs, "width": width, "lr": lr, "batch": batch,
+        self.kw = {"dataset": dataset, "epochs": epochs, "channels": channels, "lr": lr, "batch": batch,
                    "wiring": wiring, "device": device, "threads": threads}
         self._data = None
 
@@ -71,7 +71,7 @@ class TrainObjective:
         ops.ensure_ops(net_graph)
         _, _, cin, classes, dims = self.data()
         make = models.wired_conv1d if dims == 1 else models.wired_conv2d
-        return make(net_graph, cin, classes, width=self.kw["width"], wiring=self.kw["wiring"])
+        return make(net_graph, in_channels=cin, num_classes=classes, channels=self.kw["channels"], wiring=self.kw["wiring"])
 
     def __call__(self, G, report: Callable[[float, int], None], *, space, seed: int = 0) -> float:
         import torch

@@ -10,8 +10,8 @@ import networkx as nx
 import torch.nn.functional as F
 from torch import nn
 
-from ..compiler import known_ops, register_op
-from ..compiler.ops import ConvBlock
+from ..ops import known_ops, register_op
+from ..ops.blocks import ConvBlock
 from ..errors import ParameterError
 
 _RECT = re.compile(r"^conv_k(\d+)x(\d+)$")

@@ -243,7 +243,7 @@ class Worker:
             if not path.exists():
                 run.load_graph(info)
             G = graph_from_text(path.read_text())  # the worker compiles the stored JSON
-        except Exception as e:  # noqa: BLE001 - any failure here fails the trial, not the worker
+        except Exception as e:
             return self._fail(trial, f"could not prepare the trial: {type(e).__name__}: {e}")
         t_start = time.perf_counter()
         stop = threading.Event()
@@ -267,7 +267,7 @@ class Worker:
                 state, reason = "failed", f"objective returned {value}"
         except Pruned as e:
             state, reason = "pruned", str(e)
-        except Exception as e:  # noqa: BLE001 - the search goes on; the reason is stored with the trial
+        except Exception as e:
             state, reason = "failed", f"{type(e).__name__}: {str(e)[:500]}"
         finally:
             stop.set()
@@ -311,7 +311,7 @@ class Worker:
         while not stop.wait(every):
             try:
                 self.run.storage.set_trial_user_attr(tid, "lease", {"worker": self.name, "heartbeat": time.time()})
-            except Exception:  # noqa: BLE001 - the lease thread must never kill the worker
+            except Exception:
                 return
 
     def loop(self, *, poll: float = 0.2, max_idle: float | None = None) -> int:
@@ -437,7 +437,7 @@ def spawn_worker(run_dir, worker_id: int, *, env: dict | None = None) -> subproc
     """Start ``graphwire search worker`` as a separate OS process (its output to logs/)."""
     logs = Path(run_dir) / "logs"
     logs.mkdir(exist_ok=True)
-    out = open(logs / f"worker-{worker_id}.log", "a")  # noqa: SIM115 - handed to the child process
+    out = open(logs / f"worker-{worker_id}.log", "a")
     e = dict(os.environ)
     e.setdefault("OMP_NUM_THREADS", "1")
     pkg_root = str(Path(__file__).resolve().parents[2])
@@ -527,7 +527,7 @@ def worker_main(run_dir, *, worker_id: int = 0, max_idle: float | None = 600.0) 
         n = w.loop(max_idle=max_idle)
     except KeyboardInterrupt:
         return 130
-    except Exception:  # noqa: BLE001 - the traceback goes to the worker's log
+    except Exception:
         traceback.print_exc()
         return 1
     print(f"[{w.name}] finished: {n} trial(s) of {cfg['trials']}", flush=True)

@@ -71,6 +71,6 @@ def open_storage(url: str, *, processes: int = 1, lock: str = "symlink") -> Any:
                              "'postgresql://...', 'mysql://...' or (one process) 'sqlite:///...'")
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True} if scheme != "sqlite" else {})
-    except Exception as e:  # noqa: BLE001 - driver missing, server down, bad credentials: one line, not a traceback
+    except Exception as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ParameterError(f"storage {url!r} cannot be opened: {type(e).__name__}: {msg[:300]}") from None

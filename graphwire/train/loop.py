@@ -162,14 +162,14 @@ def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: It
         torch.set_num_threads(n_threads)
     try:
         return _fit(model, train_loader, epochs, val_loader, lr, weight_decay, wiring_lr, optimizer, device,
-                    progress, history, desc, snapshot_every)
+                    progress, history, desc, snapshot_every, on_epoch)
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
 
 
 def _fit(model, train_loader, epochs, val_loader, lr, weight_decay, wiring_lr, optimizer, device, progress,
-         history, desc, snapshot_every) -> History:
+         history, desc, snapshot_every, on_epoch) -> History:
     from tqdm.auto import tqdm
 
     core = wired_core(model)
