@@ -194,6 +194,7 @@ def test_pictures_have_a_legend_and_say_every_gate_was_learned(demo_run):
         assert ">fixed<" not in text, name
 
 
+@pytest.mark.slow
 def test_demo_bad_options_are_one_line(tmp_path):
     for args, culprit in ((["--epochs", "0"], "--epochs"), (["--device", "bogus"], "--device 'bogus'"),
                           (["--device", "cuda:7"], "--device 'cuda:7'"), (["--threads", "many"], "--threads"),

@@ -62,6 +62,7 @@ def mutated_json(draw):
     return text
 
 
+@pytest.mark.slow
 @settings(max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(mutated_json())
 def test_mutated_json_gives_a_graph_or_a_graphwire_error(text):
@@ -84,6 +85,7 @@ def mutated_dot(draw):
     return text
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(mutated_dot())
 def test_mutated_dot_gives_a_graph_or_a_graphwire_error(text):
