@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -66,7 +67,20 @@ CANDIDATES = {
     "carry_init3": {"opts": {"carry": True, "init": 3.0}, "attrs": ["weight"]},
     "carry_init3_l1": {"opts": {"carry": True, "penalty": 0.1, "init": 3.0}, "attrs": ["weight"]},
     "carry_init3_l1x3": {"opts": {"carry": True, "penalty": 0.3, "init": 3.0}, "attrs": ["weight"]},
+    # the same, pruned one weakest edge at a time (dead nodes dropped after each cut) to half the edges
+    "carry_init3_l1x3_stepwise": {"opts": {"carry": True, "penalty": 0.3, "init": 3.0}, "attrs": ["weight"],
+                                  "stepwise": True},
 }
+
+
+def prune_stepwise(G, edges: int, *, attr: str = "weight"):
+    """Prune ``G`` one edge at a time, the weakest by ``attr`` first, dropping the nodes each cut
+    leaves off every input -> output path, until at most ``edges`` remain: unlike one cut to the
+    budget, nodes that go take no budget with them, so "keep half" keeps about half."""
+    H = G
+    while H.number_of_edges() > edges:
+        H = gw.prune(H, keep=H.number_of_edges() - 1, attr=attr, ensure_path=True)
+    return H
 
 
 def gate_stats(values: list[float]) -> dict:
@@ -111,7 +125,10 @@ def run(name: str, seed: int, epochs: int, finetune: int, controls: int) -> dict
            "gates": gate_stats(gates),
            "train_seconds": round(time.perf_counter() - t0, 1), "prune": {}}
     for attr in cfg["attrs"]:
-        pg = gw.prune(learned, keep=0.5, attr=attr, ensure_path=True)
+        if cfg.get("stepwise"):
+            pg = prune_stepwise(learned, math.ceil(0.5 * learned.number_of_edges()), attr=attr)
+        else:
+            pg = gw.prune(learned, keep=0.5, attr=attr, ensure_path=True)
         acc = tune(model, pg, train, test, finetune, wiring_opts)
         ne = pg.number_of_edges()
         rand = []
@@ -129,23 +146,28 @@ def run(name: str, seed: int, epochs: int, finetune: int, controls: int) -> dict
 
 
 def table(paths: list[str]) -> str:
-    """The README's table: one line per candidate (mean over its seeds), from saved result files."""
+    """The README's table from saved result files: one line per candidate, procedure and pruning
+    attribute, each cell the values per seed (seed 0 / seed 1)."""
     rows = [r for p in paths for r in json.loads(Path(p).read_text())["results"]["rows"]]
-    head = ("| candidate | seeds | full acc | gates < 0.1 / > 0.9 (of 35-36) | pruned by | edges kept "
-            "| nodes with >= 2 inputs | pruned + fine-tuned | random, same size (3 each) |")
+    head = ("| candidate | seeds | full acc | gates < 0.1 / > 0.9 | pruned by | edges kept "
+            "| nodes with >= 2 inputs | pruned + fine-tuned | random, same size (mean of 3) |")
     out = [head, "|---|---|---|---|---|---|---|---|---|"]
-    names = list(dict.fromkeys(r["candidate"] for r in rows))
-    for name in names:
-        rs = [r for r in rows if r["candidate"] == name]
-        m = statistics.mean
+    groups: dict = {}
+    for r in sorted(rows, key=lambda r: r["seed"]):
+        old = "" if "batch" in r else " (batch 64, no 2nd BN estimate)"
+        groups.setdefault(r["candidate"] + old, []).append(r)
+
+    def cells(values, fmt):
+        return " / ".join(format(v, fmt) for v in values)
+
+    for name, rs in groups.items():
         for attr in rs[0]["prune"]:
             ps = [r["prune"][attr] for r in rs]
-            old = "" if all("batch" in r for r in rs) else " (batch 64, no 2nd BN estimate)"
             out.append(
-                f"| {name}{old} | {len(rs)} | {m(r['full'] for r in rs):.3f} | "
-                f"{m(r['gates']['near0'] for r in rs):.1f} / {m(r['gates']['near1'] for r in rs):.1f} | {attr} | "
-                f"{m(p['edges'] for p in ps):.1f} | {m(p['multi_input_nodes'] for p in ps):.1f} | "
-                f"{m(p['tuned'] for p in ps):.3f} | {m(p['random_tuned_mean'] for p in ps):.3f} |")
+                f"| {name} | {cells([r['seed'] for r in rs], 'd')} | {cells([r['full'] for r in rs], '.3f')} | "
+                + " / ".join(f"{r['gates']['near0']}, {r['gates']['near1']}" for r in rs)
+                + f" | {attr} | {cells([p['edges'] for p in ps], 'd')} | {cells([p['multi_input_nodes'] for p in ps], 'd')}"
+                f" | {cells([p['tuned'] for p in ps], '.3f')} | {cells([p['random_tuned_mean'] for p in ps], '.3f')} |")
     return "\n".join(out)
 
 

@@ -406,7 +406,7 @@ def _gated_chain() -> nx.DiGraph:
 
 def test_dot_legend_says_what_width_colour_labels_and_shapes_mean():
     text = to_dot(_gated_chain())
-    graph_label = re.search(r"^  label=(<.*>);$", text, re.M).group(1)
+    graph_label = re.search(r"^  label=(<.*>);$", text, re.MULTILINE).group(1)
     for words in ("how to read this picture", "edge width and colour: the learned gate", "near 0",
                   "numbers beside the edges", "fixed", "node shapes"):
         assert words in graph_label, words

@@ -32,9 +32,9 @@ _THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 def _fit_threads(threads: int | str | None, model: nn.Module, device: torch.device) -> int | None:
     """The torch thread count ``fit`` should use (None: leave torch's setting alone).
 
-    Small nets gain nothing from a second CPU thread and lose a lot when another process holds a
-    core: OpenMP threads then wait on each other (a digits demo step took 700 ms with torch's
-    default 2 threads under load against 6 ms with one). So ``"auto"`` picks one thread for
+    Small nets gain little from a second CPU thread and lose a lot when another process holds a
+    core: OpenMP threads then wait on each other (``graphwire demo --fast`` ran 6x slower with 2
+    threads than with 1 on a busy 2-core machine, see the README). So ``"auto"`` picks one thread for
     models of at most :data:`SMALL_MODEL_PARAMS` parameters on the CPU, unless the user chose a
     count (``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` set, or ``torch.set_num_threads`` called after
     importing graphwire).
