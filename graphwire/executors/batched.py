@@ -64,18 +64,46 @@ def _mass(c: torch.Tensor, a_src: torch.Tensor, mode: str) -> torch.Tensor:
 
 
 def _aggregate_sum(st, steps, outs, alive, fw: Forward, runtime):
-    """sum: the step's input is the sum over its source steps of ``C_block @ Y_source``."""
+    """sum: the step's input is the sum over its source steps of ``C_block @ Y_source``; a sparse
+    block (an edge list, see :class:`~graphwire.compiler.plan.SourceBlock`) is gathered source by
+    source and all of a step's sparse blocks are scattered into it with one ``index_add_``."""
     size = smallest([outs[sb.step] for sb in st.sources])
     close, ctx, B = fw.close, fw.coef, fw.batch
     units = runtime.unit_blocks[st.index]
     total, mass = None, None
+    gathered, a_gathered = [], []
     for j, sb in enumerate(st.sources):
         y = resize_to(outs[sb.step], size, runtime.resize)
+        if sb.edge_index is None:
+            src = runtime.index(st.index, f"src{j}_s")
+            gathered.append(y.reshape(B, steps[sb.step].size, -1).index_select(1, src))   # [B, n, C*sp]
+            if close:
+                a_gathered.append(alive[sb.step].index_select(1, src))                    # [B, n]
+            continue
         index = runtime.index(st.index, f"src{j}")
         c = None if units[j] and not close else ctx.block(index)
         total = _add_block(total, y, c, st.size, steps[sb.step].size, B, size, ctx.mode)
         if close:
             m = _mass(ctx.block(index) if c is None else c, alive[sb.step], ctx.mode)
+            mass = m if mass is None else mass + m
+    if gathered:
+        tgt, eid = runtime.index(st.index, "sp_t"), runtime.index(st.index, "sp_e")
+        ys = gathered[0] if len(gathered) == 1 else torch.cat(gathered, 1)             # [B, n, F]
+        c = ctx.block(eid)                                   # [n] | [n, Cmax] | [B, n]
+        n, F = ys.shape[1], ys.shape[2]
+        if ctx.mode == "channel":  # every source of a sum node has the node's input width
+            cs = st.in_ch
+            w = (ys.reshape(B, n, cs, F // cs) * c[:, :cs].unsqueeze(-1)).reshape(B, n, F)
+        else:
+            w = ys * c.unsqueeze(-1)
+        if total is None:
+            total = ys.new_zeros(B, st.size, F).index_add_(1, tgt, w).reshape((B, -1) + size)
+        else:
+            total = total.reshape(B, st.size, F).index_add(1, tgt, w).reshape((B, -1) + size)
+        if close:
+            cabs = c.abs().sum(-1) if ctx.mode == "channel" else c.abs()             # [n] | [B, n]
+            a_src = a_gathered[0] if len(a_gathered) == 1 else torch.cat(a_gathered, 1)
+            m = a_src.new_zeros(B, st.size).index_add_(1, tgt, cabs * a_src)
             mass = m if mass is None else mass + m
     return total, ((mass > 0).to(total.dtype) if close else None)
 
