@@ -1,12 +1,12 @@
 """Where sparse aggregation beats the dense block GEMM: the measurement behind
 ``graphwire.compiler.plan.SPARSE_DENSITY``.
 
-One source block of ``J`` input nodes feeding ``G`` hidden ``linear`` nodes (C = 8, dims 0,
-``sigmoid`` wiring, batch 16) at a range of densities, compiled twice: ``sparse_density=0`` (the
-dense ``[G, J]`` GEMM) and ``sparse_density=1`` (gather + ``index_add_`` over the block's edges).
-Both nets hold the same modules; only the aggregation differs. One training step (forward and
-backward) of each is timed, interleaved; the crossover is the density where the dense path starts
-to win. Results: benchmarks/results/sparse_threshold-<device>.json.
+One source block, ``J`` source nodes into ``G`` target nodes (C = 8 channels, batch 16, dims 0),
+at a range of densities, aggregated the two ways the batched executor can: the dense block GEMM
+over a ``[G, J]`` coefficient matrix, and gather (``index_select``) + scale + ``index_add_`` over
+the block's edges. Forward and backward (gradients for activations and coefficients) are timed,
+interleaved; the node ops are left out (they cost the same either way). The crossover is the
+first density where the dense path wins. Results: benchmarks/results/sparse_threshold-<device>.json.
 
     python benchmarks/sparse_threshold.py [--device cpu] [--quick] [--threads 1]
 """
@@ -14,11 +14,9 @@ to win. Results: benchmarks/results/sparse_threshold-<device>.json.
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 from pathlib import Path
 
-import networkx as nx
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,30 +25,50 @@ import graphwire as gw  # noqa: E402
 from _common import interleaved, save  # noqa: E402
 
 
-def block_graph(J: int, G: int, density: float, seed: int = 0) -> nx.DiGraph:
-    """Inputs 0..J-1 -> hidden J..J+G-1 (each pair an edge with probability ``density``, every
-    node keeping at least one edge) -> one output node."""
-    r = random.Random(seed)
-    D = nx.DiGraph()
-    D.add_nodes_from(range(J), role="input")
-    D.add_nodes_from(range(J, J + G))
-    out = J + G
-    D.add_node(out, role="output")
-    m = max(1, round(density * G * J))
-    pairs = set(r.sample(range(G * J), min(m, G * J)))
-    for g in range(G):
-        pairs.add(g * J + r.randrange(J))
-    for j in range(J):
-        pairs.add(r.randrange(G) * J + j)
-    D.add_edges_from((p % J, J + p // J) for p in pairs)
-    D.add_edges_from((J + g, out) for g in range(G))
-    return D
-
-
-def step_fn(net, x):
+def dense_fn(c: torch.Tensor, y: torch.Tensor, G: int):
+    """The batched executor's dense block (a batch-shared ``[G, J]`` coefficient matrix)."""
     def run():
-        net.zero_grad(set_to_none=True)
-        net(x).square().mean().backward()
+        c.grad = y.grad = None
+        B, J, F = y.shape
+        part = torch.matmul(c, y) if G * J > 1024 else torch.bmm(c.expand(B, -1, -1), y)
+        part.square().sum().backward()
+    return run
+
+
+def sparse_fn(coef: torch.Tensor, y: torch.Tensor, G: int, tgt, src, eid):
+    """The batched executor's sparse block: gather the sources of every edge, scale, scatter."""
+    def run():
+        coef.grad = y.grad = None
+        B, J, F = y.shape
+        w = y.index_select(1, src) * coef[eid].unsqueeze(-1)
+        part = y.new_zeros(B, G, F).index_add_(1, tgt, w)
+        part.square().sum().backward()
+    return run
+
+
+def sparse_t_fn(coef: torch.Tensor, y: torch.Tensor, G: int, tgt, src, eid):
+    """Node-major: move the sources to ``[J, B, F]`` once, gather and scatter along dim 0 (whole
+    contiguous ``B * F`` rows), and back to ``[B, G, F]``."""
+    def run():
+        coef.grad = y.grad = None
+        B, J, F = y.shape
+        yt = y.transpose(0, 1).contiguous()
+        w = yt.index_select(0, src) * coef[eid].view(-1, 1, 1)
+        part = yt.new_zeros(G, B, F).index_add_(0, tgt, w).transpose(0, 1)
+        part.square().sum().backward()
+    return run
+
+
+def torch_sparse_fn(coef: torch.Tensor, y: torch.Tensor, G: int, tgt, src, eid):
+    """``torch.sparse.mm`` of a COO ``[G, J]`` coefficient matrix with the node-major sources."""
+    ij = torch.stack([tgt, src])
+
+    def run():
+        coef.grad = y.grad = None
+        B, J, F = y.shape
+        c = torch.sparse_coo_tensor(ij, coef[eid], (G, J), is_coalesced=True)
+        part = torch.sparse.mm(c, y.transpose(0, 1).reshape(J, B * F)).reshape(G, B, F).transpose(0, 1)
+        part.square().sum().backward()
     return run
 
 
@@ -67,25 +85,30 @@ def main(argv=None) -> dict:
     sizes = [64, 256] if a.quick else [64, 256, 1024]
     densities = [0.01, 0.05, 0.2] if a.quick else [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4]
     rows, crossover = [], {}
+    g = torch.Generator().manual_seed(0)
     for n in sizes:
-        x = torch.randn(16, 8, device=device)
         for d in densities:
-            D = block_graph(n, n, d)
-            torch.manual_seed(0)
-            dense = gw.compile(D, in_channels=8, channels=8, default_op="linear", dims=0, wiring="sigmoid",
-                               sparse_density=0.0).to(device)
-            torch.manual_seed(0)
-            sparse = gw.compile(D, in_channels=8, channels=8, default_op="linear", dims=0, wiring="sigmoid",
-                                sparse_density=1.0).to(device)
-            t = interleaved({"dense": step_fn(dense, x), "sparse": step_fn(sparse, x)}, device,
+            m = max(1, round(d * n * n))
+            flat = torch.randperm(n * n, generator=g)[:m].sort().values
+            tgt, src = (flat // n).to(device), (flat % n).to(device)
+            eid = torch.arange(m, device=device)
+            coef = torch.rand(m + 1, device=device, requires_grad=True)
+            dense = torch.zeros(n, n, device=device)
+            dense[tgt, src] = coef.detach()[:m]
+            dense.requires_grad_(True)
+            y = torch.randn(16, n, 8, device=device, requires_grad=True)  # batch 16, C = 8
+            t = interleaved({"dense": dense_fn(dense, y, n), "sparse_batch_major": sparse_fn(coef, y, n, tgt, src, eid),
+                             "sparse": sparse_t_fn(coef, y, n, tgt, src, eid),
+                             "torch_sparse": torch_sparse_fn(coef, y, n, tgt, src, eid)}, device,
                             repeats=3 if a.quick else a.repeats)
-            real = (D.number_of_edges() - n) / (n * n)
-            rows.append({"G": n, "J": n, "density": real, "dense_s": t["dense"], "sparse_s": t["sparse"],
-                         "sparse_over_dense": t["sparse"] / t["dense"]})
-            print(f"G=J={n:5d} density {real:.4f}: dense {t['dense'] * 1e3:8.2f} ms  sparse {t['sparse'] * 1e3:8.2f} ms"
-                  f"  sparse/dense {t['sparse'] / t['dense']:.2f}", flush=True)
+            rows.append({"G": n, "J": n, "density": m / (n * n), "edges": m, "dense_s": t["dense"],
+                         "sparse_s": t["sparse"], "sparse_batch_major_s": t["sparse_batch_major"],
+                         "torch_sparse_s": t["torch_sparse"], "sparse_over_dense": t["sparse"] / t["dense"]})
+            print(f"G=J={n:5d} density {m / (n * n):.4f} ({m:7d} edges): dense {t['dense'] * 1e3:8.3f} ms  "
+                  f"sparse {t['sparse'] * 1e3:8.3f} ms (batch-major {t['sparse_batch_major'] * 1e3:8.3f}, "
+                  f"torch.sparse {t['torch_sparse'] * 1e3:8.3f})  sparse/dense {t['sparse'] / t['dense']:.2f}", flush=True)
             if t["sparse"] > t["dense"] and n not in crossover:
-                crossover[n] = real
+                crossover[n] = m / (n * n)
     print("crossover density (first where dense wins), by G=J:", crossover)
     results = {"rows": rows, "crossover": crossover, "batch": 16, "channels": 8, "threads": a.threads,
                "current_SPARSE_DENSITY": gw.compiler.plan.SPARSE_DENSITY}

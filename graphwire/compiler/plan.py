@@ -52,9 +52,11 @@ class NodePlan:
 
 # Density (edges / (G * J)) below which a source block is stored as an edge list and aggregated
 # by gather/scatter (index_select + index_add_) instead of a dense block GEMM. Measured by
-# ``benchmarks/sparse_threshold.py`` on the 2-core CPU of issue 11 (torch 2.x, 1 thread, batch 16,
-# C = 8, dims 0; results in benchmarks/results/sparse_threshold-cpu.json): see README, Benchmarks.
-SPARSE_DENSITY = 0.05
+# ``benchmarks/sparse_threshold.py`` (forward + backward of one block, batch 16, C = 8, 1 thread,
+# the shared 2-core CPU of this project; benchmarks/results/sparse_threshold-cpu.json): dense starts
+# to win at density ~0.05 for 64 x 64 blocks, ~0.03 at 256 x 256 and ~0.015 at 1024 x 1024. The
+# large blocks are where the choice costs most, so their crossover is the default.
+SPARSE_DENSITY = 0.015
 
 
 @dataclass
