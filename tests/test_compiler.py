@@ -368,3 +368,43 @@ def test_a_graph_too_large_for_memory_fails_early_with_an_estimate():
     G = gw.generators.chain(3)
     with pytest.raises(GraphError, match=r"needs about [0-9.]+ GiB .* this machine has"):
         gw.compile(G, in_channels=2, channels=2**21, default_op="linear", dims=0)
+
+
+def test_interval_and_general_planners_agree_on_sparse_blocks():
+    """A sparse layered graph: both planners store the same edge lists (same state, same plan)."""
+    from graphwire.compiler.planners import build_plan
+
+    G = nx.DiGraph()  # a band: hidden node 40 + i reads inputs i-1..i+1 (density ~0.07), one output
+    G.add_nodes_from(range(40), role="input")
+    G.add_nodes_from(range(40, 80))
+    G.add_node(80, role="output")
+    G.add_edges_from((j, 40 + i) for i in range(40) for j in range(max(0, i - 1), min(40, i + 2)))
+    G.add_edges_from((v, 80) for v in range(40, 80))
+    kw = dict(in_channels=2, channels=2, dims=0, default_op="linear", sparse_density=0.1)
+    a, _ = build_plan(G, planner="interval", **kw)
+    b, _ = build_plan(G, planner="general", **kw)
+    sa = [sb for st in a.steps for sb in st.sources]
+    sb_ = [sb for st in b.steps for sb in st.sources]
+    assert any(x.sparse for x in sa) and [x.sparse for x in sa] == [y.sparse for y in sb_]
+    for x, y in zip(sa, sb_):
+        for f in ("edge_index", "tgt", "src", "eid"):
+            assert (getattr(x, f) is None) == (getattr(y, f) is None)
+            if getattr(x, f) is not None:
+                assert np.array_equal(getattr(x, f), getattr(y, f))
+
+
+@pytest.mark.slow
+def test_gpu_check_script_runs_on_cpu(tmp_path):
+    """scripts/gpu-check.sh end to end in its CI-sized CPU form, writing every benchmark's JSON."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(["bash", str(root / "scripts" / "gpu-check.sh"), "--device", "cpu", "--out", str(tmp_path)],
+                         cwd=root, capture_output=True, text=True, timeout=900,
+                         env={**__import__("os").environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    names = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert any(n.startswith("executors") for n in names) and any(n.startswith("dnw") for n in names)
+    assert any(n.startswith("ddw") for n in names) and any(n.startswith("scale") for n in names), names

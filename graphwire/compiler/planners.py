@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ParameterError, ShapeError
 from ..graph import EDGE_CHECKS, NODE_CHECKS, SCHEMA_VERSION, generations, node_attr, sort_key, validate
 from ..ops.registry import get_op
-from .plan import SPARSE_DENSITY, NodePlan, Plan, group_steps, make_block, module_key
+from .plan import SPARSE_DENSITY, NodePlan, Plan, SourceBlock, group_steps, make_block, module_key
 
 __all__ = ["build_plan", "PLANNERS", "check_sparse_density"]
 
@@ -330,8 +330,15 @@ def _interval_plan(G, *, in_channels, channels, default_op, output_op, dims, spa
                 us = np.asarray(steps[s].nodes, np.int64)
                 inside = (us[None, :] >= lo[vs][:, None]) & (us[None, :] < hi[vs][:, None])
                 eid = t_start[us][None, :] + (vs[:, None] - slo[us][None, :])
-                gi, ji = np.nonzero(inside)
-                st.sources.append(make_block(s, st.size, len(us), gi, ji, eid[gi, ji], E, sparse_density))
+                G_, J_ = inside.shape
+                if (G_ == 1 and J_ == 1) or int(inside.sum()) >= sparse_density * G_ * J_:  # dense: as is
+                    idx = np.where(inside, eid, E)
+                    single = int(idx[0, 0]) if G_ == 1 and J_ == 1 else None
+                    st.sources.append(SourceBlock(step=s, edge_index=idx, single=single))
+                else:  # nonzero is row-major: already sorted by (target, source) slot
+                    gi, ji = np.nonzero(inside)
+                    st.sources.append(SourceBlock(step=s, edge_index=None, single=None, tgt=gi.astype(np.int64),
+                                                  src=ji.astype(np.int64), eid=eid[gi, ji].astype(np.int64)))
         else:
             base, off = {}, 0
             for s in src_steps:
