@@ -53,9 +53,10 @@ class NodePlan:
 # Density (edges / (G * J)) below which a source block is stored as an edge list and aggregated
 # by gather/scatter (index_select + index_add_) instead of a dense block GEMM. Measured by
 # ``benchmarks/sparse_threshold.py`` (forward + backward of one block, batch 16, C = 8, 1 thread,
-# the shared 2-core CPU of this project; benchmarks/results/sparse_threshold-cpu.json): dense starts
-# to win at density ~0.05 for 64 x 64 blocks, ~0.03 at 256 x 256 and ~0.015 at 1024 x 1024. The
-# large blocks are where the choice costs most, so their crossover is the default.
+# the shared 2-core CPU of this project; benchmarks/results/sparse_threshold-cpu.json): the dense
+# GEMM first wins at density 0.05 for 64 x 64 and 256 x 256 blocks and at 0.02 for 1024 x 1024
+# (where sparse is still 0.70x dense at 0.01). Large blocks are where the choice costs most, so the
+# default sits just under their crossover.
 SPARSE_DENSITY = 0.015
 
 
