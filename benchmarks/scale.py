@@ -32,8 +32,8 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
-import graphwire as gw  # noqa: E402
-from _common import machine, save  # noqa: E402
+import graphwire as gw
+from _common import machine, save
 
 COSTS = ("generate", "compile", "step_batched", "step_reference", "step_handwritten", "write_back", "prune",
          "json_roundtrip", "peak_rss_mb")

@@ -21,8 +21,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import graphwire as gw  # noqa: E402
-from _common import interleaved, save  # noqa: E402
+import graphwire as gw
+from _common import interleaved, save
 
 
 def dense_fn(c: torch.Tensor, y: torch.Tensor, G: int):
