@@ -9,6 +9,7 @@ interleaved; the node ops are left out (they cost the same either way). The cros
 first density where the dense path wins. Results: benchmarks/results/sparse_threshold-<device>.json.
 
     python benchmarks/sparse_threshold.py [--device cpu] [--quick] [--threads 1]
+    python benchmarks/sparse_threshold.py --er 10000   # a whole step of ER(10k): all dense vs default
 """
 
 from __future__ import annotations
@@ -72,6 +73,32 @@ def torch_sparse_fn(coef: torch.Tensor, y: torch.Tensor, G: int, tgt, src, eid):
     return run
 
 
+def graph_ab(n: int, device: torch.device, repeats: int) -> dict:
+    """A whole training step of ER(n, 4/n) (scale.py's graph), all blocks dense against the default."""
+    import graphwire as gw
+    from scale import generate
+
+    G, _ = generate("er", n)
+    x = torch.randn(16, 8, device=device)
+    fns = {}
+    for name, d in (("all_dense", 0.0), ("default", gw.compiler.plan.SPARSE_DENSITY)):
+        torch.manual_seed(0)
+        net = gw.compile(G, in_channels=8, channels=8, default_op="linear", dims=0, wiring="sigmoid",
+                         sparse_density=d).to(device)
+        fns[name] = step_fn(net, x)
+    t = interleaved(fns, device, repeats=repeats, warmup=1)
+    print(f"ER({n}) step: all dense {t['all_dense']:.2f} s, default {t['default']:.2f} s "
+          f"({t['all_dense'] / t['default']:.2f}x faster)")
+    return {"n": n, "edges": G.number_of_edges(), "seconds": t}
+
+
+def step_fn(net, x):
+    def run():
+        net.zero_grad(set_to_none=True)
+        net(x).square().mean().backward()
+    return run
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
@@ -79,9 +106,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--er", type=int, default=0, help="only the whole-step A/B on ER(N, 4/N)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     device = torch.device(a.device)
+    if a.er:
+        return graph_ab(a.er, device, 3)
     sizes = [64, 256] if a.quick else [64, 256, 1024]
     densities = [0.01, 0.05, 0.2] if a.quick else [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4]
     rows, crossover = [], {}
