@@ -113,14 +113,18 @@ class Step:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The step's index arrays by name (the module registers each as a buffer)."""
-        named = {f"src{j}": sb.edge_index for j, sb in enumerate(self.sources) if sb.edge_index is not None}
-        sparse = [sb for sb in self.sources if sb.edge_index is None]
+        named: dict[str, np.ndarray] = {}
+        tgts, eids = [], []
         for j, sb in enumerate(self.sources):
-            if sb.edge_index is None:
+            if sb.edge_index is not None:
+                named[f"src{j}"] = sb.edge_index
+            elif sb.src is not None and sb.tgt is not None and sb.eid is not None:
                 named[f"src{j}_s"] = sb.src
-        if sparse:  # the step's sparse blocks together: one multiply and one index_add_
-            named["sp_t"] = np.concatenate([sb.tgt for sb in sparse])
-            named["sp_e"] = np.concatenate([sb.eid for sb in sparse])
+                tgts.append(sb.tgt)
+                eids.append(sb.eid)
+        if tgts:  # the step's sparse blocks together: one multiply and one index_add_
+            named["sp_t"] = np.concatenate(tgts)
+            named["sp_e"] = np.concatenate(eids)
         if self.gather_index is not None and self.gather_edges is not None:
             named.update(gidx=self.gather_index, gedge=self.gather_edges)
         return named
