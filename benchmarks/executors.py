@@ -95,7 +95,7 @@ def bench_edge_sets(device, repeats, quick):
     return rows
 
 
-def compiled_variants(net: nn.Module, device: torch.device) -> tuple[dict, dict]:
+def compiled_variants(net: nn.Module, x: torch.Tensor, device: torch.device) -> tuple[dict, dict]:
     """``torch.compile`` of the batched net (inductor; also mode="reduce-overhead" on CUDA), with
     the seconds its first call (the compilation) took, or the error when it cannot compile here."""
     import time
@@ -108,8 +108,7 @@ def compiled_variants(net: nn.Module, device: torch.device) -> tuple[dict, dict]
         try:
             cm = torch.compile(net, **kw)
             t = time.perf_counter()
-            run = step(cm, torch.randn(2, net.in_channels, 16, 16, device=device))
-            run()
+            step(cm, x)()  # the timed input itself: no recompilation for a new shape later
             info[name] = {"first_call_s": time.perf_counter() - t}
             fns[name] = cm
         except Exception as exc:  # no C++ toolchain, unsupported op...: say so in the results
@@ -127,7 +126,7 @@ def bench_randwire(device, repeats, quick, size=None, torch_compile=False):
     ref.load_state_dict(net.state_dict())
     x = torch.randn(B, C, S, S, device=device)
     fns = {"batched": step(net, x), "reference": step(ref, x)}
-    compiled, info = compiled_variants(net, device) if torch_compile else ({}, {})
+    compiled, info = compiled_variants(net, x, device) if torch_compile else ({}, {})
     fns.update({name: step(cm, x) for name, cm in compiled.items()})
     t = interleaved(fns, device, repeats=repeats)
     return {"graph": f"WS({n}, 4, 0.75) seed 1", "nodes": G.number_of_nodes(), "edges": G.number_of_edges(),
