@@ -166,6 +166,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     ap.add_argument("--plot", default=None, help="plot path (default docs/scale[-quick].png)")
+    ap.add_argument("--merge", action="store_true",
+                    help="add this run's rows to the saved results (same family and size replaced), refit, replot")
+    ap.add_argument("--rows-from", default=None,
+                    help="take the rows from a log of '--one' runs (its RESULT lines) instead of running")
     ap.add_argument("--one", nargs=2, metavar=("FAMILY", "N"), help=argparse.SUPPRESS)
     ap.add_argument("--no-reference", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -175,8 +179,11 @@ def main(argv=None) -> dict:
         return r
     sizes = a.sizes or ([300, 1000] if a.quick else [1000, 3000, 10000, 30000, 100000])
     sizes = [s for s in sizes if s <= a.max_nodes]
-    rows = []
+    rows: list[dict] = []
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    if a.rows_from:
+        rows = [json.loads(line[7:]) for line in Path(a.rows_from).read_text().splitlines() if line.startswith("RESULT ")]
+        sizes = []
     for fam in a.families:
         reference = True
         for n in sizes:
@@ -199,21 +206,29 @@ def main(argv=None) -> dict:
                   f"(batched/hand {r['batched_over_handwritten']:.2f}) write_back {r['write_back']:.2f}s "
                   f"prune {r['prune']:.2f}s json {r['json_roundtrip']:.2f}s peak {r['peak_rss_mb']:.0f} MB",
                   flush=True)
+    name = "scale" + ("-quick" if a.quick else "")
+    device = torch.device(a.device)
+    if a.merge:
+        old = Path(a.out or HERE / "results") / f"{name}-{'cuda' if device.type == 'cuda' else 'cpu'}.json"
+        if old.exists():
+            new = {(r["family"], r["n"]) for r in rows}
+            prior = json.loads(old.read_text())["results"]["rows"]
+            rows = sorted([r for r in prior if (r["family"], r["n"]) not in new] + rows,
+                          key=lambda r: (r["family"], r["n"]))
     ok = [r for r in rows if "error" not in r]
     slopes: dict = {}
-    for fam in a.families:
+    families = sorted({r["family"] for r in ok}) or a.families
+    for fam in families:
         rs = [r for r in ok if r["family"] == fam]
         for key in COSTS:
             slopes[f"{fam}/{key}/nodes"] = slope([r["nodes"] for r in rs], [r.get(key) for r in rs])
             slopes[f"{fam}/{key}/edges"] = slope([r["edges"] for r in rs], [r.get(key) for r in rs])
     print("fitted log-log slopes (cost ~ size^slope):")
-    for fam in a.families:
+    for fam in families:
         for key in COSTS:
             sn, se = slopes[f"{fam}/{key}/nodes"], slopes[f"{fam}/{key}/edges"]
             if sn is not None:
                 print(f"  {fam:3s} {key:18s} vs nodes {sn:5.2f}  vs edges {se:5.2f}")
-    name = "scale" + ("-quick" if a.quick else "")
-    device = torch.device(a.device)
     results = {"rows": rows, "slopes": slopes, "threads": a.threads, "batch": 16, "channels": 8,
                "sparse_density": gw.compiler.plan.SPARSE_DENSITY, "machine": machine(device)}
     print("saved", save(name, results, device, a.out))
