@@ -183,10 +183,11 @@ def test_state_dict_round_trip_and_stable_names():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("wiring", ["static", "sigmoid"])
-def test_torch_compile_fullgraph(wiring):
+@pytest.mark.parametrize("wiring,density", [("static", 0.015), ("sigmoid", 0.015), ("sigmoid", 1.0)])
+def test_torch_compile_fullgraph(wiring, density):
     G = gw.generators.watts_strogatz(8, 4, 0.75, seed=0)
-    net = gw.compile(G, in_channels=3, channels=4, wiring=wiring)
+    net = gw.compile(G, in_channels=3, channels=4, wiring=wiring, sparse_density=density)
+    assert any(sb.sparse for st in net.plan.steps for sb in st.sources) == (density == 1.0)
     x = torch.randn(2, 3, 6, 6)
     eager = net(x)
     compiled = torch.compile(net, fullgraph=True, backend="aot_eager")
