@@ -5,11 +5,13 @@
 2. A RandWire stage, WS(32, 4, 0.75) at C=78 (separable-conv nodes, sigmoid gates), batch 32,
    32x32 inputs: batched vs reference executor on the same module; and the same stage with
    small nodes (C=16, batch 8, 16x16), where per-node overhead rather than bandwidth dominates.
+   Both also ``torch.compile``'d (inductor; and mode="reduce-overhead" on CUDA) unless --quick
+   or --torch-compile off; its first call (the compilation) is reported apart.
 
 All variants are timed round-robin in one run; medians are reported. Results are printed as a
 table and saved to benchmarks/results/executors-<device>.json with the machine named.
 
-    python benchmarks/executors.py [--device cuda] [--repeats 5] [--quick]
+    python benchmarks/executors.py [--device cuda] [--repeats 5] [--quick] [--torch-compile auto|on|off]
 """
 
 from __future__ import annotations
@@ -93,7 +95,29 @@ def bench_edge_sets(device, repeats, quick):
     return rows
 
 
-def bench_randwire(device, repeats, quick, size=None):
+def compiled_variants(net: nn.Module, x: torch.Tensor, device: torch.device) -> tuple[dict, dict]:
+    """``torch.compile`` of the batched net (inductor; also mode="reduce-overhead" on CUDA), with
+    the seconds its first call (the compilation) took, or the error when it cannot compile here."""
+    import time
+
+    modes = {"torch.compile": {}}
+    if device.type == "cuda":
+        modes["torch.compile reduce-overhead"] = {"mode": "reduce-overhead"}
+    fns, info = {}, {}
+    for name, kw in modes.items():
+        try:
+            cm = torch.compile(net, **kw)
+            t = time.perf_counter()
+            step(cm, x)()  # the timed input itself: no recompilation for a new shape later
+            info[name] = {"first_call_s": time.perf_counter() - t}
+            fns[name] = cm
+        except Exception as exc:  # no C++ toolchain, unsupported op...: say so in the results
+            info[name] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
+            print(f"{name}: not timed ({info[name]['error']})")
+    return fns, info
+
+
+def bench_randwire(device, repeats, quick, size=None, torch_compile=False):
     n, C, B, S = size or ((16, 32, 8, 16) if quick else (32, 78, 32, 32))
     G = gw.generators.watts_strogatz(n, 4, 0.75, seed=1)
     net = gw.compile(G, in_channels=C, channels=C, default_op="sepconv", wiring="sigmoid").to(device)
@@ -101,10 +125,14 @@ def bench_randwire(device, repeats, quick, size=None):
                      executor="reference").to(device)
     ref.load_state_dict(net.state_dict())
     x = torch.randn(B, C, S, S, device=device)
-    t = interleaved({"batched": step(net, x), "reference": step(ref, x)}, device, repeats=repeats)
+    fns = {"batched": step(net, x), "reference": step(ref, x)}
+    compiled, info = compiled_variants(net, x, device) if torch_compile else ({}, {})
+    fns.update({name: step(cm, x) for name, cm in compiled.items()})
+    t = interleaved(fns, device, repeats=repeats)
     return {"graph": f"WS({n}, 4, 0.75) seed 1", "nodes": G.number_of_nodes(), "edges": G.number_of_edges(),
             "steps": len(net.plan.steps), "channels": C, "batch": B, "size": S, "seconds": t,
-            "reference_over_batched": t["reference"] / t["batched"]}
+            "reference_over_batched": t["reference"] / t["batched"], "torch_compile": info,
+            **{f"{k}_over_batched": t[k] / t["batched"] for k in compiled}}
 
 
 def main(argv=None) -> dict:
@@ -113,12 +141,15 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not for the README)")
     p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
+    p.add_argument("--torch-compile", choices=("auto", "on", "off"), default="auto",
+                   help="time torch.compile'd RandWire stages too (auto: unless --quick)")
     a = p.parse_args(argv)
+    tc = a.torch_compile == "on" or (a.torch_compile == "auto" and not a.quick)
     device = torch.device(a.device)
     torch.manual_seed(0)
     rows = bench_edge_sets(device, a.repeats, a.quick)
-    rw = bench_randwire(device, a.repeats, a.quick)
-    rw_small = bench_randwire(device, a.repeats, a.quick, size=(32, 16, 8, 16))
+    rw = bench_randwire(device, a.repeats, a.quick, torch_compile=tc)
+    rw_small = bench_randwire(device, a.repeats, a.quick, size=(32, 16, 8, 16), torch_compile=tc)
     print(f"device: {device} | torch {torch.__version__} | threads {torch.get_num_threads()}")
     print(f"{'graph':<22}{'batched ms':>12}{'reference ms':>14}{'hand ms':>10}{'batched/hand':>14}{'ref/batched':>13}")
     for r in rows:
@@ -130,6 +161,10 @@ def main(argv=None) -> dict:
         label = f"WS32 C={r['channels']} B={r['batch']} {r['size']}px"
         print(f"{label:<22}{s['batched'] * 1e3:>12.1f}{s['reference'] * 1e3:>14.1f}{'-':>10}"
               f"{'-':>14}{r['reference_over_batched']:>13.2f}")
+        for k in r["seconds"]:
+            if k.startswith("torch.compile"):
+                print(f"{'  ' + k:<22}{s[k] * 1e3:>12.1f}   ({r[k + '_over_batched']:.2f}x batched; first call "
+                      f"{r['torch_compile'][k]['first_call_s']:.1f} s)")
     results = {"edge_sets": rows, "randwire_stage": rw, "randwire_stage_small_nodes": rw_small,
                "repeats": a.repeats, "quick": a.quick}
     if not a.quick or a.out:

@@ -4,11 +4,12 @@ import io as _io
 import random
 
 import networkx as nx
+import numpy as np
 import pytest
 import torch
 
 import graphwire as gw
-from graphwire.errors import ParameterError, ShapeError, UnknownOpError, WiringError
+from graphwire.errors import GraphError, ParameterError, ShapeError, UnknownOpError, WiringError
 
 from _graphs import FAMILIES, compare_executors, decorate, family_graph, randomise_batchnorm
 
@@ -182,10 +183,11 @@ def test_state_dict_round_trip_and_stable_names():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("wiring", ["static", "sigmoid"])
-def test_torch_compile_fullgraph(wiring):
+@pytest.mark.parametrize("wiring,density", [("static", 0.015), ("sigmoid", 0.015), ("sigmoid", 1.0)])
+def test_torch_compile_fullgraph(wiring, density):
     G = gw.generators.watts_strogatz(8, 4, 0.75, seed=0)
-    net = gw.compile(G, in_channels=3, channels=4, wiring=wiring)
+    net = gw.compile(G, in_channels=3, channels=4, wiring=wiring, sparse_density=density)
+    assert any(sb.sparse for st in net.plan.steps for sb in st.sources) == (density == 1.0)
     x = torch.randn(2, 3, 6, 6)
     eager = net(x)
     compiled = torch.compile(net, fullgraph=True, backend="aot_eager")
@@ -297,3 +299,116 @@ def test_prune_and_write_back_share_nothing_mutable_with_their_input():
     H = net.write_back()
     H.edges[u, v]["op_weights"]["skip"] = 7.0
     assert net.graph.edges[u, v]["op_weights"]["skip"] == 0.5
+
+
+# ---- sparse aggregation (issue 11): edge-list blocks against the oracle
+
+_SPARSE_WIRINGS = [("static", {}), ("sigmoid", {}), ("sigmoid", {"per_channel": True}), ("l0", {}), ("ddw", {}),
+                   ("masked", {})]
+
+
+def _blocks(net):
+    blocks = [sb for st in net.plan.steps for sb in st.sources]
+    return sum(sb.sparse for sb in blocks), sum(not sb.sparse for sb in blocks)
+
+
+@pytest.mark.parametrize("graph", ["sparse", "dense", "mixed"])
+@pytest.mark.parametrize("wiring,opts", _SPARSE_WIRINGS)
+def test_sparse_dense_and_mixed_aggregation_match_the_reference(graph, wiring, opts):
+    """Per-edge, per-channel and per-sample coefficients, closing edges (l0, masks): the sparse
+    path, the dense path and graphs mixing them give the oracle's outputs, gradients and BN stats."""
+    if graph == "sparse":    # every multi-node block an edge list
+        G, density = gw.generators.erdos_renyi(24, 0.15, seed=2), 1.0
+    elif graph == "dense":   # every block a GEMM
+        G, density = gw.generators.layered([4, 5, 5, 1], density=0.5, seed=1), 0.0
+    else:                    # some of each
+        G, density = gw.generators.stack(gw.generators.erdos_renyi, 2, seed=3, n=12, p=0.3), 0.4
+    torch.manual_seed(0)
+    net = gw.compile(G, in_channels=3, channels=4, default_op="linear", dims=0,
+                     wiring="sigmoid" if wiring == "masked" else wiring, sparse_density=density, **opts)
+    sparse, dense = _blocks(net)
+    assert {"sparse": sparse >= 3 * dense,  # only full blocks stay dense
+            "dense": sparse == 0, "mixed": sparse > 0 and dense > sparse // 4}[graph], (sparse, dense)
+    randomise_batchnorm(net, 0, gates=1.5)
+    if wiring == "masked":
+        edges = list(G.edges)
+        net.mask_edges(random.Random(0).sample(edges, len(edges) // 3))
+    net.double()
+    compare_executors(net, torch.randn(5, 3, dtype=torch.float64), 1e-9, seed=0)
+
+
+def test_sparse_aggregation_on_images_matches_the_reference():
+    G = gw.generators.erdos_renyi(10, 0.3, seed=4)
+    net = gw.compile(G, in_channels=2, channels=3, wiring="sigmoid", sparse_density=1.0)
+    assert _blocks(net)[0] > 0
+    _randomise(net, 0)
+    compare_executors(net.double(), torch.randn(2, 2, 5, 5, dtype=torch.float64), 1e-9)
+
+
+def test_sparse_blocks_hold_their_edges_not_a_matrix():
+    """ER(1000) at the default threshold: blocks are edge lists and the plan's index memory grows
+    with the edges (the dense [G, J] blocks held ~0.5M entries for its ~4.3k edges)."""
+    G = gw.generators.erdos_renyi(1000, 0.0086, seed=1)
+    plan, _ = gw.compiler.planners.build_plan(G, in_channels=8, channels=8, default_op="linear", dims=0)
+    sparse = [sb for st in plan.steps for sb in st.sources if sb.sparse]
+    assert sparse and all(len(sb.tgt) == len(sb.src) == len(sb.eid) for sb in sparse)
+    entries = sum(a.size for st in plan.steps for a in st.arrays().values())
+    dense, _ = gw.compiler.planners.build_plan(G, in_channels=8, channels=8, default_op="linear", dims=0,
+                                               sparse_density=0.0)
+    assert all(sb.edge_index is not None for st in dense.steps for sb in st.sources)
+    assert entries * 5 < sum(a.size for st in dense.steps for a in st.arrays().values())
+    covered = np.sort(np.concatenate([sb.eid if sb.sparse else sb.edge_index[sb.edge_index < len(plan.edges)]
+                                      for st in plan.steps for sb in st.sources]))
+    assert np.array_equal(covered, np.arange(len(plan.edges)))  # every edge in exactly one block
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "0.1", True, None, float("nan")])
+def test_sparse_density_out_of_range_names_the_option(bad):
+    with pytest.raises(ParameterError, match="sparse_density"):
+        gw.compile(gw.generators.chain(2), in_channels=2, channels=2, sparse_density=bad)
+
+
+def test_a_graph_too_large_for_memory_fails_early_with_an_estimate():
+    G = gw.generators.chain(3)
+    with pytest.raises(GraphError, match=r"needs about [0-9.]+ GiB .* this machine has"):
+        gw.compile(G, in_channels=2, channels=2**21, default_op="linear", dims=0)
+
+
+def test_interval_and_general_planners_agree_on_sparse_blocks():
+    """A sparse layered graph: both planners store the same edge lists (same state, same plan)."""
+    from graphwire.compiler.planners import build_plan
+
+    G = nx.DiGraph()  # a band: hidden node 40 + i reads inputs i-1..i+1 (density ~0.07), one output
+    G.add_nodes_from(range(40), role="input")
+    G.add_nodes_from(range(40, 80))
+    G.add_node(80, role="output")
+    G.add_edges_from((j, 40 + i) for i in range(40) for j in range(max(0, i - 1), min(40, i + 2)))
+    G.add_edges_from((v, 80) for v in range(40, 80))
+    kw = dict(in_channels=2, channels=2, dims=0, default_op="linear", sparse_density=0.1)
+    a, _ = build_plan(G, planner="interval", **kw)
+    b, _ = build_plan(G, planner="general", **kw)
+    sa = [sb for st in a.steps for sb in st.sources]
+    sb_ = [sb for st in b.steps for sb in st.sources]
+    assert any(x.sparse for x in sa) and [x.sparse for x in sa] == [y.sparse for y in sb_]
+    for x, y in zip(sa, sb_):
+        for f in ("edge_index", "tgt", "src", "eid"):
+            assert (getattr(x, f) is None) == (getattr(y, f) is None)
+            if getattr(x, f) is not None:
+                assert np.array_equal(getattr(x, f), getattr(y, f))
+
+
+@pytest.mark.slow
+def test_gpu_check_script_runs_on_cpu(tmp_path):
+    """scripts/gpu-check.sh end to end in its CI-sized CPU form, writing every benchmark's JSON."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(["bash", str(root / "scripts" / "gpu-check.sh"), "--device", "cpu", "--out", str(tmp_path)],
+                         cwd=root, capture_output=True, text=True, timeout=900,
+                         env={**__import__("os").environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    names = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert any(n.startswith("executors") for n in names) and any(n.startswith("dnw") for n in names)
+    assert any(n.startswith("ddw") for n in names) and any(n.startswith("scale") for n in names), names

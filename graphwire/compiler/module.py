@@ -9,6 +9,7 @@ The plan (what) is inert data; the :class:`Runtime` holds what an executor reads
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any, Sequence
 
@@ -17,13 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ParameterError, ShapeError
+from ..errors import GraphError, ParameterError, ShapeError
 from ..graph import assign_roles, copy_graph, meta
 from ..ops.registry import build_op, known_ops
 from ..wiring.base import Wiring
 from ..wiring.registry import make_wiring
 from ..wiring.routing import Routing
-from .plan import Plan
+from .plan import SPARSE_DENSITY, Plan
 from .planners import build_plan
 
 __all__ = ["WiredNet", "Runtime", "compile", "wired_core", "check_input"]
@@ -249,6 +250,38 @@ def _after_load(module: WiredNet, keys) -> None:
     module.runtime.sync_mask()
 
 
+_NODE_OVERHEAD = 8192  # bytes of Python/nn.Module bookkeeping per node module (measured order)
+_PARAMLESS = ("identity", "channel")
+
+
+def estimate_bytes(plan: Plan) -> int:
+    """A lower-end estimate of what compiling ``plan`` allocates: node parameters (at least one
+    ``in x out`` matrix per op with weights), the index buffers, the edge coefficients and the
+    per-module bookkeeping."""
+    item = torch.empty((), dtype=torch.get_default_dtype()).element_size()
+    params = sum(nd.in_ch * nd.out_ch for nd in plan.nodes if nd.op not in _PARAMLESS)
+    index = sum(a.nbytes for st in plan.steps for a in st.arrays().values())
+    return item * params + index + 4 * item * len(plan.edges) + _NODE_OVERHEAD * len(plan.nodes)
+
+
+def available_bytes() -> int | None:
+    """Physical memory of this machine (None where the OS does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(plan: Plan) -> None:
+    """Fail early, with an estimate, for a graph that cannot fit in memory (instead of a
+    MemoryError deep inside torch)."""
+    need, have = estimate_bytes(plan), available_bytes()
+    if have is not None and need > have:
+        raise GraphError(f"the graph needs about {need / 2**30:.1f} GiB to compile ({len(plan.nodes)} nodes, "
+                         f"{len(plan.edges)} edges, {sum(nd.in_ch * nd.out_ch for nd in plan.nodes):.3g} weights) "
+                         f"but this machine has {have / 2**30:.1f} GiB; use fewer or narrower nodes")
+
+
 def wired_core(model: nn.Module) -> WiredNet | None:
     """The :class:`WiredNet` inside ``model`` (itself, ``model.wired``, or the first submodule)."""
     if isinstance(model, WiredNet):
@@ -265,7 +298,7 @@ def wired_core(model: nn.Module) -> WiredNet | None:
 def compile(G: nx.DiGraph, *, in_channels: int, channels: int | None = None, default_op: str = "conv",
             output_op: str | None = "identity", dims: int = 2, wiring: Any = "static",
             executor: str = "batched", resize: str = "area", op_options: dict | None = None,
-            init_from: nn.Module | None = None, **options) -> WiredNet:
+            init_from: nn.Module | None = None, sparse_density: float = SPARSE_DENSITY, **options) -> WiredNet:
     """Compile a graph into a :class:`WiredNet` (a plain ``nn.Module``).
 
     ``in_channels``: channels of the network input, fed to every input node. ``channels``: default
@@ -277,7 +310,11 @@ def compile(G: nx.DiGraph, *, in_channels: int, channels: int | None = None, def
     ``resize``: how inputs of different spatial size meet (``"area"`` or ``"bilinear"``, to the
     smallest). ``op_options``: ``{op name: {option: value}}`` for the node ops. ``init_from``: a
     network whose node parameters (by label) and edge parameters (by ``(u, v)``) are carried over,
-    e.g. after pruning. The network keeps a frozen copy of ``G``.
+    e.g. after pruning. ``sparse_density``: source blocks of ``sum`` nodes sparser than this
+    (edges / (targets x sources), in [0, 1]) are aggregated edge by edge (gather + ``index_add_``,
+    O(edges) memory) instead of by a dense block matmul; the default was measured (README,
+    Benchmarks). The network keeps a frozen copy of ``G``; a graph whose estimated size exceeds the
+    machine's memory raises a :class:`~graphwire.errors.GraphError` before anything is allocated.
 
     A plain ``nx.DiGraph`` works as it is: when no node has a ``role``, sources become inputs and
     sinks outputs (:func:`graphwire.assign_roles`); labels may be any hashable (tuples from
@@ -290,13 +327,14 @@ def compile(G: nx.DiGraph, *, in_channels: int, channels: int | None = None, def
     """
     return _compile(G, copy=True, in_channels=in_channels, channels=channels, default_op=default_op,
                     output_op=output_op, dims=dims, wiring=wiring, executor=executor, resize=resize,
-                    op_options=op_options, init_from=init_from, stacklevel=3, **options)
+                    op_options=op_options, init_from=init_from, stacklevel=3, sparse_density=sparse_density,
+                    **options)
 
 
 def _compile(G: nx.DiGraph, *, copy: bool, in_channels: int, channels: int | None = None, default_op: str = "conv",
              output_op: str | None = "identity", dims: int = 2, wiring: Any = "static", executor: str = "batched",
              resize: str = "area", op_options: dict | None = None, init_from: nn.Module | None = None,
-             stacklevel: int = 3, **options) -> WiredNet:
+             stacklevel: int = 3, sparse_density: float = SPARSE_DENSITY, **options) -> WiredNet:
     """``compile``; ``copy=False`` freezes ``G`` itself instead of a copy (for graphs a model
     builder made and nobody else holds: a DNW candidate graph can have millions of edges)."""
     if resize not in ("area", "bilinear"):
@@ -316,7 +354,8 @@ def _compile(G: nx.DiGraph, *, copy: bool, in_channels: int, channels: int | Non
     if isinstance(G, nx.DiGraph) and not any("role" in d for _, d in G.nodes(data=True)):
         G, copy = assign_roles(G), False  # a plain DiGraph: sources are inputs, sinks outputs
     plan, edge_data = build_plan(G, in_channels=in_channels, channels=channels, default_op=default_op,
-                                 output_op=output_op, dims=dims)
+                                 output_op=output_op, dims=dims, sparse_density=sparse_density)
+    check_memory(plan)
     w = make_wiring(wiring, plan, edge_data, options)
     frozen = copy_graph(G) if copy else G
     net = WiredNet(plan, w, frozen, executor=executor, resize=resize, op_options=op_options)

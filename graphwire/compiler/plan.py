@@ -16,7 +16,7 @@ from typing import Hashable, Iterable
 
 import numpy as np
 
-__all__ = ["NodePlan", "SourceBlock", "Step", "Plan", "group_steps", "module_key"]
+__all__ = ["NodePlan", "SourceBlock", "Step", "Plan", "group_steps", "module_key", "make_block", "SPARSE_DENSITY"]
 
 
 def module_key(label: Hashable) -> str:
@@ -50,13 +50,48 @@ class NodePlan:
     stage: Hashable = 0
 
 
+# Density (edges / (G * J)) below which a source block is stored as an edge list and aggregated
+# by gather/scatter (index_select + index_add_) instead of a dense block GEMM. Measured by
+# ``benchmarks/sparse_threshold.py`` (forward + backward of one block, batch 16, C = 8, 1 thread,
+# the shared 2-core CPU of this project; benchmarks/results/sparse_threshold-cpu.json): the dense
+# GEMM first wins at density 0.05 for 64 x 64 and 256 x 256 blocks and at 0.02 for 1024 x 1024
+# (where sparse is still 0.70x dense at 0.01). Large blocks are where the choice costs most, so the
+# default sits just under their crossover.
+SPARSE_DENSITY = 0.015
+
+
 @dataclass
 class SourceBlock:
-    """All edges from one source step into one target step, as a ``[G_target, J_source]``
-    edge-id matrix (the value ``E`` marks "no edge")."""
+    """All edges from one source step into one target step.
+
+    Dense (``edge_index`` set): a ``[G_target, J_source]`` edge-id matrix, the value ``E`` marking
+    "no edge". Sparse (``edge_index`` None): the edge list ``tgt`` (target slots), ``src`` (source
+    slots) and ``eid`` (edge ids), sorted by (target, source) slot -- O(edges) memory."""
     step: int
-    edge_index: np.ndarray
+    edge_index: np.ndarray | None
     single: int | None  # the edge id when the block is one edge between single nodes
+    tgt: np.ndarray | None = None
+    src: np.ndarray | None = None
+    eid: np.ndarray | None = None
+
+    @property
+    def sparse(self) -> bool:
+        return self.edge_index is None
+
+
+def make_block(step: int, G: int, J: int, tgt: np.ndarray, src: np.ndarray, eid: np.ndarray, E: int,
+               threshold: float) -> SourceBlock:
+    """A source block from its edge list: dense when its density ``len(eid) / (G * J)`` is at least
+    ``threshold``, else kept as the (sorted) edge list."""
+    order = np.lexsort((src, tgt))
+    tgt, src, eid = (np.ascontiguousarray(a[order], np.int64) for a in (tgt, src, eid))
+    if G == 1 and J == 1:
+        return SourceBlock(step=step, edge_index=eid.reshape(1, 1), single=int(eid[0]))
+    if len(eid) >= threshold * G * J:
+        idx = np.full((G, J), E, np.int64)
+        idx[tgt, src] = eid
+        return SourceBlock(step=step, edge_index=idx, single=None)
+    return SourceBlock(step=step, edge_index=None, single=None, tgt=tgt, src=src, eid=eid)
 
 
 @dataclass
@@ -78,7 +113,18 @@ class Step:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The step's index arrays by name (the module registers each as a buffer)."""
-        named = {f"src{j}": sb.edge_index for j, sb in enumerate(self.sources)}
+        named: dict[str, np.ndarray] = {}
+        tgts, eids = [], []
+        for j, sb in enumerate(self.sources):
+            if sb.edge_index is not None:
+                named[f"src{j}"] = sb.edge_index
+            elif sb.src is not None and sb.tgt is not None and sb.eid is not None:
+                named[f"src{j}_s"] = sb.src
+                tgts.append(sb.tgt)
+                eids.append(sb.eid)
+        if tgts:  # the step's sparse blocks together: one multiply and one index_add_
+            named["sp_t"] = np.concatenate(tgts)
+            named["sp_e"] = np.concatenate(eids)
         if self.gather_index is not None and self.gather_edges is not None:
             named.update(gidx=self.gather_index, gedge=self.gather_edges)
         return named

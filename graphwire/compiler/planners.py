@@ -20,9 +20,9 @@ import numpy as np
 from ..errors import ParameterError, ShapeError
 from ..graph import EDGE_CHECKS, NODE_CHECKS, SCHEMA_VERSION, generations, node_attr, sort_key, validate
 from ..ops.registry import get_op
-from .plan import NodePlan, Plan, SourceBlock, group_steps, module_key
+from .plan import SPARSE_DENSITY, NodePlan, Plan, SourceBlock, group_steps, make_block, module_key
 
-__all__ = ["build_plan", "PLANNERS"]
+__all__ = ["build_plan", "PLANNERS", "check_sparse_density"]
 
 PLANNERS = ("auto", "general", "interval")
 
@@ -37,24 +37,35 @@ def _check_args(in_channels, channels, dims) -> None:
 
 
 def build_plan(G: nx.DiGraph, *, in_channels: int, channels: int | None = None, default_op: str = "conv",
-               output_op: str | None = "identity", dims: int = 2, planner: str = "auto") -> tuple[Plan, list[dict]]:
+               output_op: str | None = "identity", dims: int = 2, planner: str = "auto",
+               sparse_density: float = SPARSE_DENSITY) -> tuple[Plan, list[dict]]:
     """Validate ``G`` and plan it; returns ``(plan, edge_data)``, the attribute dicts of
     ``plan.edges``. ``planner``: ``"auto"`` (interval when it applies, else general), or one of
-    them explicitly (``"interval"`` raises when the graph is not an interval graph)."""
+    them explicitly (``"interval"`` raises when the graph is not an interval graph).
+    ``sparse_density``: source blocks of ``sum`` steps with fewer than this fraction of their
+    ``G x J`` entries as edges are kept as edge lists and aggregated by gather/scatter (0: always
+    dense; 1: sparse unless full)."""
     if planner not in PLANNERS:
         raise ParameterError(f"planner must be one of {list(PLANNERS)}, got {planner!r}")
     _check_args(in_channels, channels, dims)
+    check_sparse_density(sparse_density)
     if planner != "general":
         with _no_gc():
             built = _interval_plan(G, in_channels=in_channels, channels=channels, default_op=default_op,
-                                   output_op=output_op, dims=dims)
+                                   output_op=output_op, dims=dims, sparse_density=sparse_density)
         if built is not None:
             return built
         if planner == "interval":
             raise ParameterError("planner='interval' needs integer labels 0..N-1 where every node reads one "
                                  "contiguous range of labels below it (generators.layered graphs do)")
     return _general_plan(G, in_channels=in_channels, channels=channels, default_op=default_op,
-                         output_op=output_op, dims=dims)
+                         output_op=output_op, dims=dims, sparse_density=sparse_density)
+
+
+def check_sparse_density(value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise ParameterError(f"sparse_density must be a number in [0, 1] (the block density below which "
+                             f"aggregation is sparse), got {value!r}")
 
 
 @contextlib.contextmanager
@@ -80,7 +91,7 @@ def _channels(G, n, default, op):
 
 
 def _general_plan(G: nx.DiGraph, *, in_channels: int, channels: int | None, default_op: str,
-                  output_op: str | None, dims: int) -> tuple[Plan, list[dict]]:
+                  output_op: str | None, dims: int, sparse_density: float = SPARSE_DENSITY) -> tuple[Plan, list[dict]]:
     """Any valid DAG: per-node and per-edge Python, one pass each."""
     validate(G, any_labels=True)
     gens = generations(G)
@@ -128,21 +139,19 @@ def _general_plan(G: nx.DiGraph, *, in_channels: int, channels: int | None, defa
 
     steps = group_steps(nodes, ([pos[n] for n in gen] for gen in gens))
 
+    node_step = np.fromiter((nd.step for nd in nodes), np.int64, len(nodes))
+    node_slot = np.fromiter((nd.slot for nd in nodes), np.int64, len(nodes))
+    u_pos = np.fromiter((pos[u] for u, _ in edges), np.int64, E)
+    v_pos = np.fromiter((pos[v] for _, v in edges), np.int64, E)
+    sum_blocks = _edge_blocks(node_step[u_pos], node_slot[u_pos], node_step[v_pos], node_slot[v_pos])
     for st in steps:
         if st.is_input:
             continue
-        src_steps = sorted({nodes[p].step for q in st.nodes for p in nodes[q].preds})
         if st.agg == "sum":
-            for s in src_steps:
-                J = steps[s].size
-                idx = np.full((st.size, J), E, np.int64)
-                for g, q in enumerate(st.nodes):
-                    for p, e in zip(nodes[q].preds, nodes[q].in_edges):
-                        if nodes[p].step == s:
-                            idx[g, nodes[p].slot] = e
-                single = int(idx[0, 0]) if st.size == 1 and J == 1 else None
-                st.sources.append(SourceBlock(step=s, edge_index=idx, single=single))
+            for s, (tgt, src, eid) in sum_blocks.get(st.index, []):
+                st.sources.append(make_block(s, st.size, steps[s].size, tgt, src, eid, E, sparse_density))
         else:
+            src_steps = sorted({nodes[p].step for q in st.nodes for p in nodes[q].preds})
             offset, base = 0, {}
             for s in src_steps:
                 base[s] = offset
@@ -163,7 +172,23 @@ def _general_plan(G: nx.DiGraph, *, in_channels: int, channels: int | None, defa
     return plan, [G.edges[e] for e in edges]
 
 
-def _interval_plan(G, *, in_channels, channels, default_op, output_op, dims):
+def _edge_blocks(s_step: np.ndarray, s_slot: np.ndarray, t_step: np.ndarray, t_slot: np.ndarray) -> dict:
+    """Every edge (by id) grouped by (target step, source step), with array arithmetic:
+    ``{target step: [(source step, (target slots, source slots, edge ids)), ...]}``, source steps
+    ascending."""
+    eid = np.lexsort((s_step, t_step))
+    ts, ss = t_step[eid], s_step[eid]
+    cuts = np.flatnonzero((np.diff(ts) != 0) | (np.diff(ss) != 0)) + 1
+    starts = np.concatenate([[0], cuts]).tolist() if len(eid) else []
+    stops = np.concatenate([cuts, [len(eid)]]).tolist() if len(eid) else []
+    out: dict[int, list] = {}
+    for a, b in zip(starts, stops):
+        ids = eid[a:b]
+        out.setdefault(int(ts[a]), []).append((int(ss[a]), (t_slot[ids], s_slot[ids], ids)))
+    return out
+
+
+def _interval_plan(G, *, in_channels, channels, default_op, output_op, dims, sparse_density=SPARSE_DENSITY):
     """The plan :func:`_general_plan` would make, with array arithmetic, or None when ``G`` is not
     an (acceptable) interval graph; returns ``(plan, edge_data)``."""
     if not isinstance(G, nx.DiGraph) or G.is_multigraph() or G.number_of_nodes() == 0:
@@ -305,9 +330,15 @@ def _interval_plan(G, *, in_channels, channels, default_op, output_op, dims):
                 us = np.asarray(steps[s].nodes, np.int64)
                 inside = (us[None, :] >= lo[vs][:, None]) & (us[None, :] < hi[vs][:, None])
                 eid = t_start[us][None, :] + (vs[:, None] - slo[us][None, :])
-                idx = np.where(inside, eid, E)
-                single = int(idx[0, 0]) if st.size == 1 and len(us) == 1 else None
-                st.sources.append(SourceBlock(step=s, edge_index=idx, single=single))
+                G_, J_ = inside.shape
+                if (G_ == 1 and J_ == 1) or int(inside.sum()) >= sparse_density * G_ * J_:  # dense: as is
+                    idx = np.where(inside, eid, E)
+                    single = int(idx[0, 0]) if G_ == 1 and J_ == 1 else None
+                    st.sources.append(SourceBlock(step=s, edge_index=idx, single=single))
+                else:  # nonzero is row-major: already sorted by (target, source) slot
+                    gi, ji = np.nonzero(inside)
+                    st.sources.append(SourceBlock(step=s, edge_index=None, single=None, tgt=gi.astype(np.int64),
+                                                  src=ji.astype(np.int64), eid=eid[gi, ji].astype(np.int64)))
         else:
             base, off = {}, 0
             for s in src_steps:
