@@ -117,6 +117,14 @@ class DDWWiring(Wiring, Routing):
         self._last: _State | None = None
         self._build(plan)
 
+    def __getstate__(self) -> dict:
+        """Pickling and deepcopy leave out the last forward's coefficients (tensors of an autograd
+        graph) and a running recording."""
+        state = self.__dict__.copy()
+        state["_last"] = None
+        state["_recorder"] = None
+        return state
+
     # ------------------------------------------------------------------ structure
     def _build(self, plan) -> None:
         E, N = len(plan.edges), len(plan.nodes)
