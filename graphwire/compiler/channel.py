@@ -35,7 +35,7 @@ from torch import nn
 from ..errors import ParameterError, ShapeError
 from .ops import _bn, _cat, _conv, fused_batch_norm, register_op
 
-__all__ = ["ChannelNode", "fast_compile", "NORMS"]
+__all__ = ["NORMS", "ChannelNode", "fast_compile"]
 
 #: The channel op's ``norm`` option: BatchNorm (default) or affine InstanceNorm (the reference's tiny models).
 NORMS = ("batch", "instance")

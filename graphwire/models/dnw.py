@@ -27,8 +27,19 @@ from ..errors import ParameterError, ShapeError
 from ..graph import meta
 from .classifiers import WiredClassifier
 
-__all__ = ["MOBILENET_V1_STAGES", "mobilenet_v1_budgets", "chain_sizes", "channel_chain", "dnw_mobilenet_v1", "dnw_tiny",
-           "tiny_graph", "random_edges", "DNWClassifier", "CentrePool", "POOLS"]
+__all__ = [
+    "MOBILENET_V1_STAGES",
+    "POOLS",
+    "CentrePool",
+    "DNWClassifier",
+    "chain_sizes",
+    "channel_chain",
+    "dnw_mobilenet_v1",
+    "dnw_tiny",
+    "mobilenet_v1_budgets",
+    "random_edges",
+    "tiny_graph",
+]
 
 #: ``dnw_tiny``'s ``pool`` option: the whole map (default) or the reference's centre 2 x 2.
 POOLS = ("mean", "centre")

@@ -68,7 +68,7 @@ from ..errors import WiringError
 from .base import Wiring
 from .registry import register_wiring
 
-__all__ = ["DNWWiring", "StraightThrough", "topk_mask", "budget", "dense_size", "K_OVER", "CLOSED_NODES", "EVAL_MASKS"]
+__all__ = ["CLOSED_NODES", "EVAL_MASKS", "K_OVER", "DNWWiring", "StraightThrough", "budget", "dense_size", "topk_mask"]
 
 #: Allowed values of the options that copy the reference code (the first is the default).
 K_OVER = ("edges", "dense")
@@ -337,7 +337,8 @@ class DNWWiring(Wiring):
             self.mask.copy_(self._select(self.weight))
 
     def extra_repr(self) -> str:
-        groups = ", ".join(f"{g!r}: {k}/{n}" for g, k, _, n in self._groups)
+        ranked = [n + (self._unread[i][1] if self.unread is not None else 0) for i, (_, _, _, n) in enumerate(self._groups)]
+        groups = ", ".join(f"{g!r}: {k}/{r}" for (g, k, _, _), r in zip(self._groups, ranked))
         ref = "".join(f", {name}={getattr(self, name)!r}" for name, allowed in
                       (("k_over", K_OVER), ("closed_nodes", CLOSED_NODES), ("eval_mask", EVAL_MASKS))
                       if getattr(self, name) != allowed[0])
