@@ -34,6 +34,7 @@ Options that copy the reference code (allenai/dnw, static tiny model) where grap
   same-block and missing pairs) are parameters the forward never reads: they get a zero gradient
   (so weight decay and momentum still move them, as in the reference) and use up budget while
   they are large. Every entry starts uniform in ``+-1/sqrt(n)`` (the reference's dense conv).
+  (The reference's MobileNet graphs rank a smaller sources x targets matrix; not offered.)
   :meth:`DNWWiring.selected_edges` says how many of the ``k`` are real edges.
 * ``closed_nodes``: ``"zero"`` (default: a node whose open inputs all come from closed nodes
   outputs exactly 0, so a masked network equals its pruned copy, and its closed in-edges get no
