@@ -9,7 +9,8 @@ inner product of the source's output and the target's aggregated-input gradient.
 Differences from the reference code (allenai/dnw), on purpose:
 
 * only the graph's edges are ranked -- the reference ranks a whole dense matrix, including
-  entries its forward pass never reads, which waste budget until weight decay shrinks them;
+  entries its forward pass never reads, which waste budget until weight decay shrinks them
+  (``k_over="dense"`` does the same, see below);
 * selection is ``torch.topk`` per group (exactly ``k``), not a full sort, and can be refreshed
   every ``refresh`` training forward passes instead of every pass (state lives in buffers, so
   ``torch.compile`` does not recompile as the step counter moves).
@@ -20,7 +21,8 @@ Options:
   ``group_by`` a mapping ``group -> count | fraction``. Default 0.5.
 * ``refresh``: select the top-k every ``refresh`` training forward passes (default 1, every pass,
   as in the paper). Evaluation and ``write_back`` use the last selection -- the wiring the network
-  was trained with (``net.wiring.update_mask()`` selects from the current weights on demand).
+  was trained with (``net.wiring.update_mask()`` selects from the current weights on demand;
+  ``eval_mask="current"`` does it on every evaluation pass, as the reference does).
 * ``group_by``: an edge attribute splitting the edges into independently budgeted groups (DNW
   ranks each graph of a chain on its own). Edges without the attribute are structural: fixed
   coefficient 1, never ranked, always active.
