@@ -72,13 +72,15 @@ def accuracy(model, x, y, batch=500):
 
 def build(kind, setting, seed, G, cfg):
     """(model, graph it was compiled from) for one cell of the grid."""
-    opts = REFERENCE if setting == "reference" else {}
+    ref, ref_dnw = cfg.get("ref", REFERENCE), cfg.get("ref_dnw", REFERENCE_DNW)
+    opts = ref if setting == "reference" else {}
+    dense = setting == "reference" and "k_over" in ref_dnw
     torch.manual_seed(seed)
     if kind == "dnw":
-        k = cfg["k_ref"] if setting == "reference" else cfg["k"]
-        wopts = REFERENCE_DNW if setting == "reference" else {}
+        k = cfg["k_ref"] if dense else cfg["k"]
+        wopts = ref_dnw if setting == "reference" else {}
         return gw.models.dnw_tiny(10, in_channels=1, dims=1, graph=G, k=k, **opts, **wopts), G
-    graph = (D.random_edges(G, cfg["k_ref"], seed=seed, k_over="dense") if setting == "reference"
+    graph = (D.random_edges(G, cfg["k_ref"], seed=seed, k_over="dense") if dense
              else D.random_edges(G, cfg["k"], seed=seed))
     torch.manual_seed(seed)
     return gw.models.dnw_tiny(10, in_channels=1, dims=1, graph=graph, k=1.0, **opts), graph  # every edge used
@@ -170,12 +172,19 @@ def main(argv=None):
     p.add_argument("--settings", default=",".join(SETTINGS))
     p.add_argument("--kinds", default=",".join(KINDS))
     p.add_argument("--workers", type=int, default=1, help="processes in parallel (1 thread each)")
+    p.add_argument("--reference-options", default="norm,pool,k_over,closed_nodes,eval_mask",
+                   help="which reference options the 'reference' setting uses (to measure them one by one)")
     a = p.parse_args(argv)
+    chosen = [o for o in a.reference_options.split(",") if o]
+    for o in chosen:
+        if o not in {**REFERENCE, **REFERENCE_DNW}:
+            p.error(f"--reference-options: {o!r} is not one of {sorted({**REFERENCE, **REFERENCE_DNW})}")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
 
-    cfg = {"lr": 0.1, "batch": 64}
+    cfg = {"lr": 0.1, "batch": 64, "ref": {o: v for o, v in REFERENCE.items() if o in chosen},
+           "ref_dnw": {o: v for o, v in REFERENCE_DNW.items() if o in chosen}}
     if a.fast:
         cfg.update(num_samples=400, sizes=(4, 8, 8, 8, 8), features=4, k=60, k_ref=0.05, epochs=2)
         seeds = 1
@@ -205,7 +214,7 @@ def main(argv=None):
               "config": {**cfg, "sizes": list(cfg["sizes"]), "candidates": candidates, "dense": n * n,
                          "schedule": f"SGD lr {cfg['lr']}, momentum 0.9, wd 1e-4, batch {cfg['batch']}, "
                                      f"x0.1 at epochs {cfg['epochs'] // 2} and {3 * cfg['epochs'] // 4}",
-                         "reference_options": {**REFERENCE, **REFERENCE_DNW}, "workers": a.workers},
+                         "reference_options": {**cfg["ref"], **cfg["ref_dnw"]}, "workers": a.workers},
               "machine": machine(), "runs": []}
 
     def done(r):
