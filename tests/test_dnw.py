@@ -529,3 +529,192 @@ def test_interval_planner_declines_what_it_cannot_plan():
     dead.add_node(6, role="hidden")
     with pytest.raises(gw.errors.DeadNodeError):
         gw.compile(dead, **kw)
+
+
+# ------------------------------------------------------------------ the reference code's settings as options
+def _ref_net(sizes=(2, 4, 4, 2), k=6, norm="batch", dims=2, **opts):
+    G = gw.generators.layered(list(sizes))
+    return gw.compile(G, in_channels=1, channels=1, default_op="channel", wiring="dnw", k=k, dims=dims,
+                      op_options={"channel": {"norm": norm}}, **opts)
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+def test_instance_norm_channel_node_is_per_sample_and_same_in_train_and_eval(dims):
+    torch.manual_seed(0)
+    node = gw.ops.channel.ChannelNode(1, dims=dims, norm="instance")
+    with torch.no_grad():
+        node.norm.weight.fill_(1.7)
+        node.norm.bias.fill_(-0.3)
+    assert not hasattr(node, "bn") and not list(node.buffers())  # no running statistics
+    x = torch.randn((3, 1, 7) + ((7,) if dims == 2 else ())) * 4 + 2
+    conv = F.conv1d if dims == 1 else F.conv2d
+    axes = tuple(range(2, x.dim()))
+    h = (x - x.mean(axes, keepdim=True)) / torch.sqrt(x.var(axes, unbiased=False, keepdim=True) + 1e-5)
+    expected = conv(F.relu(h * 1.7 - 0.3), node.weight, None, 1, 1)
+    torch.testing.assert_close(node.train()(x), expected)
+    torch.testing.assert_close(node.eval()(x), expected)
+    torch.testing.assert_close(node(x[1:2]), expected[1:2])  # a sample's output ignores the rest of the batch
+
+    net = _ref_net(norm="instance", dims=dims, k=10)
+    x = torch.randn((4, 1, 6) + ((6,) if dims == 2 else ()))
+    y_train = net.train()(x)
+    y_eval = net.eval()(x)
+    torch.testing.assert_close(y_train, y_eval)  # the wiring's mask is the same selection, the norm the same
+    torch.testing.assert_close(net(x[:2]), y_eval[:2])
+    assert not any("running" in k for k in net.state_dict())
+    compare_executors(net, x)
+
+
+def _closed_node_net(closed_nodes):
+    """A net whose node 3 (block 1) has only inactive in-edges and one active out-edge."""
+    torch.manual_seed(1)
+    net = _ref_net(sizes=(2, 2, 2), k=3, closed_nodes=closed_nodes)
+    w = net.wiring
+    ids = net.plan.edge_ids()
+    with torch.no_grad():
+        w.weight.fill_(0.01)
+        for e in [(0, 2), (2, 4), (3, 5)]:  # node 3's in-edges (0,3), (1,3) stay small: inactive
+            w.weight[ids[e]] = 1.0 + ids[e] / 10
+        w.update_mask()
+        net.nodes["3"].bn.bias.fill_(0.5)  # relu(beta) > 0: at beta <= 0 no gradient passes the ReLU
+    assert [e for e, i in ids.items() if w.mask[i] > 0] == [(0, 2), (2, 4), (3, 5)]
+    return net, ids
+
+
+@pytest.mark.parametrize("executor", ["batched", "reference"])
+def test_closed_nodes_run_mode_gives_inactive_in_edges_a_gradient(executor):
+    for mode in ("zero", "run"):
+        net, ids = _closed_node_net(mode)
+        net.executor = executor
+        net.train()
+        outs = {}
+        if executor == "reference":
+            net.nodes["3"].register_forward_hook(lambda m, i, o, outs=outs: outs.setdefault("3", o))
+        y = net(torch.randn(4, 1, 5, 5))
+        (y * torch.linspace(-1, 1, y.numel()).reshape(y.shape)).sum().backward()
+        g = net.wiring.weight.grad
+        closed_in = torch.stack([g[ids[(0, 3)]], g[ids[(1, 3)]]])
+        if mode == "zero":
+            assert net.wiring.may_close
+            assert torch.equal(closed_in, torch.zeros(2))  # a closed node outputs 0: nothing flows back
+        else:
+            assert not net.wiring.may_close
+            assert bool((closed_in != 0).all())  # the reference: its norm still runs, its in-edges learn
+            if executor == "reference":  # closed node 3 emits conv(relu(beta)) of its BatchNorm's bias
+                m = net.nodes["3"]
+                const = F.relu(m.bn.bias).reshape(1, 1, 1, 1).expand(4, 1, 5, 5)
+                torch.testing.assert_close(outs["3"], F.conv2d(const, m.weight, None, 1, 1))
+    net, _ = _closed_node_net("run")
+    randomise_batchnorm(net, 3)
+    compare_executors(net, torch.randn(3, 1, 5, 5))
+
+
+def test_centre_pool_is_the_reference_slice_and_avgpool():
+    x = torch.randn(3, 5, 8, 8)
+    half = 8 // 2 - 1  # the reference head: AvgPool2d(2) of x[..., half-1:half+2, half-1:half+2]
+    ref = F.avg_pool2d(x[:, :, half - 1:half + 2, half - 1:half + 2], 2).flatten(1)
+    pool = D.CentrePool(2)
+    torch.testing.assert_close(pool(x), ref)
+    torch.testing.assert_close(pool(x), x[:, :, 2:4, 2:4].mean((2, 3)))
+    s = torch.randn(2, 4, 10)
+    torch.testing.assert_close(D.CentrePool(1)(s), s[:, :, 3:5].mean(2))
+    with pytest.raises(ShapeError, match="at least 4"):
+        pool(torch.randn(1, 2, 3, 3))
+
+    torch.manual_seed(0)
+    G = D.tiny_graph((4, 6, 6), features=3)
+    model = gw.models.dnw_tiny(num_classes=10, in_channels=1, graph=G, k=20, pool="centre").eval()
+    x = torch.randn(2, 1, 32, 32)
+    feats = model.wired(model.stem(x))  # [2, 3, 8, 8]
+    lin = model.head[-1]
+    torch.testing.assert_close(model(x), lin(feats[:, :, 2:4, 2:4].mean((2, 3))))
+    small = model.recompile(gw.prune(model.write_back(), attr="active"))
+    torch.testing.assert_close(small.eval()(x), model(x), atol=1e-5, rtol=1e-5)
+
+
+def test_k_over_dense_ranks_the_whole_matrix():
+    torch.manual_seed(0)
+    sizes = (3, 4, 4, 2)
+    G = gw.generators.layered(list(sizes))
+    n, E = sum(sizes), G.number_of_edges()
+    net = gw.compile(G, in_channels=1, channels=1, default_op="channel", wiring="dnw", k=0.25, k_over="dense")
+    w = net.wiring
+    k = math.ceil(0.25 * n * n)
+    assert w.k == k and w.unread.numel() == n * n - E
+    assert w.weight.detach().abs().max() <= 1 / math.sqrt(n) and w.unread.detach().abs().max() <= 1 / math.sqrt(n)
+    net.train()(torch.randn(2, 1, 5, 5)).sum().backward()
+    ranked = torch.cat([w.weight.detach().abs(), w.unread.detach().abs()])
+    top = set(torch.topk(ranked, k).indices.tolist())
+    assert set(torch.nonzero(w.mask).flatten().tolist()) == {i for i in top if i < E}
+    real, budget = w.selected_edges()[None]
+    assert budget == k and real == sum(1 for i in top if i < E) < k
+    assert torch.equal(w.unread.grad, torch.zeros_like(w.unread))  # zero, not None: weight decay still applies
+    opt = torch.optim.SGD(w.parameters(), lr=0.5, weight_decay=0.1)
+    before = w.unread.detach().clone()
+    opt.step()
+    torch.testing.assert_close(w.unread.detach(), before * (1 - 0.05))
+    assert gw.compile(G, in_channels=1, channels=1, default_op="channel", wiring="dnw", k=n * n,
+                      k_over="dense").wiring.selected_edges()[None] == (E, n * n)
+    with pytest.raises(WiringError, match=rf"k={n * n + 1} is out of range: give a count 1..{n * n}"):
+        gw.compile(G, in_channels=1, channels=1, default_op="channel", wiring="dnw", k=n * n + 1, k_over="dense")
+    torch.manual_seed(2)
+    net = gw.compile(G, in_channels=1, channels=1, default_op="channel", wiring="dnw", k=0.3, k_over="dense")
+    randomise_batchnorm(net, 2)
+    compare_executors(net, torch.randn(3, 1, 5, 5))
+
+
+def test_eval_mask_current_reselects_in_evaluation():
+    for mode, expect_new in (("last", False), ("current", True)):
+        torch.manual_seed(0)
+        net = _net((2, 3, 2), k=4, eval_mask=mode)
+        w = net.wiring
+        net.train()(torch.randn(2, 1, 5, 5))
+        old = w.mask.clone()
+        with torch.no_grad():  # an optimizer step that reorders the magnitudes
+            w.weight.copy_(w.weight.flip(0))
+        net.eval()(torch.randn(2, 1, 5, 5))
+        new = torch.zeros_like(old).index_fill_(0, torch.topk(w.weight.detach().abs(), 4).indices, 1.0)
+        assert not torch.equal(old, new)
+        assert torch.equal(w.mask, new if expect_new else old)
+
+
+def test_random_edges_over_the_dense_matrix():
+    G = D.tiny_graph((4, 12, 12, 12, 12), features=4)
+    E = sum(1 for *_, d in G.edges(data=True) if "stage" in d)
+    n = 52  # every node but the input and the output
+    kept = []
+    for seed in range(4):
+        R = D.random_edges(G, 0.5, seed=seed, k_over="dense")
+        info = gw.graph.meta(R)["random_edges"]
+        kept.append(info["edges_kept"])
+        assert sum(1 for *_, d in R.edges(data=True) if "stage" in d) <= info["edges_kept"]
+        gw.validate(R)
+    expected = math.ceil(0.5 * n * n) * E / (n * n)  # hypergeometric mean, sd ~ 13
+    assert abs(sum(kept) / 4 - expected) < 25 and len(set(kept)) > 1
+    full = D.random_edges(G, n * n, k_over="dense")
+    assert gw.graph.meta(full)["random_edges"]["edges_kept"] == E
+
+
+def test_reference_options_reject_bad_values():
+    G = gw.generators.layered([2, 3, 2])
+
+    def comp(op_options=None, **opts):
+        return gw.compile(G, in_channels=1, channels=1, default_op="channel", wiring="dnw", k=3,
+                          op_options=op_options, **opts)
+
+    with pytest.raises(ParameterError, match="norm must be one of 'batch', 'instance', got 'layer'"):
+        comp({"channel": {"norm": "layer"}})
+    for name, allowed in (("k_over", "'edges', 'dense'"), ("closed_nodes", "'zero', 'run'"),
+                          ("eval_mask", "'last', 'current'")):
+        for bad in ("other", None, 1):
+            with pytest.raises(WiringError, match=f"{name} must be one of {allowed}, got {bad!r}"):
+                comp(**{name: bad})
+    T = D.tiny_graph((2, 3, 3), features=2)
+    with pytest.raises(ParameterError, match="pool must be one of 'mean', 'centre', got 'max'"):
+        gw.models.dnw_tiny(num_classes=10, in_channels=1, graph=T, k=4, pool="max")
+    with pytest.raises(ParameterError, match="norm must be one of"):
+        gw.models.dnw_tiny(num_classes=10, in_channels=1, graph=T, k=4, norm="group")
+    with pytest.raises(ParameterError, match="k_over must be one of 'edges', 'dense'"):
+        D.random_edges(T, 4, k_over="all")
+    with pytest.raises(ParameterError, match="use_every_node=True needs k_over='edges'"):
+        D.random_edges(T, 4, k_over="dense", use_every_node=True)

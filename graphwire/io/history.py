@@ -39,7 +39,7 @@ def _is_real(x: Any) -> bool:
 
 
 def _per_edge(attrs: dict[str, list], n_edges: int) -> dict[str, list]:
-    """The snapshot-able part of ``edge_attributes()``: ``active`` and every all-numeric key."""
+    """The snapshot-able part of a wiring's ``snapshot()``: ``active`` and every all-numeric key."""
     out: dict[str, list] = {}
     for key, values in attrs.items():
         if key in _SNAPSHOT_META or not isinstance(values, (list, tuple)):

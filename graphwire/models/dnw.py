@@ -24,12 +24,26 @@ from torch import nn
 
 from ..compiler.module import _compile
 from ..compiler.planners import _no_gc
-from ..errors import ParameterError
+from ..errors import ParameterError, ShapeError
 from ..graph import meta
 from .classifiers import WiredClassifier
 
-__all__ = ["MOBILENET_V1_STAGES", "mobilenet_v1_budgets", "chain_sizes", "channel_chain", "dnw_mobilenet_v1", "dnw_tiny",
-           "tiny_graph", "random_edges", "DNWClassifier"]
+__all__ = [
+    "MOBILENET_V1_STAGES",
+    "POOLS",
+    "CentrePool",
+    "DNWClassifier",
+    "chain_sizes",
+    "channel_chain",
+    "dnw_mobilenet_v1",
+    "dnw_tiny",
+    "mobilenet_v1_budgets",
+    "random_edges",
+    "tiny_graph",
+]
+
+#: ``dnw_tiny``'s ``pool`` option: the whole map (default) or the reference's centre 2 x 2.
+POOLS = ("mean", "centre")
 
 #: MobileNet V1 as 5 channel graphs: (in channels, out channels, stride, blocks), as in allenai/dnw.
 MOBILENET_V1_STAGES = ((32, 64, 1, 1), (64, 128, 2, 2), (128, 256, 2, 2), (256, 512, 2, 6), (512, 1024, 2, 2))
@@ -184,9 +198,15 @@ def tiny_graph(sizes: Sequence[int] = (32, 192, 192, 192, 192), features: int = 
     return G
 
 
-def random_edges(G: nx.DiGraph, k, *, seed: int = 0, group_by: str = "stage", use_every_node: bool = False) -> nx.DiGraph:
+def random_edges(G: nx.DiGraph, k, *, seed: int = 0, group_by: str = "stage", use_every_node: bool = False,
+                 k_over: str = "edges") -> nx.DiGraph:
     """A random static wiring on ``G``'s nodes with ``k`` of its ``group_by`` edges (count, fraction or
     per-group mapping, as ``wiring="dnw"`` reads it); structural edges (without ``group_by``) are kept.
+
+    ``k_over="dense"`` counts ``k`` over the dense ``n x n`` matrix of the ``n`` nodes a group's
+    edges touch (as ``wiring="dnw"`` with ``k_over="dense"`` does) and draws ``k`` of its entries
+    uniformly, keeping the edges among them: the reference's ``RandomGraph`` keeps that fraction of
+    its whole dense matrix, so only about ``k * E / n^2`` real edges survive.
 
     By default the ``k`` edges are drawn uniformly, as DNW's random-graph baseline does; nodes then
     left off every input -> output path are removed (with their edges: they could never matter).
@@ -196,7 +216,13 @@ def random_edges(G: nx.DiGraph, k, *, seed: int = 0, group_by: str = "stage", us
     of edges. Raises :class:`~graphwire.errors.ParameterError` when ``k`` is too small for that.
     """
     from ..transforms.pruning import remove_dead_nodes
-    from ..wiring.dnw import budget
+    from ..wiring.dnw import K_OVER, budget, dense_size
+
+    if k_over not in K_OVER:
+        raise ParameterError(f"random_edges: k_over must be one of {', '.join(map(repr, K_OVER))}, got {k_over!r}")
+    if k_over == "dense" and use_every_node:
+        raise ParameterError("random_edges: use_every_node=True needs k_over='edges' (a dense draw keeps "
+                             "whatever edges it hits)")
 
     groups: dict = {}
     for u, v, d in G.edges(data=True):
@@ -207,7 +233,8 @@ def random_edges(G: nx.DiGraph, k, *, seed: int = 0, group_by: str = "stage", us
     rng = random.Random(seed)
     fixed = [(u, v) for u, v, d in G.edges(data=True) if d.get(group_by) is None]
     chosen: dict = {g: set() for g in groups}
-    budgets = {g: budget(k[g] if isinstance(k, dict) else k, len(e), "k", "random_edges") for g, e in groups.items()}
+    ranked = {g: dense_size(e)[1] if k_over == "dense" else len(e) for g, e in groups.items()}
+    budgets = {g: budget(k[g] if isinstance(k, dict) else k, ranked[g], "k", "random_edges") for g in groups}
     if use_every_node:
         group_of = {e: g for g, es in groups.items() for e in es}
         has_in = {v for _, v in fixed}
@@ -231,6 +258,9 @@ def random_edges(G: nx.DiGraph, k, *, seed: int = 0, group_by: str = "stage", us
                 raise ParameterError(f"random_edges: k={budgets[g]} edges (group {g!r}) cannot reach every node: "
                                      f"that needs at least {len(chosen[g])}")
     for g, edges in groups.items():
+        if k_over == "dense":  # k uniform entries of n^2; entry i < E is edge i (all orders are alike)
+            chosen[g].update(edges[i] for i in rng.sample(range(ranked[g]), budgets[g]) if i < len(edges))
+            continue
         rest = [e for e in edges if e not in chosen[g]]
         chosen[g].update(rng.sample(rest, budgets[g] - len(chosen[g])))
     keep = set().union(*chosen.values())
@@ -239,7 +269,8 @@ def random_edges(G: nx.DiGraph, k, *, seed: int = 0, group_by: str = "stage", us
     H.remove_edges_from([e for es in groups.values() for e in es if e not in keep])
     H, dead = remove_dead_nodes(H)
     meta(H)["random_edges"] = {"k": k if not isinstance(k, dict) else {str(a): b for a, b in k.items()},
-                               "seed": seed, "use_every_node": use_every_node, "removed_nodes": len(dead)}
+                               "seed": seed, "use_every_node": use_every_node, "k_over": k_over,
+                               "edges_kept": len(keep), "removed_nodes": len(dead)}
     return H
 
 
@@ -338,27 +369,65 @@ def dnw_mobilenet_v1(*, in_channels: int = 3, num_classes: int = 10, width_mult:
     return model
 
 
+class CentrePool(nn.Module):
+    """The reference tiny models' pooling: the mean of 2 positions per spatial axis near the centre.
+
+    allenai/dnw slices ``[h - 1 : h + 2]`` (``h = S // 2 - 1``) of each axis of the final ``S x S``
+    map and applies ``AvgPool2d(2)``, which keeps the first 2 x 2 of that 3 x 3 slice: positions
+    ``S // 2 - 2`` and ``S // 2 - 1`` (rows and columns 2-3 of an 8 x 8 map). ``[B, C, *sp] -> [B, C]``.
+    """
+
+    def __init__(self, dims: int = 2):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sp = x.shape[2:]
+        if len(sp) != self.dims or min(sp) < 4:
+            raise ShapeError(f"CentrePool: needs a {self.dims}-D map of at least 4 positions per axis, "
+                             f"got spatial shape {tuple(sp)}")
+        for axis, s in enumerate(sp):
+            x = x.narrow(2 + axis, s // 2 - 2, 2)
+        return x.mean(tuple(range(2, x.dim())))
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}"
+
+
 def dnw_tiny(*, in_channels: int = 3, num_classes: int = 10, dims: int = 2,
              sizes: Sequence[int] = (32, 192, 192, 192, 192), features: int = 100, k=32000,
              stem_channels: int | None = None, wiring: str = "dnw", refresh: int = 1,
-             graph: nx.DiGraph | None = None, **options) -> DNWClassifier:
+             graph: nx.DiGraph | None = None, norm: str = "batch", pool: str = "mean",
+             **options) -> DNWClassifier:
     """The paper's tiny static neural graph classifier (Table 1): 800 channel nodes in 5 blocks
     (32 + 4 x 192), the last 100 are the features, ``k`` = 32,000 edges (5% of 800 x 800).
 
     Stem (as the reference ``downsample``): conv 3x3 stride 2 to ``stem_channels`` (16) ->
     BN -> ReLU -> depthwise 3x3 stride 2; the 32 input channels of the graph each read it with a
-    1x1 ``stem`` conv (the reference's 1x1 conv to 32). Head: global average pool -> Linear.
-    ``dims=1`` builds the same for sequences (MNIST-1D). The reference normalises nodes with
-    InstanceNorm; ``channel`` nodes use BatchNorm.
+    1x1 ``stem`` conv (the reference's 1x1 conv to 32). Head: ``pool`` -> Linear.
+    ``dims=1`` builds the same for sequences (MNIST-1D).
+
+    Where the reference (allenai/dnw ``StaticNeuralGraph``) differs, options copy it:
+    ``norm="instance"`` normalises channel nodes with affine InstanceNorm as the reference does
+    (default ``"batch"``: BatchNorm); ``pool="centre"`` averages only the centre 2 x 2 of the
+    final map (:class:`CentrePool`) as the reference's head does (default ``"mean"``: the whole
+    map). The wiring's ``k_over="dense"``, ``closed_nodes="run"`` and ``eval_mask="current"``
+    (see :mod:`graphwire.wiring.dnw`) go in ``**options``.
     """
     if dims not in (1, 2):
         raise ParameterError(f"dims must be 1 or 2, got {dims!r}")
+    if pool not in POOLS:
+        raise ParameterError(f"dnw_tiny: pool must be one of {', '.join(map(repr, POOLS))}, got {pool!r}")
     G = graph if graph is not None else tiny_graph(sizes, features)
     sc = stem_channels or max(sizes[0] // 2, 1)
-    conv, bn, pool = (nn.Conv1d, nn.BatchNorm1d, nn.AdaptiveAvgPool1d) if dims == 1 else \
+    conv, bn, avg = (nn.Conv1d, nn.BatchNorm1d, nn.AdaptiveAvgPool1d) if dims == 1 else \
         (nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d)
     stem = nn.Sequential(conv(in_channels, sc, 3, 2, 1), bn(sc), nn.ReLU(), conv(sc, sc, 3, 2, 1, groups=sc))
-    kw = dict(in_channels=sc, channels=1, default_op="channel", dims=dims, op_options={"channel": {"stem_kernel": 1}})
+    channel_options = {"stem_kernel": 1}
+    if norm != "batch":  # the default stays out of op_options (recompile reuses them)
+        channel_options["norm"] = norm
+    kw = dict(in_channels=sc, channels=1, default_op="channel", dims=dims, op_options={"channel": channel_options})
     wired = _compile(G, copy=graph is not None, wiring=wiring, **kw, **_dnw_options(wiring, k, refresh, options))
-    head = nn.Sequential(pool(1), nn.Flatten(), nn.Linear(wired.out_channels, num_classes))
+    pooling = [CentrePool(dims)] if pool == "centre" else [avg(1), nn.Flatten()]
+    head = nn.Sequential(*pooling, nn.Linear(wired.out_channels, num_classes))
     return DNWClassifier(stem, wired, head, kw)

@@ -1,7 +1,8 @@
 """The single-channel node op of Discovering Neural Wirings: ``channel``.
 
 A channel node is one feature map: BatchNorm -> ReLU -> k x k depthwise convolution (one input
-channel, one output channel; ``stride`` on the node's first convolution). A node fed a
+channel, one output channel; ``stride`` on the node's first convolution). ``norm="instance"``
+(op option) swaps the BatchNorm for an affine InstanceNorm, as the reference's tiny models have. A node fed a
 ``C``-channel tensor (``in_channels = C > 1``, only possible at a graph's input, e.g. the image)
 first reduces it to its own channel with a ``stem_kernel`` convolution -- its slice of a stem
 convolution such as MobileNet's ``conv1`` -- and then runs BatchNorm -> ReLU -> depthwise conv.
@@ -31,23 +32,34 @@ from ..errors import ParameterError, ShapeError
 from .fused import batch_norm as _bn, cat_params as _cat, conv_fn as _conv, fused_batch_norm
 from .registry import register_op
 
-__all__ = ["ChannelNode"]
+__all__ = ["NORMS", "ChannelNode"]
+
+#: The channel op's ``norm`` option: BatchNorm (default) or affine InstanceNorm (the reference's tiny models).
+NORMS = ("batch", "instance")
 
 
 
 class ChannelNode(nn.Module):
-    """[stem conv C->1 when C > 1] -> BatchNorm -> ReLU -> k x k depthwise conv, on one channel.
+    """[stem conv C->1 when C > 1] -> norm -> ReLU -> k x k depthwise conv, on one channel.
 
-    Parameters: ``bn`` (a 1-channel BatchNorm), ``weight`` (``[1, 1, k(, k)]``, the depthwise
-    kernel) and, for ``in_channels > 1``, ``stem`` (``[1, C, s(, s)]``). Kernels start as
-    ``nn.Conv2d`` would (uniform in +-1/sqrt(fan_in)), as in the DNW code.
+    Parameters: ``bn`` (a 1-channel BatchNorm) or, with ``norm="instance"``, ``norm`` (a
+    1-channel affine InstanceNorm), ``weight`` (``[1, 1, k(, k)]``, the depthwise kernel) and,
+    for ``in_channels > 1``, ``stem`` (``[1, C, s(, s)]``). Kernels start as ``nn.Conv2d`` would
+    (uniform in +-1/sqrt(fan_in)), as in the DNW code.
+
+    ``norm``: ``"batch"`` (default; running statistics in evaluation) or ``"instance"``: the
+    reference's static tiny model (allenai/dnw ``StaticNeuralGraph``) normalises each node with
+    ``InstanceNorm2d(affine=True)``, i.e. per-sample statistics over the node's own map, the same
+    computation in training and evaluation, and no running statistics.
     """
 
     input_params = {"stem": 1}
 
     def __init__(self, in_channels: int, out_channels: int = 1, stride: int = 1, dims: int = 2,
-                 kernel_size: int = 3, stem_kernel: int | None = None):
+                 kernel_size: int = 3, stem_kernel: int | None = None, norm: str = "batch"):
         super().__init__()
+        if norm not in NORMS:
+            raise ParameterError(f"channel op: norm must be one of {', '.join(map(repr, NORMS))}, got {norm!r}")
         if out_channels != 1:
             raise ShapeError(f"channel op: a channel node has exactly one output channel, got "
                              f"out_channels={out_channels} (compile with channels=1)")
@@ -64,13 +76,18 @@ class ChannelNode(nn.Module):
             self.stem = nn.Parameter(torch.empty((1, in_channels) + (sk,) * dims).uniform_(-bound, bound))
         else:
             self.stem = None
-        self.bn = _bn(dims, 1)
+        self.norm_kind = norm
+        if norm == "batch":
+            self.bn = _bn(dims, 1)
+        else:
+            self.norm = (nn.InstanceNorm1d if dims == 1 else nn.InstanceNorm2d)(1, affine=True)
         bound = 1.0 / math.sqrt(kernel_size ** dims)
         self.weight = nn.Parameter(torch.empty((1, 1) + (kernel_size,) * dims).uniform_(-bound, bound))
 
     def extra_repr(self) -> str:
         stem = f"stem {self.cin}->1 ({self.stem_kernel}), " if self.stem is not None else ""
-        return f"{stem}kernel_size={self.kernel_size}, stride={self.stride}, dims={self.dims}"
+        norm = ", norm='instance'" if self.norm_kind == "instance" else ""
+        return f"{stem}kernel_size={self.kernel_size}, stride={self.stride}, dims={self.dims}{norm}"
 
     def _run(self, x, stem, bn, weight, groups, training):
         conv = _conv(self.dims)
@@ -82,18 +99,31 @@ class ChannelNode(nn.Module):
         return conv(x, weight, None, s_dw, self.kernel_size // 2, 1, groups)
 
     def forward(self, x):
-        return self._run(x, self.stem, lambda y, _: self.bn(y), self.weight, 1, self.training)
+        norm = self.bn if self.norm_kind == "batch" else self.norm
+        return self._run(x, self.stem, lambda y, _: norm(y), self.weight, 1, self.training)
 
     @staticmethod
     def fusion_params(mods):
-        p = {"bn": [m.bn for m in mods], "w": [m.weight for m in mods]}
+        if mods[0].norm_kind == "batch":
+            p = {"bn": [m.bn for m in mods]}
+        else:
+            p = {"in": [m.norm for m in mods]}
+        p["w"] = [m.weight for m in mods]
         if mods[0].stem is not None:
             p["stem"] = [m.stem for m in mods]
         return p
 
     def fused(self, p, x, groups: int, training: bool):
         stem = _cat(p["stem"]) if "stem" in p else None
-        return self._run(x, stem, lambda y, t: fused_batch_norm(y, p["bn"], t), _cat(p["w"]), groups, training)
+        if "bn" in p:
+            def norm(y, t):
+                return fused_batch_norm(y, p["bn"], t)
+        else:
+            def norm(y, t):  # G nodes' InstanceNorms: one per-sample, per-channel normalisation
+                ins = p["in"]
+                return F.instance_norm(y, weight=_cat([m.weight for m in ins]), bias=_cat([m.bias for m in ins]),
+                                       eps=ins[0].eps)
+        return self._run(x, stem, norm, _cat(p["w"]), groups, training)
 
 
 register_op("channel", ChannelNode, spatial=True)

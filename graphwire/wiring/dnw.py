@@ -9,7 +9,8 @@ inner product of the source's output and the target's aggregated-input gradient.
 Differences from the reference code (allenai/dnw), on purpose:
 
 * only the graph's edges are ranked -- the reference ranks a whole dense matrix, including
-  entries its forward pass never reads, which waste budget until weight decay shrinks them;
+  entries its forward pass never reads, which waste budget until weight decay shrinks them
+  (``k_over="dense"`` does the same, see below);
 * selection is ``torch.topk`` per group (exactly ``k``), not a full sort, and can be refreshed
   every ``refresh`` training forward passes instead of every pass (state lives in buffers, so
   ``torch.compile`` does not recompile as the step counter moves).
@@ -20,10 +21,32 @@ Options:
   ``group_by`` a mapping ``group -> count | fraction``. Default 0.5.
 * ``refresh``: select the top-k every ``refresh`` training forward passes (default 1, every pass,
   as in the paper). Evaluation and ``write_back`` use the last selection -- the wiring the network
-  was trained with (``net.wiring.update_mask()`` selects from the current weights on demand).
+  was trained with (``net.wiring.update_mask()`` selects from the current weights on demand;
+  ``eval_mask="current"`` does it on every evaluation pass, as the reference does).
 * ``group_by``: an edge attribute splitting the edges into independently budgeted groups (DNW
   ranks each graph of a chain on its own). Edges without the attribute are structural: fixed
   coefficient 1, never ranked, always active.
+
+Options that copy the reference code (allenai/dnw, static tiny model) where graphwire differs:
+
+* ``k_over``: ``"edges"`` (default: ``k`` is counted over, and chosen among, the group's edges)
+  or ``"dense"``: ``k`` is counted over the dense ``n x n`` matrix of the ``n`` nodes the group's
+  edges touch, and all ``n^2`` entries are ranked, as the reference's ``ChooseTopEdges`` ranks its
+  whole ``dim x dim`` weight. The ``n^2 - E`` entries that are no edge (``unread``: backward,
+  same-block and missing pairs) are parameters the forward never reads: they get a zero gradient
+  (so weight decay and momentum still move them, as in the reference) and use up budget while
+  they are large. Every entry starts uniform in ``+-1/sqrt(n)`` (the reference's dense conv).
+  (The reference's MobileNet graphs rank a smaller sources x targets matrix; not offered.)
+  :meth:`DNWWiring.selected_edges` says how many of the ``k`` are real edges.
+* ``closed_nodes``: ``"zero"`` (default: a node whose open inputs all come from closed nodes
+  outputs exactly 0, so a masked network equals its pruned copy, and its closed in-edges get no
+  gradient) or ``"run"``: every node runs on whatever reaches it, as in the reference, where a
+  node with no active input still emits ``conv(relu(beta))`` of its norm's bias and its unused
+  in-edges get a gradient. Training and evaluation both run closed nodes; a pruned copy then
+  drops their constant contribution (it does not equal the network exactly).
+* ``eval_mask``: ``"last"`` (default: evaluation uses the last training selection) or
+  ``"current"``: evaluation re-selects the top-k from the current weights on every forward pass,
+  as the reference does (the selection is kept, so ``write_back`` describes what was evaluated).
 
 Edge weights start as ``nn.Conv2d`` initialises DNW's 1 x 1 graph convolution: uniform in
 ``+-1/sqrt(fan_in)``, ``fan_in`` = the number of distinct source nodes in the edge's group.
@@ -49,7 +72,13 @@ from ..errors import WiringError
 from .base import Wiring, WriteBack
 from .registry import WiringSpec, register_wiring
 
-__all__ = ["DNWWiring", "DNW", "StraightThrough", "topk_mask", "budget"]
+__all__ = ["CLOSED_NODES", "EVAL_MASKS", "K_OVER", "DNWWiring", "DNW", "StraightThrough", "budget", "dense_size",
+           "topk_mask"]
+
+#: Allowed values of the options that copy the reference code (the first is the default).
+K_OVER = ("edges", "dense")
+CLOSED_NODES = ("zero", "run")
+EVAL_MASKS = ("last", "current")
 
 
 class StraightThrough(torch.autograd.Function):
@@ -62,6 +91,35 @@ class StraightThrough(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         return grad, None
+
+
+class _StraightThroughUnread(torch.autograd.Function):
+    """``w * mask``; ``w`` gets the gradient unchanged and the never-read dense entries a zero
+    gradient (as entries of the reference's dense weight the forward does not read)."""
+
+    @staticmethod
+    def forward(ctx, w: torch.Tensor, unread: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        ctx.unread_shape = unread.shape
+        return w * mask
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return grad, grad.new_zeros(ctx.unread_shape), None
+
+
+def dense_size(edges) -> tuple[int, int]:
+    """``(n, n * n)`` for ``k_over="dense"``: ``n`` nodes touched by ``edges`` (``(u, v)`` pairs)."""
+    nodes = set()
+    for u, v in edges:
+        nodes.add(u)
+        nodes.add(v)
+    return len(nodes), len(nodes) ** 2
+
+
+def _choice(value, allowed, name):
+    if not isinstance(value, str) or value not in allowed:
+        raise WiringError(f"dnw wiring: {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+    return value
 
 
 def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
@@ -94,10 +152,15 @@ def budget(k: Any, total: int, what: str = "k", where: str = "dnw wiring") -> in
 class DNWWiring(Wiring):
     name = "dnw"
     mode = "edge"
-    options = ("k", "refresh", "group_by")
+    options = ("k", "refresh", "group_by", "k_over", "closed_nodes", "eval_mask")
 
-    def __init__(self, plan, edge_data, k: Any = 0.5, refresh: int = 1, group_by: str | None = None):
+    def __init__(self, plan, edge_data, k: Any = 0.5, refresh: int = 1,
+                 group_by: str | None = None, k_over: str = "edges", closed_nodes: str = "zero",
+                 eval_mask: str = "last"):
         super().__init__(plan, edge_data)
+        self.k_over = _choice(k_over, K_OVER, "k_over")
+        self.closed_nodes = _choice(closed_nodes, CLOSED_NODES, "closed_nodes")
+        self.eval_mask = _choice(eval_mask, EVAL_MASKS, "eval_mask")
         E = len(self.edges)
         if isinstance(refresh, bool) or not isinstance(refresh, numbers.Integral) or refresh < 1:
             raise WiringError(f"dnw wiring: refresh must be an integer >= 1 (recompute the top-k every "
@@ -122,6 +185,11 @@ class DNWWiring(Wiring):
             raise WiringError(f"dnw wiring: group_by={group_by!r} but no edge has the attribute "
                               f"{group_by!r}; set it on the edges to rank, or use group_by=None")
         sizes = {g: sum(b - a for a, b in r) for g, r in runs.items()}
+        dense = {}  # group -> (n nodes, n * n entries ranked) for k_over="dense"
+        if self.k_over == "dense":
+            for g, r in runs.items():
+                dense[g] = dense_size(itertools.chain.from_iterable(self.edges[a:b] for a, b in r))
+        ranked = {g: dense[g][1] if dense else sizes[g] for g in runs}
         if isinstance(k, dict):
             if group_by is None:
                 raise WiringError("dnw wiring: k is a mapping group -> budget, which needs group_by=<edge attribute>")
@@ -130,31 +198,47 @@ class DNWWiring(Wiring):
             if missing or extra:
                 raise WiringError(f"dnw wiring: k must give a budget for exactly the groups {sorted(runs, key=repr)} "
                                   f"of group_by={group_by!r}; missing {missing}, unknown {extra}")
-            ks = {g: budget(k[g], sizes[g], f"k[{g!r}]") for g in runs}
+            ks = {g: budget(k[g], ranked[g], f"k[{g!r}]") for g in runs}
         else:
-            ks = {g: budget(k, sizes[g], "k" if group_by is None else f"k (group {g!r})") for g in runs}
+            ks = {g: budget(k, ranked[g], "k" if group_by is None else f"k (group {g!r})") for g in runs}
         self.budgets = ks
         self._groups: list[tuple[Any, int, int | None, int]] = []  # (key, k, start or None, size)
+        self._unread: list[tuple[int, int]] = []  # per group: (offset, count) in self.unread
         sources = [u for u, _ in self.edges]
         fixed = torch.ones(E, dtype=torch.bool)
         bounds = torch.empty(E)
+        unread_bounds = []
         for gi, (g, r) in enumerate(runs.items()):
             t = torch.cat([torch.arange(a, b) for a, b in r])
             fixed[t] = False
-            fan_in = len(set(itertools.chain.from_iterable(sources[a:b] for a, b in r)))
+            if dense:
+                fan_in = dense[g][0]  # the reference's dense conv: fan_in = every node
+                n_unread = dense[g][1] - sizes[g]
+                self._unread.append((sum(c for _, c in self._unread), n_unread))
+                unread_bounds.append(torch.full((n_unread,), 1.0 / math.sqrt(fan_in)))
+            else:
+                fan_in = len(set(itertools.chain.from_iterable(sources[a:b] for a, b in r)))
             bounds[t] = 1.0 / math.sqrt(fan_in)
             self._groups.append((g, ks[g], r[0][0] if len(r) == 1 else None, sizes[g]))
             self.register_buffer(f"_gids{gi}", t, persistent=False)
         self.register_buffer("_fixed", fixed, persistent=False)
         self._has_fixed = bool(fixed.any())
         self.unit_edges = frozenset(fixed.nonzero().flatten().tolist())
-        self.may_close = any(kk < size for _, kk, _, size in self._groups)
         self.k = sum(ks.values())
 
         w = (torch.rand(E) * 2 - 1) * bounds
         self.weight = nn.Parameter(w.masked_fill(fixed, 1.0))
+        if dense:
+            ub = torch.cat(unread_bounds)
+            #: k_over="dense": the dense matrix's entries that are no edge (ranked, never read)
+            self.unread = nn.Parameter((torch.rand(len(ub)) * 2 - 1) * ub)
+        else:
+            self.unread = None
         self.register_buffer("mask", self._select(self.weight.detach()))
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        # closed_nodes="run": every node runs, closed or not (the reference's behaviour)
+        self.may_close = self.closed_nodes != "run" and (
+            self.unread is not None or any(kk < size for _, kk, _, size in self._groups))
 
     # ---- selection
     def _select(self, w: torch.Tensor) -> torch.Tensor:
@@ -163,13 +247,26 @@ class DNWWiring(Wiring):
         mask = self._fixed.to(a.dtype)
         for gi, (_, k, start, size) in enumerate(self._groups):
             ids = getattr(self, f"_gids{gi}")
+            sub = a[start:start + size] if start is not None else a[ids]
+            if self.unread is not None:  # rank the whole dense matrix; keep the edges among the top k
+                off, n = self._unread[gi]
+                ranked = torch.cat([sub, self.unread.detach()[off:off + n].abs()])
+                top = torch.topk(ranked, k, sorted=False).indices
+                picked = torch.zeros_like(ranked).index_fill_(0, top, 1.0)[:size]
+                mask = mask.index_copy(0, ids, picked)
+                continue
             if k >= size:
                 mask = mask.index_fill(0, ids, 1.0)
                 continue
-            sub = a[start:start + size] if start is not None else a[ids]
             top = torch.topk(sub, k, sorted=False).indices
             mask = mask.index_fill(0, top + start if start is not None else ids[top], 1.0)
         return mask
+
+    def selected_edges(self) -> dict[Any, tuple[int, int]]:
+        """Per group: ``(real edges, budget k)`` in the last selection. They differ only with
+        ``k_over="dense"``, where never-read dense entries take the rest of the budget."""
+        return {g: (int(self.mask[getattr(self, f"_gids{gi}")].sum()), k)
+                for gi, (g, k, _, _) in enumerate(self._groups)}
 
     def update_mask(self) -> torch.Tensor:
         """Select the top-k of the current weights now (training does it every ``refresh`` steps)."""
@@ -198,8 +295,16 @@ class DNWWiring(Wiring):
 
     # ---- the Wiring interface
     def coefficients(self) -> torch.Tensor:
-        mask = self._training_mask() if self.training else self.mask
-        c = StraightThrough.apply(self.weight, mask)
+        if self.training:
+            mask = self._training_mask()
+        elif self.eval_mask == "current":
+            mask = self.update_mask()
+        else:
+            mask = self.mask
+        if self.unread is not None:
+            c = _StraightThroughUnread.apply(self.weight, self.unread, mask)
+        else:
+            c = StraightThrough.apply(self.weight, mask)
         if self._has_fixed:
             c = torch.where(self._fixed, torch.ones_like(c), c)
         return c
@@ -229,8 +334,12 @@ class DNWWiring(Wiring):
             self.mask.copy_(self._select(self.weight))
 
     def extra_repr(self) -> str:
-        groups = ", ".join(f"{g!r}: {k}/{n}" for g, k, _, n in self._groups)
-        return f"edges={len(self.edges)}, k={self.k}, refresh={self.refresh}, groups={{{groups}}}"
+        ranked = [n + (self._unread[i][1] if self.unread is not None else 0) for i, (_, _, _, n) in enumerate(self._groups)]
+        groups = ", ".join(f"{g!r}: {k}/{r}" for (g, k, _, _), r in zip(self._groups, ranked))
+        ref = "".join(f", {name}={getattr(self, name)!r}" for name, allowed in
+                      (("k_over", K_OVER), ("closed_nodes", CLOSED_NODES), ("eval_mask", EVAL_MASKS))
+                      if getattr(self, name) != allowed[0])
+        return f"edges={len(self.edges)}, k={self.k}, refresh={self.refresh}, groups={{{groups}}}{ref}"
 
 
 @dataclass(frozen=True)
@@ -241,3 +350,6 @@ class DNW(WiringSpec):
     k: Any = 0.5
     refresh: int = 1
     group_by: str | None = None
+    k_over: str = "edges"
+    closed_nodes: str = "zero"
+    eval_mask: str = "last"
