@@ -10,13 +10,10 @@ of, so every error message is the general planner's.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from typing import Iterator
-
 import networkx as nx
 import numpy as np
 
+from .._gc import paused
 from ..errors import ParameterError, ShapeError
 from ..graph import EDGE_CHECKS, NODE_CHECKS, SCHEMA_VERSION, generations, node_attr, sort_key, validate
 from ..ops.registry import get_op
@@ -50,7 +47,7 @@ def build_plan(G: nx.DiGraph, *, in_channels: int, channels: int | None = None, 
     _check_args(in_channels, channels, dims)
     check_sparse_density(sparse_density)
     if planner != "general":
-        with _no_gc():
+        with paused():
             built = _interval_plan(G, in_channels=in_channels, channels=channels, default_op=default_op,
                                    output_op=output_op, dims=dims, sparse_density=sparse_density)
         if built is not None:
@@ -66,19 +63,6 @@ def check_sparse_density(value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
         raise ParameterError(f"sparse_density must be a number in [0, 1] (the block density below which "
                              f"aggregation is sparse), got {value!r}")
-
-
-@contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while millions of small objects (edges, node plans) are
-    built: its full passes would rescan them over and over (seconds on a 7M-edge graph)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _channels(G, n, default, op):

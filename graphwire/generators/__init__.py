@@ -8,7 +8,8 @@ records its name, parameters, seed and the networkx version in ``G.graph["graphw
 * DNW depth-limited blocks: :func:`layered`;
 * several stages chained into one network: :func:`stack`;
 * each method's graphs: :func:`darts_cell` / :func:`darts_cells` (DARTS), :func:`depth_chain`
-  (depth search), :func:`ddw_resnet_graph` (DDW's ResNets);
+  (depth search), :func:`ddw_resnet_graph` (DDW's ResNets), :func:`channel_chain` and
+  :func:`tiny_graph` (DNW's channel graphs);
 * a graph generated again from its record: :func:`regenerate`.
 
 Generators build their edges as numpy arrays and add them to networkx once, so time and memory
@@ -23,6 +24,7 @@ what the machine has available, before allocating it.
 from .classic import chain, complete, densenet, resnet
 from .darts_cell import darts_cell, darts_cells
 from .ddw import ddw_resnet_graph
+from .dnw import channel_chain, tiny_graph
 from .depth import depth_chain
 from .layered import layered
 from .random_graphs import barabasi_albert, erdos_renyi, watts_strogatz
@@ -42,6 +44,8 @@ __all__ = [
     "stack",
     "stage_seed",
     "darts_cells",
+    "channel_chain",
+    "tiny_graph",
     "ddw_resnet_graph",
     "depth_chain",
     "watts_strogatz",

@@ -8,7 +8,6 @@ naming the field) and then validates the graph against the contract.
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import numbers
@@ -19,6 +18,7 @@ from typing import Any
 
 import networkx as nx
 
+from .._gc import paused
 from ..errors import AttributeValueError, FormatError
 from ..graph import SCHEMA_VERSION, validate
 from ._atomic import atomic_write
@@ -294,10 +294,5 @@ def parse_graph(text: str, where: str) -> nx.DiGraph:
     """A validated graph from JSON (node-link) text; ``where`` prefixes error messages."""
     # Parsing and building allocate millions of small containers on big graphs; the cyclic
     # collector would scan them over and over (3x slower on 160k edges), and they hold no cycles.
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
+    with paused():
         return from_node_link(parse_json(text, where), where)
-    finally:
-        if gc_was:
-            gc.enable()
