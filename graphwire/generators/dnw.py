@@ -66,7 +66,7 @@ def channel_chain(stages: Sequence[tuple[int, int, int, int]] = MOBILENET_V1_STA
     >>> G.number_of_nodes(), G.number_of_edges(), sorted(G.nodes[3].items())
     (15, 52, [('block', 1), ('channels', 1), ('op', 'channel'), ('role', 'hidden'), ('stage', 1), ('stride', 2)])
     """
-    stages: list = [tuple(s) for s in stages]
+    stages = [tuple(s) for s in stages]  # type: ignore[misc]
     if not stages:
         raise ParameterError("stages must hold at least one (in, out, stride, blocks) tuple")
     for i, s in enumerate(stages):
