@@ -26,16 +26,17 @@ edges).
 import argparse
 import json
 import math
-import os
-import platform
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
+import sys
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from _common import machine
 
 import graphwire as gw
 from graphwire import data
@@ -46,21 +47,6 @@ SETTINGS = ("default", "reference")
 #: dnw_tiny / wiring options that copy the reference code (allenai/dnw, static tiny model)
 REFERENCE = {"norm": "instance", "pool": "centre"}
 REFERENCE_DNW = {"k_over": "dense", "closed_nodes": "run", "eval_mask": "current"}
-
-
-def machine() -> dict:
-    info = {"host": platform.node(), "platform": platform.platform(), "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-            "torch": torch.__version__, "device": "cpu", "device_name": "cpu",
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        if names:
-            info["cpu_model"] = names[0]
-    except OSError:
-        pass
-    return info
 
 
 def accuracy(model, x, y, batch=500):
@@ -215,7 +201,7 @@ def main(argv=None):
                          "schedule": f"SGD lr {cfg['lr']}, momentum 0.9, wd 1e-4, batch {cfg['batch']}, "
                                      f"x0.1 at epochs {cfg['epochs'] // 2} and {3 * cfg['epochs'] // 4}",
                          "reference_options": {**cfg["ref"], **cfg["ref_dnw"]}, "workers": a.workers},
-              "machine": machine(), "runs": []}
+              "machine": machine(torch.device("cpu")), "runs": []}
 
     def done(r):
         record["runs"].append(r)

@@ -136,15 +136,9 @@ class FunctionObjective:
     kind = "function"
 
     def __init__(self, *, target: str, epochs: int = 1):
-        import importlib
+        from ._graphio import import_target
 
-        mod, _, attr = target.partition(":")
-        try:
-            obj = importlib.import_module(mod)
-            for part in attr.split("."):
-                obj = getattr(obj, part)
-        except (ImportError, AttributeError, ValueError) as e:
-            raise ParameterError(f"objective {target!r}: cannot import it ({e})") from None
+        obj = import_target(target, "objective")
         if not callable(obj):
             raise ParameterError(f"objective {target!r} is not callable")
         self.fn, self.kw = obj, {"target": target, "epochs": epochs}

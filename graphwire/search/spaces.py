@@ -508,16 +508,10 @@ def space_from_spec(spec: Any) -> SearchSpace:
         raise ParameterError(f"space must be a SearchSpace, a name {sorted(_KINDS)} or 'module:function', got {spec!r}")
     kind, kwargs = spec["kind"], dict(spec.get("kwargs") or {})
     if kind == "function":
-        import importlib
+        from ._graphio import import_target
 
         target = kwargs.get("target", "")
-        mod, _, attr = target.partition(":")
-        try:
-            obj = importlib.import_module(mod)
-            for part in attr.split("."):
-                obj = getattr(obj, part)
-        except (ImportError, AttributeError, ValueError) as e:
-            raise ParameterError(f"space {target!r}: cannot import it ({e})") from None
+        obj = import_target(target, "space")
         if not isinstance(obj, SearchSpace):
             raise ParameterError(f"space {target!r} is not a SearchSpace (decorate it with graphwire.search.space)")
         return obj
