@@ -9,6 +9,7 @@ results. No torch here: graph-only work stays light.
 
 from __future__ import annotations
 
+import abc
 import functools
 import inspect
 import itertools
@@ -36,7 +37,7 @@ __all__ = [
 Choices = dict[str, Any]
 
 
-class SearchSpace:
+class SearchSpace(abc.ABC):
     """Base class. Subclasses define ``dims`` and ``build(choices) -> nx.DiGraph``.
 
     ``network(G)`` is what the training objective compiles (by default ``G`` itself; the cell
@@ -48,11 +49,13 @@ class SearchSpace:
     mutate_tries = 20
 
     @property
+    @abc.abstractmethod
     def dims(self) -> dict[str, list]:
-        raise NotImplementedError
+        """Each choice's name and its allowed values."""
 
+    @abc.abstractmethod
     def build(self, choices: Choices) -> nx.DiGraph:
-        raise NotImplementedError
+        """The graph these choices make."""
 
     def spec(self) -> dict:
         return {"kind": self.name, "kwargs": {}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ class Proposal:
     meta: dict = field(default_factory=dict)
 
 
-class Strategy:
+class Strategy(abc.ABC):
     """Base class. ``stateful`` strategies run only in the coordinator (their state cannot be
     rebuilt from the trial history alone) and save ``state_dict()`` after every update."""
 
@@ -48,8 +49,9 @@ class Strategy:
         self.seed = seed
         return self
 
+    @abc.abstractmethod
     def propose(self, history: list[Record], n: int) -> list[Proposal]:
-        raise NotImplementedError
+        """Up to ``n`` new proposals, given every trial so far."""
 
     def observe(self, records: list[Record]) -> dict | None:
         """Learn from newly finished trials; returns a log entry when the strategy updated."""
