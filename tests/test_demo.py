@@ -126,14 +126,6 @@ def test_random_wiring_has_the_size_asked_and_every_edge_on_a_path():
     assert set(demo.random_wiring(G, 12, seed=0).edges) != set(demo.random_wiring(G, 12, seed=1).edges)
 
 
-@pytest.mark.skipif(not HAS_DOT, reason="Graphviz dot is not installed")
-def test_pictures_are_svg(demo_run):
-    _, _, out = demo_run
-    for name in ("wiring.svg", "pruned.svg"):
-        text = (out / name).read_text()
-        assert "<svg" in text and "</svg>" in text, name
-
-
 def test_history_follows_the_gates_every_few_steps(demo_run):
     from graphwire.train import History
 
@@ -185,10 +177,11 @@ def test_console_entry_runs_the_demo(tmp_path):
 
 
 @pytest.mark.skipif(not HAS_DOT, reason="Graphviz dot is not installed")
-def test_pictures_have_a_legend_and_say_every_gate_was_learned(demo_run):
+def test_pictures_are_svg_with_a_legend_and_say_every_gate_was_learned(demo_run):
     _, _, out = demo_run
     for name in ("wiring.svg", "pruned.svg"):
         text = (out / name).read_text()
+        assert "<svg" in text and "</svg>" in text, name
         assert "how to read this picture" in text and "edge width and colour" in text, name
         assert "every edge&#39;s gate was learned" in text or "every edge's gate was learned" in text, name
         assert ">fixed<" not in text, name
