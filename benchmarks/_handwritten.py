@@ -109,11 +109,10 @@ class HandWiredMLP(nn.Module):
     def load_from_graphwire(self, net: nn.Module) -> None:
         """Copy a compiled graphwire net's parameters (``linear`` nodes, ``sigmoid`` wiring) in,
         so both compute the same function: the check that this is the same network."""
-        key = {nd.label: nd.key for nd in net.plan.nodes}
         C = self.channels
         for s, nodes in enumerate(self.labels[:-1]):
             for i, v in enumerate(nodes):
-                mod = net.nodes[key[v]]
+                mod = net.node(v)
                 self.weight[s][i].copy_(mod.fc.weight)
                 self.bias[s][i].copy_(mod.fc.bias)
                 self.bn_weight[s][i * C:(i + 1) * C].copy_(mod.bn.weight)

@@ -59,8 +59,8 @@ class HandResNet(nn.Module):
 
 
 def _hand_from(net: gw.WiredNet, kind: str) -> nn.Module:
-    """The hand-written twin, sharing the compiled net's node modules (identical arithmetic)."""
-    blocks = [net.nodes[nd.key] for nd in net.plan.nodes if nd.op != "identity"]
+    """The hand-written twin: a module per node, viewing the compiled net's tensors (identical arithmetic)."""
+    blocks = [net.node(nd.label) for nd in net.plan.nodes if nd.op != "identity"]
     return HandChain(blocks) if kind == "chain" else HandResNet(blocks)
 
 

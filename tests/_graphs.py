@@ -4,6 +4,8 @@ import random
 
 import torch
 
+from graphwire.ops.stacked import StackedBatchNorm
+
 from graphwire import generators as gen
 
 FAMILIES = ["chain", "resnet", "densenet", "complete", "erdos_renyi", "barabasi_albert",
@@ -54,7 +56,7 @@ def randomise_batchnorm(model, seed: int, gates: float = 0.0):
                 if "logit" in name:
                     p.copy_(torch.randn(p.shape, generator=g) * gates)
         for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            if isinstance(m, (torch.nn.modules.batchnorm._BatchNorm, StackedBatchNorm)) and m.affine:
                 m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
                 m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
                 m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
@@ -91,3 +93,26 @@ def compare_executors(net, x, tol: float = 1e-5, seed: int | None = None):
             torch.testing.assert_close(a, b, atol=tol, rtol=tol)
         for k in sb:
             torch.testing.assert_close(sb[k].float(), sr[k].float(), atol=tol, rtol=tol)
+
+
+def record_nodes(net):
+    """Record every node the reference executor runs: ``{module key: (input, output)}``, in order.
+    (Stacked nodes have no module of their own to hook: this wraps ``runtime.run_node``.)"""
+    seen: dict = {}
+    run = net.runtime.run_node
+
+    def recording(pos, x):
+        y = run(pos, x)
+        seen[net.plan.nodes[pos].key] = (x, y)
+        return y
+
+    net.runtime.run_node = recording
+    return seen
+
+
+def count_module_calls(net):
+    """Calls of the net's per-step and per-node modules (stacked ops and unstacked node ops)."""
+    calls: list = []
+    for m in list(net.steps.values()) + list(net.nodes.values()):
+        m.register_forward_hook(lambda *a: calls.append(1))
+    return calls

@@ -11,7 +11,8 @@ import torch
 import graphwire as gw
 from graphwire.errors import GraphError, ParameterError, ShapeError, UnknownOpError, WiringError
 
-from _graphs import FAMILIES, compare_executors, decorate, family_graph, randomise_batchnorm
+from _graphs import (FAMILIES, compare_executors, count_module_calls, decorate, family_graph, randomise_batchnorm,
+                     record_nodes)
 
 WIRINGS = [("static", {}), ("sigmoid", {}), ("sigmoid", {"per_channel": True})]
 
@@ -42,20 +43,19 @@ def test_batched_equals_reference_on_50_graphs(family):
         compare_executors(net, x, 1e-5)
 
 
-def test_fused_steps_run_no_per_node_modules():
-    """Python work grows with steps: a 3-generation graph with wide generations calls no node module."""
+def test_steps_run_one_module_call_each_and_the_reference_runs_every_node():
+    """Python work grows with steps: a 3-generation graph with wide generations makes one module
+    call per step (its stacked op); the reference executor runs node by node."""
     G = gw.generators.layered([6, 8, 8, 1])
     net = gw.compile(G, in_channels=3, channels=4, wiring="sigmoid")
-    calls = []
-    for m in net.nodes.values():
-        m.register_forward_hook(lambda *a: calls.append(1))
+    calls = count_module_calls(net)
     net(torch.randn(2, 3, 5, 5))
-    singletons = sum(1 for st in net.plan.steps if st.size == 1)
-    assert len(net.plan.steps) == 4 and len(calls) == singletons == 1
+    assert len(net.plan.steps) == 4 and len(calls) == 4 and len(net.nodes) == 0
     net.executor = "reference"
     calls.clear()
+    seen = record_nodes(net)
     net(torch.randn(2, 3, 5, 5))
-    assert len(calls) == G.number_of_nodes()
+    assert len(seen) == G.number_of_nodes() and calls == []
 
 
 def test_mixed_resolution_inputs_are_resized_to_the_smallest():
@@ -157,7 +157,7 @@ def test_init_from_carries_parameters_by_label_and_slices_concat_inputs():
     child = gw.compile(H, in_channels=2, channels=3, wiring="sigmoid", output_op=None, init_from=parent)
     assert child.init_report["skipped"] == []
     assert child.init_report["sliced"] == [3] and 4 in child.init_report["copied"]
-    old, new = parent.nodes["3"].conv.weight, child.nodes["3"].conv.weight  # preds 0,1,2 -> 0,2
+    old, new = parent.node(3).conv.weight, child.node(3).conv.weight  # preds 0,1,2 -> 0,2
     torch.testing.assert_close(new, torch.cat([old[:, 0:3], old[:, 6:9]], 1))
     old_ids, new_ids = parent.plan.edge_ids(), child.plan.edge_ids()
     for e, i in new_ids.items():

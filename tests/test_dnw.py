@@ -13,7 +13,7 @@ import graphwire as gw
 from graphwire.errors import ParameterError, ShapeError, WiringError
 from graphwire.models import dnw as D
 
-from _graphs import compare_executors, randomise_batchnorm
+from _graphs import compare_executors, randomise_batchnorm, record_nodes
 
 
 def _net(sizes=(3, 4, 4, 2), k=8, in_channels=1, executor="batched", **opts):
@@ -33,13 +33,14 @@ def test_layered_channel_graph_runs_one_step_per_block_and_no_node_module():
     assert len(net.plan.steps) == len(sizes)
     assert [st.size for st in net.plan.steps] == sizes
     calls = []
-    for m in net.nodes.values():
+    for m in net.nodes.values():  # the channel nodes' own modules: the batched executor calls none
         m.register_forward_hook(lambda *a: calls.append(1))
     y = net(torch.randn(2, 2, 7, 7))
     assert y.shape == (2, 3, 7, 7) and calls == []
     net.executor = "reference"
+    seen = record_nodes(net)
     net(torch.randn(2, 2, 7, 7))
-    assert len(calls) == sum(sizes)
+    assert len(seen) == sum(sizes) and len(calls) == len(net.nodes) > 0
 
 
 def test_channel_graph_is_masked_1x1_conv_plus_grouped_depthwise_per_block():
@@ -123,11 +124,10 @@ def test_straight_through_gradient_is_the_inner_product_float64():
     torch.manual_seed(1)
     net = _net((3, 4, 3), k=8, executor="reference").double()
     randomise_batchnorm(net, 1)
-    ins, outs = {}, {}
-    for key, m in net.nodes.items():
-        m.register_forward_hook(lambda mod, i, o, key=key: ins.__setitem__(key, i[0]) or outs.__setitem__(key, o))
+    seen = record_nodes(net)
     x = torch.randn(4, 1, 5, 5, dtype=torch.float64)
     y = net(x)
+    ins, outs = {k: v[0] for k, v in seen.items()}, {k: v[1] for k, v in seen.items()}
     loss = (y * torch.linspace(-1, 1, y.numel(), dtype=torch.float64).reshape(y.shape)).sum()
     keys = sorted((k for k in ins if net.graph.in_degree(int(k)) > 0), key=int)  # x needs no gradient
     gs = dict(zip(keys, torch.autograd.grad(loss, [ins[k] for k in keys], retain_graph=True)))

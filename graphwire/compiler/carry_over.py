@@ -10,54 +10,69 @@ from typing import Any
 
 import torch
 
+from ..ops.registry import get_op
 from .module import WiredNet
 
 __all__ = ["carry_over"]
 
 
 def carry_over(new: WiredNet, old: WiredNet) -> dict[str, Any]:
-    """Copy what fits from ``old`` into ``new``; returns ``{"copied", "sliced", "skipped"}`` labels."""
+    """Copy what fits from ``old`` into ``new``; returns ``{"copied", "sliced", "skipped"}`` labels.
+
+    Works on per-node views (:meth:`WiredNet.node_state`), so stacked and per-node ops alike."""
     report: dict[str, list] = {"copied": [], "sliced": [], "skipped": []}
+    old_state, new_state = old.node_state(), new.node_state()
+    updates: list[tuple[torch.Tensor, torch.Tensor]] = []
     for nd in new.plan.nodes:
         od = old.plan.by_label.get(nd.label)
         if od is None or od.op != nd.op:
             report["skipped"].append(nd.label)
             continue
-        src, dst = old.nodes[od.key].state_dict(), new.nodes[nd.key].state_dict()
-        slices = getattr(type(new.nodes[nd.key]), "input_params", {})
-        ok = True
+        src, dst = old_state[od.key], new_state[nd.key]
+        op_class = type(new.nodes[nd.key]) if nd.key in new.nodes else get_op(nd.op).stacked
+        slices = getattr(op_class, "input_params", {})
+        pending, ok, sliced = [], True, False
         for name, t in dst.items():
             s = src.get(name)
             if s is not None and s.shape == t.shape:
-                dst[name] = s.clone()
+                pending.append((t, s))
             elif s is not None and name in slices and nd.agg == "concat":
+                idx = _input_slice(old, od, new, nd)
                 dim = slices[name]
-                old_ranges, off = {}, 0
-                for p in od.preds:
-                    c = old.plan.nodes[p].out_ch
-                    old_ranges[old.plan.nodes[p].label] = (off, off + c)
-                    off += c
-                idx: list[int] = []
-                for p in nd.preds:
-                    lab = new.plan.nodes[p].label
-                    if lab not in old_ranges:
-                        ok = False
-                        break
-                    idx.extend(range(*old_ranges[lab]))
-                if ok and len(idx) == t.shape[dim]:
-                    dst[name] = s.index_select(dim, torch.tensor(idx, device=s.device)).clone()
-                    report["sliced"].append(nd.label)
-                else:
+                if idx is None or len(idx) != t.shape[dim]:
                     ok = False
+                    break
+                pending.append((t, s.index_select(dim, torch.tensor(idx, device=s.device))))
+                sliced = True
             else:
                 ok = False
+                break
         if ok:
-            new.nodes[nd.key].load_state_dict(dst)
-            report["copied"].append(nd.label)
+            updates.extend(pending)
+            report["sliced" if sliced else "copied"].append(nd.label)
         else:
             report["skipped"].append(nd.label)
+    with torch.no_grad():
+        for t, s in updates:
+            t.copy_(s)
     old_ids = old.plan.edge_ids()
     pairs = [(i, old_ids[e]) for i, e in enumerate(new.plan.edges) if e in old_ids]
     if type(new.wiring) is type(old.wiring):
         new.wiring.transfer_from(old.wiring, pairs)
     return report
+
+
+def _input_slice(old: WiredNet, od, new: WiredNet, nd) -> list[int] | None:
+    """Channel indices of ``nd``'s concatenated input inside ``od``'s (None: a new predecessor)."""
+    old_ranges, off = {}, 0
+    for p in od.preds:
+        c = old.plan.nodes[p].out_ch
+        old_ranges[old.plan.nodes[p].label] = (off, off + c)
+        off += c
+    idx: list[int] = []
+    for p in nd.preds:
+        lab = new.plan.nodes[p].label
+        if lab not in old_ranges:
+            return None
+        idx.extend(range(*old_ranges[lab]))
+    return idx

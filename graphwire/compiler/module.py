@@ -20,40 +20,47 @@ from torch import nn
 
 from ..errors import GraphError, ParameterError, ShapeError
 from ..graph import assign_roles, copy_graph, meta
-from ..ops.registry import build_op, known_ops
+from ..ops.registry import build_op, get_op, known_ops
 from ..wiring.base import Wiring
 from ..wiring.registry import make_wiring
 from ..wiring.routing import Routing
 from .plan import SPARSE_DENSITY, Plan
 from .planners import build_plan
 
-__all__ = ["WiredNet", "Runtime", "compile", "wired_core", "check_input"]
+__all__ = ["WiredNet", "Runtime", "compile", "wired_core", "check_input", "step_key"]
 
 
 class Runtime(nn.Module):
     """What the executors read besides the plan, all of it at each call.
 
-    - ``module(pos)`` / ``step_modules[i]``: the node modules (owned by the net, not by this);
-    - ``fused_params(i)``: step ``i``'s parameters for its fused kernel, read from the modules now
-      (so ``torch.func.functional_call`` and swapped parameters are always honoured);
+    - ``stacks[i]``: step ``i``'s stacked op (one module for its G nodes, see
+      :mod:`graphwire.ops.stacked`), or None when its op has no stacked form; then
+      ``step_modules[i]`` are its node modules and ``fused_params(i)`` their parameters for the
+      op's fused kernel, read from the modules now (so ``torch.func.functional_call`` and swapped
+      parameters are always honoured); ``run_node(pos, x)`` runs one node either way;
     - ``index(i, name)``: the plan's index arrays as buffers (they move with ``.to()``);
     - ``edge_mask`` (a persistent buffer) and ``masked``: edges closed by ``mask_edges``;
     - ``unit_blocks[i][j]``: source block ``j`` of step ``i`` is one edge with the constant
       coefficient 1 (a plain pass-through: no multiply);
     - ``wiring``, ``routing`` (the wiring again when its coefficients depend on activations),
       ``resize``, ``skip_closed``.
+    (The modules are owned, and registered, by the net.)
     """
 
-    def __init__(self, plan: Plan, nodes: nn.ModuleDict, wiring: Wiring, *, resize: str):
+    def __init__(self, plan: Plan, nodes: nn.ModuleDict, steps: nn.ModuleDict, wiring: Wiring, *, resize: str):
         super().__init__()
-        # plain references: the net owns (and registers) the node modules and the wiring
+        # plain references: the net owns (and registers) the node modules, the stacks and the wiring
         self.__dict__["_owned"] = (nodes, wiring)
         self.resize = resize
         self.skip_closed = True
         self.register_buffer("edge_mask", torch.ones(len(plan.edges)))
         self.masked = False
         self._keys = [nd.key for nd in plan.nodes]
-        self.step_modules = [[nodes[plan.nodes[p].key] for p in st.nodes] for st in plan.steps]
+        self._where = [(nd.step, nd.slot) for nd in plan.nodes]
+        self.__dict__["stacks"] = [steps[step_key(st.index)] if step_key(st.index) in steps else None
+                                   for st in plan.steps]
+        self.__dict__["step_modules"] = [[] if self.stacks[st.index] is not None else
+                                         [nodes[plan.nodes[p].key] for p in st.nodes] for st in plan.steps]
         self._fusable = [len(m) > 1 and hasattr(m[0], "fused") for m in self.step_modules]
         self._index_names: dict[tuple[int, str], str] = {}
         for st in plan.steps:
@@ -77,8 +84,13 @@ class Runtime(nn.Module):
         w = self.wiring
         return w if isinstance(w, Routing) else None
 
-    def module(self, pos: int) -> nn.Module:
-        return self.nodes[self._keys[pos]]
+    def run_node(self, pos: int, x: torch.Tensor) -> torch.Tensor:
+        """Node ``pos`` alone on its input ``x``."""
+        step, slot = self._where[pos]
+        stack = self.stacks[step]
+        if stack is not None:
+            return stack.node_forward(slot, x)
+        return self.nodes[self._keys[pos]](x)
 
     def index(self, step: int, name: str) -> torch.Tensor:
         return getattr(self, self._index_names[(step, name)])
@@ -93,6 +105,11 @@ class Runtime(nn.Module):
         self.masked = bool((self.edge_mask == 0).any())
 
 
+def step_key(index: int) -> str:
+    """Submodule name of step ``index``'s stacked op in ``net.steps``."""
+    return f"s{index}"
+
+
 class WiredNet(nn.Module):
     """A neural network whose wiring is a graph. Build it with :func:`graphwire.compile`."""
 
@@ -102,14 +119,33 @@ class WiredNet(nn.Module):
         self.plan = plan
         self._graph = graph if nx.is_frozen(graph) else nx.freeze(graph)
         op_options = op_options or {}
-        self.nodes = nn.ModuleDict()
+        self.nodes = nn.ModuleDict()   # nodes whose op has no stacked form, by module key
+        self.steps = nn.ModuleDict()   # stacked ops, one per step, by step_key
+        stacks = []
+        for st in plan.steps:
+            nd0 = plan.nodes[st.nodes[0]]
+            if get_op(st.op, f" at node {nd0.label!r}").stacked is not None:
+                stacks.append(st.index)
+                self.steps[step_key(st.index)] = build_op(
+                    st.op, st.in_ch, st.out_ch, stride=st.stride, dims=plan.dims, options=op_options.get(st.op),
+                    where=f" at node {nd0.label!r}", groups=st.size)
+        # initialise node by node in plan order: the same random draws as a module per node
+        steps = self.steps
         for nd in plan.nodes:
-            self.nodes[nd.key] = build_op(nd.op, nd.in_ch, nd.out_ch, stride=nd.stride, dims=plan.dims,
-                                          options=op_options.get(nd.op), where=f" at node {nd.label!r}")
+            key = step_key(nd.step)
+            if key in steps:
+                steps[key].reset_node(nd.slot)
+            else:
+                self.nodes[nd.key] = build_op(nd.op, nd.in_ch, nd.out_ch, stride=nd.stride, dims=plan.dims,
+                                              options=op_options.get(nd.op), where=f" at node {nd.label!r}")
+        # per stacked step: its node keys (state-dict keys stay nodes.<key>.<name>)
+        self._stacked = {step_key(i): [plan.nodes[p].key for p in plan.steps[i].nodes] for i in stacks}
         self.wiring = wiring
-        self.runtime = Runtime(plan, self.nodes, wiring, resize=resize)
+        self.runtime = Runtime(plan, self.nodes, self.steps, wiring, resize=resize)
         self.executor = executor
-        self._register_load_state_dict_pre_hook(self._upgrade_state_dict)
+        self.register_state_dict_post_hook(_per_node_keys)
+        self.register_load_state_dict_pre_hook(_upgrade_state_dict)
+        self.register_load_state_dict_pre_hook(_stack_node_keys)
         self.register_load_state_dict_post_hook(_after_load)
 
     # ---- properties
@@ -163,12 +199,26 @@ class WiredNet(nn.Module):
                     where=f"the graph's input node(s) {ins}")
         return EXECUTORS[self._executor](plan, self.runtime, x)
 
-    # ---- state
-    def _upgrade_state_dict(self, state_dict, prefix, local_metadata, strict, missing, unexpected, errors):
-        """State dicts saved before the runtime existed kept the edge mask in the wiring."""
-        old = prefix + "wiring.edge_mask"
-        if old in state_dict and prefix + "runtime.edge_mask" not in state_dict:
-            state_dict[prefix + "runtime.edge_mask"] = state_dict.pop(old)
+    # ---- nodes
+    def node(self, label) -> nn.Module:
+        """Node ``label``'s op as a module of its own: the module itself for ops without a stacked
+        form, else a view of its slice of the step's stacked tensors (reading it or editing it in
+        place reads or edits this network; gradients of calling it reach the view, not the net)."""
+        nd = self.plan.by_label.get(label)
+        if nd is None:
+            raise ParameterError(f"node {label!r} is not in the graph")
+        key = step_key(nd.step)
+        return self.steps[key].node_module(nd.slot) if key in self.steps else self.nodes[nd.key]
+
+    def node_state(self) -> dict[str, dict[str, torch.Tensor]]:
+        """Every node's tensors by module key, then name (views into stacked tensors): the
+        per-node view of the state dict, without building one."""
+        out: dict[str, dict[str, torch.Tensor]] = {key: m.state_dict(keep_vars=True) for key, m in self.nodes.items()}
+        for skey, keys in self._stacked.items():
+            tensors = self.steps[skey].state_dict(keep_vars=True)
+            for g, key in enumerate(keys):
+                out[key] = {name: t[g] for name, t in tensors.items()}
+        return out
 
     # ---- what training learned
     def regularizer(self) -> torch.Tensor:
@@ -246,7 +296,61 @@ def check_input(x: Any, *, channels: int, dims: int, dtype: torch.dtype, where: 
                          f"with C = {channels} and B >= 1")
 
 
-def _after_load(module: WiredNet, keys) -> None:
+def _upgrade_state_dict(module, state_dict, prefix, local_metadata, strict, missing, unexpected, errors):
+    """State dicts saved before the runtime existed kept the edge mask in the wiring."""
+    old = prefix + "wiring.edge_mask"
+    if old in state_dict and prefix + "runtime.edge_mask" not in state_dict:
+        state_dict[prefix + "runtime.edge_mask"] = state_dict.pop(old)
+
+
+def _per_node_keys(module: WiredNet, state_dict, prefix, local_metadata) -> None:
+    """``steps.s3.fc.weight`` ``[G, ...]`` -> ``nodes.<key>.fc.weight`` per node: the state dict
+    is keyed by node label whether a node is stacked or not. With ``keep_vars=True`` (the
+    parameters themselves, as tracers and wrappers ask for them) the stacked parameters keep their
+    step keys: a slice of a parameter is not one."""
+    for skey, keys in module._stacked.items():
+        base = f"{prefix}steps.{skey}."
+        names = [k for k in state_dict if k.startswith(base)]
+        if any(isinstance(state_dict[k], nn.Parameter) for k in names):
+            return
+        tensors = [state_dict.pop(k) for k in names]
+        names = [k[len(base):] for k in names]
+        for g, key in enumerate(keys):
+            node = f"{prefix}nodes.{key}."
+            for name, t in zip(names, tensors):
+                state_dict[node + name] = t[g]
+
+
+def _stack_node_keys(module: WiredNet, state_dict, prefix, local_metadata, strict, missing, unexpected, errors):
+    """The inverse of :func:`_per_node_keys` before loading. A node entry that is absent keeps its
+    current value and is reported missing (by its per-node key); one of the wrong shape is reported
+    as a size mismatch by its per-node key."""
+    absent: list[str] = []
+    for skey, keys in module._stacked.items():
+        base = f"{prefix}steps.{skey}."
+        for name, cur in module.steps[skey].state_dict(keep_vars=True).items():
+            if base + name in state_dict:  # already stacked
+                continue
+            parts = []
+            for g, key in enumerate(keys):
+                k = f"{prefix}nodes.{key}.{name}"
+                v = state_dict.pop(k, None)
+                here = cur[g].detach()
+                if v is None:
+                    absent.append(k)
+                    v = here
+                elif not isinstance(v, torch.Tensor) or v.shape != here.shape:
+                    shape = tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
+                    errors.append(f"size mismatch for {k}: copying a param with shape {shape} from checkpoint, "
+                                  f"the shape in current model is {tuple(here.shape)}.")
+                    v = here
+                parts.append(v.to(device=here.device, dtype=here.dtype))
+            state_dict[base + name] = torch.stack(parts)
+    module.__dict__["_absent_on_load"] = absent
+
+
+def _after_load(module: WiredNet, incompatible) -> None:
+    incompatible.missing_keys.extend(module.__dict__.pop("_absent_on_load", []))
     module.runtime.sync_mask()
 
 
@@ -257,11 +361,12 @@ _PARAMLESS = ("identity", "channel")
 def estimate_bytes(plan: Plan) -> int:
     """A lower-end estimate of what compiling ``plan`` allocates: node parameters (at least one
     ``in x out`` matrix per op with weights), the index buffers, the edge coefficients and the
-    per-module bookkeeping."""
+    bookkeeping of a module per node (for ops without a stacked form)."""
     item = torch.empty((), dtype=torch.get_default_dtype()).element_size()
     params = sum(nd.in_ch * nd.out_ch for nd in plan.nodes if nd.op not in _PARAMLESS)
     index = sum(a.nbytes for st in plan.steps for a in st.arrays().values())
-    return item * params + index + 4 * item * len(plan.edges) + _NODE_OVERHEAD * len(plan.nodes)
+    modules = sum(st.size for st in plan.steps if get_op(st.op).stacked is None)  # a module per node
+    return item * params + index + 4 * item * len(plan.edges) + _NODE_OVERHEAD * modules
 
 
 def available_bytes() -> int | None:

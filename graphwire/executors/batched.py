@@ -38,8 +38,11 @@ def batched_forward(plan: "Plan", runtime: Any, x: torch.Tensor) -> torch.Tensor
         if fw.skip and a is not None and not bool(a.any()):
             y = closed_output(st.out_ch, st.stride, inp, G)  # closed for the whole batch
         else:
+            stack = runtime.stacks[st.index]
             mods = runtime.step_modules[st.index]
-            if G == 1:
+            if stack is not None:  # the G nodes' tensors stacked: one module
+                y = stack(inp)
+            elif G == 1:
                 y = mods[0](inp)
             else:
                 fused = runtime.fused_params(st.index)

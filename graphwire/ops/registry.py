@@ -5,7 +5,9 @@ dims=, **options)``. The batched executor runs the nodes of one step (same op an
 kernel when the op class provides ``fused(params, x, groups, training)``: ``x`` holds the G nodes'
 inputs stacked on the channel axis and ``params`` the G nodes' parameters (see ``fusion_params``,
 and :mod:`graphwire.ops.fused` for helpers). Ops without it still work: the executor then calls
-the G modules one by one.
+the G modules one by one. An op may also give a *stacked* form (``stacked=``, see
+:mod:`graphwire.ops.stacked`): one module for all G nodes of a step, tensors stacked on a leading
+node axis -- what keeps a 100k-node graph cheap to build and to train.
 """
 from __future__ import annotations
 
@@ -24,17 +26,21 @@ class OpSpec:
     name: str
     factory: Callable[..., nn.Module]
     spatial: bool | None  # True: conv-like (needs dims), False: vectors, None: any
+    stacked: Callable[..., nn.Module] | None = None  # the G-node form (graphwire.ops.stacked)
 
 
 _REGISTRY: dict[str, OpSpec] = {}
 
 
 def register_op(name: str, factory: Callable[..., nn.Module] | None = None, *,
-                spatial: bool | None = None, overwrite: bool = False):
+                spatial: bool | None = None, stacked: Callable[..., nn.Module] | None = None,
+                overwrite: bool = False):
     """Register a node operation under ``name`` (usable as a decorator).
 
     The factory is called as ``factory(in_channels, out_channels, stride=s, dims=d, **options)``
     and returns an ``nn.Module`` mapping ``[B, in_channels, ...]`` to ``[B, out_channels, ...]``.
+    ``stacked``: optionally, the op's stacked form, called as ``stacked(groups, in_channels,
+    out_channels, stride=s, dims=d, **options)`` (the contract: :mod:`graphwire.ops.stacked`).
 
     >>> import torch.nn as nn, graphwire as gw
     >>> _ = gw.register_op("tanh_linear", lambda cin, cout, stride, dims: nn.Sequential(
@@ -48,7 +54,9 @@ def register_op(name: str, factory: Callable[..., nn.Module] | None = None, *,
             raise ParameterError(f"op {name!r}: factory must be callable, got {f!r}")
         if name in _REGISTRY and not overwrite:
             raise ParameterError(f"op {name!r} is already registered (pass overwrite=True to replace it)")
-        _REGISTRY[name] = OpSpec(name, f, spatial)
+        if stacked is not None and not callable(stacked):
+            raise ParameterError(f"op {name!r}: stacked must be callable, got {stacked!r}")
+        _REGISTRY[name] = OpSpec(name, f, spatial, stacked)
         return f
 
     return add if factory is None else add(factory)
@@ -68,10 +76,16 @@ def get_op(name: str, where: str = "") -> OpSpec:
 
 
 def build_op(name: str, in_channels: int, out_channels: int, *, stride: int = 1, dims: int = 2,
-             options: dict | None = None, where: str = "") -> nn.Module:
+             options: dict | None = None, where: str = "", groups: int | None = None) -> nn.Module:
+    """One node's op module; with ``groups``, the op's stacked form for that many nodes."""
     spec = get_op(name, where)
+    factory = spec.factory if groups is None else spec.stacked
+    if factory is None:
+        raise ParameterError(f"op {name!r} has no stacked form")
     try:
-        return spec.factory(in_channels, out_channels, stride=stride, dims=dims, **(options or {}))
+        if groups is not None:
+            return factory(groups, in_channels, out_channels, stride=stride, dims=dims, **(options or {}))
+        return factory(in_channels, out_channels, stride=stride, dims=dims, **(options or {}))
     except GraphError as exc:
         raise type(exc)(f"op {name!r}{where}: {exc}") from None
     except TypeError as exc:
