@@ -1,7 +1,10 @@
 """``WiredNet``: the module a graph compiles to, its runtime, and ``graphwire.compile``.
 
-Node modules live in ``net.nodes`` keyed by node label (``net.nodes["7"]``), so state_dict keys
-are stable and readable and ``compile(pruned, init_from=net)`` can carry parameters over by label.
+A step whose op has a stacked form (the built-in ops) is ONE module in ``net.steps``, its nodes'
+tensors stacked on a leading axis (:mod:`graphwire.ops.stacked`); other nodes get a module each in
+``net.nodes``. Either way the state dict is keyed by node label (``nodes.7.conv.weight``, through
+state-dict hooks), so it is stable and readable, and ``compile(pruned, init_from=net)`` carries
+parameters over by label.
 The plan (what) is inert data; the :class:`Runtime` holds what an executor reads at each call
 (modules, the wiring, index buffers, the edge mask); an executor (how) is a plain function
 ``(plan, runtime, x) -> y`` that ``net.executor`` switches at any time.
