@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 import graphwire as gw
-from _common import machine, save
+from _common import interleaved, machine, save
 
 COSTS = ("generate", "compile", "step_batched", "step_reference", "step_handwritten", "write_back", "prune",
          "json_roundtrip", "peak_rss_mb")
@@ -94,7 +94,7 @@ def one(family: str, n: int, device: str, threads: int, reference: bool, repeats
                 torch.cuda.synchronize(dev)
         return run
 
-    r["step_batched"] = _median_step(step(net), repeats)
+    step(net)()  # one training step first: its activations and gradients count in the pipeline's peak
     with torch.no_grad():
         net.wiring.logit.normal_()
     t = time.perf_counter()
@@ -111,18 +111,20 @@ def one(family: str, n: int, device: str, threads: int, reference: bool, repeats
         r["json_roundtrip"] = time.perf_counter() - t
     assert H2.number_of_edges() == H.number_of_edges()
     del H2, P
-    # the pipeline's own numbers, before the baselines below add their memory to this process
-    r["pipeline"] = sum(r[k] for k in ("generate", "compile", "step_batched", "write_back", "prune", "json_roundtrip"))
+    # the pipeline's peak, before the baselines below add their memory to this process
     r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    t = time.perf_counter()
+    hand = HandWiredMLP(G, in_channels=8, channels=8).to(dev)
+    r["build_handwritten"] = time.perf_counter() - t
+    # batched and hand-written round-robin (A B A B ...): drift in the machine's load hits both alike
+    med = interleaved({"batched": step(net), "handwritten": step(hand)}, dev, repeats=repeats, warmup=1)
+    r["step_batched"], r["step_handwritten"] = med["batched"], med["handwritten"]
+    r["batched_over_handwritten"] = r["step_batched"] / r["step_handwritten"]
+    r["pipeline"] = sum(r[k] for k in ("generate", "compile", "step_batched", "write_back", "prune", "json_roundtrip"))
     if reference:
         net.executor = "reference"
         r["step_reference"] = _median_step(step(net), 1)
         net.executor = "batched"
-    t = time.perf_counter()
-    hand = HandWiredMLP(G, in_channels=8, channels=8).to(dev)
-    r["build_handwritten"] = time.perf_counter() - t
-    r["step_handwritten"] = _median_step(step(hand), repeats)
-    r["batched_over_handwritten"] = r["step_batched"] / r["step_handwritten"]
     r["peak_rss_mb_with_baselines"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return r
 
@@ -141,7 +143,7 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
     for ax, fam in zip(axes, ("er", "ws")):
         rs = sorted((r for r in rows if r["family"] == fam), key=lambda r: r["edges"])
         for key in COSTS[:-1]:
@@ -153,6 +155,18 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.set_ylabel("seconds")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
+    ax = axes[2]
+    for fam in ("er", "ws"):
+        rs = sorted((r for r in rows if r["family"] == fam and r.get("peak_rss_mb")), key=lambda r: r["edges"])
+        for x in ("edges", "nodes"):
+            if rs:
+                ax.loglog([r[x] for r in rs], [r["peak_rss_mb"] for r in rs], marker="o" if x == "edges" else "x",
+                          linestyle="-" if x == "edges" else ":", label=f"{fam.upper()} against {x}")
+    ax.set_title("peak resident memory of the pipeline (MB)")
+    ax.set_xlabel("edges (solid) / nodes (dotted)")
+    ax.set_ylabel("MB")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -167,7 +181,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--max-nodes", type=int, default=100_000)
     ap.add_argument("--families", nargs="*", default=["er", "ws"])
     ap.add_argument("--ref-limit", type=float, default=60.0, help="no reference step at a size where it would take longer (linear growth from the last size)")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     ap.add_argument("--plot", default=None, help="plot path (default docs/scale[-quick].png)")
     ap.add_argument("--merge", action="store_true",
