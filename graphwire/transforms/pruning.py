@@ -7,12 +7,16 @@ turns into a smaller network. The input graph is never mutated.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Literal
 
 import networkx as nx
+import numpy as np
 
 from ..errors import AttributeValueError, DeadNodeError, ParameterError, describe
+from .._gc import paused
+from ..candidates import CANDIDATES, check_candidates, is_compact, materialize_candidates
 from ..graph import copy_graph, edges_hash, inputs, meta, outputs, reachable, sort_key, topological_order, validate
 
 __all__ = ["prune", "remove_dead_nodes", "share"]
@@ -124,6 +128,13 @@ def prune(
     edges. ``attr="share"`` on a graph without ``share`` computes it first (see :func:`share`).
     The graph records what was removed under ``G.graph["graphwire"]["pruned"]``.
 
+    A compact graph (candidate blocks, :mod:`graphwire.candidates`; what ``write_back`` of a
+    compact network gives) prunes to an ordinary graph. With ``attr="active"`` or a ``threshold``
+    that every block's ``attrs`` fail (``write_back`` gives them ``active: False, weight: 0.0``),
+    only its networkx edges can survive and it is pruned with arrays, the result built once;
+    otherwise (``keep``, or blocks that pass) it is materialised first
+    (:func:`~graphwire.candidates.materialize_candidates`), at the cost of every candidate edge.
+
     >>> import graphwire as gw
     >>> G = gw.generators.complete(3)
     >>> for i, (u, v) in enumerate(G.edges): G.edges[u, v]["weight"] = float((7 * i) % 10)
@@ -145,6 +156,11 @@ def prune(
                                   or not math.isfinite(threshold)):
         raise ParameterError(f"threshold must be a finite number, got {threshold!r}")
 
+    if is_compact(G):
+        fast = _prune_compact(G, attr, threshold, keep, per_node, ensure_path)
+        if fast is not None:
+            return fast
+        G = materialize_candidates(G)  # a budget over every candidate, or kept blocks: the full graph
     if attr == "share" and any("share" not in d for *_, d in G.edges(data=True)):
         G = share(G)
     values = _edge_values(G, attr)
@@ -183,3 +199,72 @@ def prune(
         "removed_nodes": dead,
     }
     return validate(H)
+
+
+def _prune_compact(G: nx.DiGraph, attr: str, threshold, keep, per_node, ensure_path) -> nx.DiGraph | None:
+    """``prune`` of a (validated) compact graph when only its networkx edges can survive: every
+    block's ``attrs`` fail the test. None when the full graph is needed (see :func:`prune`)."""
+    if keep is not None or per_node is not None or ensure_path or attr == "share":
+        return None
+    rows, attrs = check_candidates(G)
+
+    def passes(val) -> bool:
+        x = float(val)
+        return x > 0.5 if threshold is None else x >= threshold
+
+    for i, d in enumerate(attrs):
+        if attr not in d:
+            raise AttributeValueError(
+                f"cannot prune by {attr!r}: the candidate block graph.graphwire.{CANDIDATES}[{i}] (sources "
+                f"{rows[i, :2].tolist()}, targets {rows[i, 2:].tolist()}) has no {attr!r} in its 'attrs'; "
+                f"train the network and call net.write_back() first, or prune materialize_candidates(G)")
+        if not isinstance(d[attr], (bool, int, float)):
+            return None
+        if passes(d[attr]):
+            return None  # the block's edges survive: the full graph
+    values = _edge_values(G, attr)
+    kept = [e for e, x in values.items() if passes(x)]
+    n_cand = int(((rows[:, 1] - rows[:, 0]) * (rows[:, 3] - rows[:, 2])).sum())
+    eu = np.fromiter((u for u, _ in G.edges), np.int64, G.number_of_edges())
+    ev = np.fromiter((v for _, v in G.edges), np.int64, G.number_of_edges())
+    inside = sum(int(((eu >= a) & (eu < b) & (ev >= c) & (ev < d)).sum()) for a, b, c, d in rows.tolist())
+    with paused():
+        H = nx.DiGraph()
+        H.graph.update(copy.deepcopy({k: v for k, v in G.graph.items() if k != "graphwire"}))
+        record = copy.deepcopy({k: v for k, v in meta(G).items() if k != CANDIDATES})
+        H.graph["graphwire"] = record
+        H.add_nodes_from(G.nodes)
+        H.add_edges_from(kept)
+        reached, reaching = reachable(H, inputs(G)), reachable(H, outputs(G), reverse=True)
+        dead = sorted((n for n in H if n not in reached or n not in reaching), key=sort_key)
+        H.remove_nodes_from(dead)
+        for n, d in H.nodes(data=True):
+            d.update(_own(G.nodes[n]))
+        for u, v, d in H.edges(data=True):
+            d.update(_own(G.edges[u, v]))
+    if not inputs(H) or not outputs(H):
+        raise DeadNodeError(
+            f"pruning by {attr!r} leaves no path from an input to an output "
+            f"(kept {len(kept)} of {n_cand + G.number_of_edges() - inside} edges)", nodes=dead)
+    record["lineage"] = list(meta(G).get("lineage", [])) + [_compact_hash(G)]
+    record["pruned"] = {
+        "attr": attr, "threshold": threshold, "keep": keep, "per_node": per_node, "ensure_path": ensure_path,
+        "edges_before": n_cand + G.number_of_edges() - inside, "edges_after": H.number_of_edges(),
+        "removed_nodes": dead,
+    }
+    return H
+
+
+def _own(d: dict) -> dict:
+    return {k: copy.deepcopy(v) if isinstance(v, (dict, list, set)) else v for k, v in d.items()}
+
+
+def _compact_hash(G: nx.DiGraph) -> str:
+    """A short hash of a compact graph's edge set: its blocks' ranges and its networkx edges (the
+    lineage entry; ``edges_hash`` over every candidate would cost seconds)."""
+    import hashlib
+    import json
+
+    blocks = sorted([int(x) for x in list(b["sources"]) + list(b["targets"])] for b in meta(G)[CANDIDATES])
+    text = json.dumps([blocks, sorted([int(u), int(v)] for u, v in G.edges)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

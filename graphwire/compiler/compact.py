@@ -1,0 +1,94 @@
+"""``write_back`` of a network compiled from a compact graph (candidate blocks, see
+:mod:`graphwire.candidates`): the learned wiring from arrays, one networkx edge per chosen edge.
+
+The result is the compact graph again -- its nodes, its candidate record and its networkx edges --
+with every *active* edge (the wiring's ``active`` flag, masked edges closed) added as a networkx
+edge carrying what the wiring learned (DNW: ``weight``, ``magnitude``, ``active``). The blocks'
+``attrs`` gain the values of an edge that is not chosen (``active: False``, ``weight: 0.0``), so
+every candidate edge has them: ``compile(H, wiring="static")`` computes what the network computes,
+``prune(H, attr="active")`` keeps the chosen edges, and ``materialize_candidates(H)`` is what
+``write_back`` of the materialised network gives for the attributes it writes (other per-edge
+values, such as ``magnitude``, exist only on the chosen edges).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+import numpy as np
+import torch
+
+from .._gc import paused
+from ..candidates import CANDIDATES
+from ..graph import meta
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .module import WiredNet
+
+__all__ = ["write_back_compact", "NOT_CHOSEN"]
+
+#: What a candidate edge that is not chosen gets in a written-back compact graph (per described key).
+NOT_CHOSEN = {"active": False, "weight": 0.0}
+
+
+def _own(d: dict) -> dict:
+    return {k: copy.deepcopy(v) if isinstance(v, (dict, list, set)) else v for k, v in d.items()}
+
+
+def write_back_compact(net: "WiredNet") -> nx.DiGraph:
+    """See the module doc; ``net.plan.edges`` is a :class:`~graphwire.candidates.EdgeList`."""
+    wiring: Any = net.wiring
+    rt: Any = net.runtime
+    G = net.graph
+    cand = net.plan.edges.cand  # type: ignore[attr-defined]
+    with torch.no_grad():
+        if hasattr(wiring, "active_mask"):
+            active = wiring.active_mask().detach().cpu().bool()
+            keys = None
+        else:
+            full = wiring.describe()
+            keys = list(full.edges)
+            flags = full.edges.get("active")
+            active = (torch.tensor([bool(x) for x in flags]) if flags is not None
+                      else torch.ones(cand.num_edges, dtype=torch.bool))
+        if rt.masked:
+            active = active & (rt.edge_mask.detach().cpu() > 0)
+    eu = np.fromiter((u for u, _ in G.edges), np.int64, G.number_of_edges())
+    ev = np.fromiter((v for _, v in G.edges), np.int64, G.number_of_edges())
+    ids = np.union1d(np.flatnonzero(active.numpy()), cand.ids(eu, ev))
+    desc = wiring.describe_edges(torch.from_numpy(ids))
+    if rt.masked and "active" in desc.edges:
+        act = active[torch.from_numpy(ids)].tolist()
+        desc.edges["active"] = [x if x is None else bool(x) and a for x, a in zip(desc.edges["active"], act)]
+    keys = keys if keys is not None else list(desc.edges)
+
+    H = nx.DiGraph()
+    H.graph.update(copy.deepcopy(dict(G.graph)))
+    record = meta(H)
+    for blk in record[CANDIDATES]:
+        attrs = dict(blk.get("attrs", {}))
+        attrs.update({k: v for k, v in NOT_CHOSEN.items() if k in keys})
+        blk["attrs"] = attrs
+    u, v = cand.arrays()
+    segs = cand.segment_of(ids).tolist()
+    over = cand.overrides
+    values = list(desc.edges.items())
+    with paused():
+        H.add_nodes_from((n, _own(d)) for n, d in G.nodes(data=True))
+        rows = []
+        for j, (e, s) in enumerate(zip(ids.tolist(), segs)):
+            d = _own(over.get(e) or cand.attrs_of_segment(s))
+            for key, vals in values:
+                if vals[j] is not None:
+                    d[key] = vals[j]
+            rows.append((int(u[e]), int(v[e]), d))
+        H.add_edges_from(rows)
+    for key, by_label in desc.nodes.items():
+        for label, val in by_label.items():
+            if val is not None:
+                H.nodes[label][key] = val
+    record.update(desc.graph)
+    record["wiring"] = wiring.name
+    return H
