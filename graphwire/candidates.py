@@ -261,6 +261,12 @@ class EdgeList(Sequence):
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         return self.cand.arrays()
 
+    def distinct_sources(self, runs: Sequence[tuple[int, int]]) -> int:
+        """How many distinct source nodes the edges of the id ranges ``runs`` have (from the segments)."""
+        c = self.cand
+        parts = [c.seg_u[int(c.segment_of(a)):int(c.segment_of(b - 1)) + 1] for a, b in runs if b > a]
+        return len(np.unique(np.concatenate(parts))) if parts else 0
+
     def index_map(self) -> "EdgeIndex":
         return EdgeIndex(self.cand)
 

@@ -78,6 +78,8 @@ def _show(v: Any) -> str:
 
 
 def _finite(v: Any) -> str | None:
+    if type(v) is float and math.isfinite(v):  # the common case, first (millions of edge weights)
+        return None
     if not _is_real(v):
         return f"must be a finite number, got {_show(v)} ({type(v).__name__})"
     try:

@@ -33,8 +33,16 @@ __all__ = ["write_back_compact", "NOT_CHOSEN"]
 NOT_CHOSEN = {"active": False, "weight": 0.0}
 
 
+_SCALARS = (float, bool, int, str, type(None))
+
+
 def _own(d: dict) -> dict:
-    return {k: copy.deepcopy(v) if isinstance(v, (dict, list, set)) else v for k, v in d.items()}
+    """A copy of an attribute dict sharing nothing mutable."""
+    out = d.copy()
+    for k, v in out.items():
+        if type(v) not in _SCALARS and isinstance(v, (dict, list, set)):
+            out[k] = copy.deepcopy(v)
+    return out
 
 
 def write_back_compact(net: "WiredNet") -> nx.DiGraph:
@@ -71,19 +79,19 @@ def write_back_compact(net: "WiredNet") -> nx.DiGraph:
         attrs = dict(blk.get("attrs", {}))
         attrs.update({k: v for k, v in NOT_CHOSEN.items() if k in keys})
         blk["attrs"] = attrs
-    u, v = cand.arrays()
-    segs = cand.segment_of(ids).tolist()
+    seg = cand.segment_of(ids)
+    us = cand.seg_u[seg].tolist()
+    vs = (cand.seg_lo[seg] + ids - cand.seg_start[seg]).tolist()
     over = cand.overrides
-    values = list(desc.edges.items())
+    names = list(desc.edges)
+    cols = [desc.edges[k] for k in names]
     with paused():
         H.add_nodes_from((n, _own(d)) for n, d in G.nodes(data=True))
         rows = []
-        for j, (e, s) in enumerate(zip(ids.tolist(), segs)):
+        for e, s, u, v, *vals in zip(ids.tolist(), seg.tolist(), us, vs, *cols):
             d = _own(over.get(e) or cand.attrs_of_segment(s))
-            for key, vals in values:
-                if vals[j] is not None:
-                    d[key] = vals[j]
-            rows.append((int(u[e]), int(v[e]), d))
+            d.update((k, x) for k, x in zip(names, vals) if x is not None)
+            rows.append((u, v, d))
         H.add_edges_from(rows)
     for key, by_label in desc.nodes.items():
         for label, val in by_label.items():

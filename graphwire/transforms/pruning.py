@@ -240,8 +240,11 @@ def _prune_compact(G: nx.DiGraph, attr: str, threshold, keep, per_node, ensure_p
         H.remove_nodes_from(dead)
         for n, d in H.nodes(data=True):
             d.update(_own(G.nodes[n]))
-        for u, v, d in H.edges(data=True):
-            d.update(_own(G.edges[u, v]))
+        src = G._succ
+        for u, nbrs in H._succ.items():  # each kept edge's attributes, copied once
+            own = src[u]
+            for v in nbrs:
+                nbrs[v].update(_own(own[v]))
     if not inputs(H) or not outputs(H):
         raise DeadNodeError(
             f"pruning by {attr!r} leaves no path from an input to an output "
@@ -255,8 +258,16 @@ def _prune_compact(G: nx.DiGraph, attr: str, threshold, keep, per_node, ensure_p
     return H
 
 
+_SCALARS = (float, bool, int, str, type(None))
+
+
 def _own(d: dict) -> dict:
-    return {k: copy.deepcopy(v) if isinstance(v, (dict, list, set)) else v for k, v in d.items()}
+    """A copy of an attribute dict sharing nothing mutable (as ``copy_graph`` copies)."""
+    out = d.copy()
+    for k, v in out.items():
+        if type(v) not in _SCALARS and isinstance(v, (dict, list, set)):
+            out[k] = copy.deepcopy(v)
+    return out
 
 
 def _compact_hash(G: nx.DiGraph) -> str:
@@ -266,5 +277,10 @@ def _compact_hash(G: nx.DiGraph) -> str:
     import json
 
     blocks = sorted([int(x) for x in list(b["sources"]) + list(b["targets"])] for b in meta(G)[CANDIDATES])
-    text = json.dumps([blocks, sorted([int(u), int(v)] for u, v in G.edges)])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    u = np.fromiter((u for u, _ in G.edges), np.int64, G.number_of_edges())
+    v = np.fromiter((v for _, v in G.edges), np.int64, G.number_of_edges())
+    order = np.lexsort((v, u))
+    h = hashlib.sha256(json.dumps(blocks).encode())
+    h.update(u[order].tobytes())
+    h.update(v[order].tobytes())
+    return h.hexdigest()[:16]

@@ -221,8 +221,8 @@ class DNWWiring(Wiring):
         self.budgets = ks
         self._groups: list[tuple[Any, int, int | None, int]] = []  # (key, k, start or None, size)
         self._unread: list[tuple[int, int]] = []  # per group: (offset, count) in self.unread
-        arrays = getattr(self.edges, "arrays", None)  # a compact graph's edges as arrays
-        sources = arrays()[0] if arrays is not None else [u for u, _ in self.edges]
+        compact = getattr(self.edges, "distinct_sources", None)  # a compact graph's edges: from its segments
+        sources = [u for u, _ in self.edges] if compact is None else []
         fixed = torch.ones(E, dtype=torch.bool)
         bounds = torch.empty(E)
         unread_bounds = []
@@ -235,7 +235,7 @@ class DNWWiring(Wiring):
                 self._unread.append((sum(c for _, c in self._unread), n_unread))
                 unread_bounds.append(torch.full((n_unread,), 1.0 / math.sqrt(fan_in)))
             else:
-                fan_in = (len(np.unique(np.concatenate([sources[a:b] for a, b in r]))) if arrays is not None
+                fan_in = (compact(r) if compact is not None
                           else len(set(itertools.chain.from_iterable(sources[a:b] for a, b in r))))
             bounds[t] = 1.0 / math.sqrt(fan_in)
             self._groups.append((g, ks[g], r[0][0] if len(r) == 1 else None, sizes[g]))
