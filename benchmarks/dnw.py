@@ -171,7 +171,7 @@ def run_config(name: str, a) -> dict:
                pruned_nodes=pruned.number_of_nodes(), json_bytes=size, json_save_seconds=t_save,
                json_load_seconds=t_load, json_round_trip_seconds=t_save + t_load,
                peak_rss_pipeline_bytes=peak_rss_bytes(), rss_at_start_bytes=rss0)
-    del learned, pruned, back
+    learned = pruned = back = None  # free them before the training steps
 
     # ---- training step
     model.train().to(device)
