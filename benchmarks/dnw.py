@@ -18,7 +18,7 @@ width-d MobileNet (158,939 and 753,784 edges). ``x0.49-channels`` reads "width 0
 every channel count times 0.49 / 0.225 (about 33M candidate edges) with the x0.225 construction,
 whose budgets are then about those of x0.49: a scale test.
 
-    python benchmarks/dnw.py [--device cuda] [--repeats 3] [--quick] [--configs x0.225 x0.49]
+    python benchmarks/dnw.py [--device cuda] [--repeats 3] [--quick] [--threads 1] [--configs x0.225 x0.49]
 
 ``--quick`` divides every channel count by 4 (16x fewer candidate edges), a smoke run.
 """
@@ -198,11 +198,14 @@ def main(argv=None) -> dict:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's); 1 on a shared machine")
     p.add_argument("--quick", action="store_true", help="channels / 4 (a smoke run, not for the README)")
     p.add_argument("--configs", nargs="+", default=["x0.225", "x0.49"], choices=sorted(CONFIGS))
     p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)  # one configuration, result as JSON on stdout
     a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
     if a.child:
         print("RESULT " + json.dumps(run_config(a.child, a)))
         return {}
@@ -210,7 +213,8 @@ def main(argv=None) -> dict:
     runs = {}
     for name in a.configs:
         cmd = [sys.executable, __file__, "--child", name, "--device", a.device, "--repeats", str(a.repeats),
-               "--batch", str(a.batch)] + (["--quick"] if a.quick else [])
+               "--batch", str(a.batch)] + (["--quick"] if a.quick else []) + (
+                   ["--threads", str(a.threads)] if a.threads else [])
         proc = subprocess.run(cmd, capture_output=True, text=True)
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
         if proc.returncode or line is None:

@@ -23,6 +23,7 @@ network of a compact graph and of its materialised graph have the same edges in 
 
 from __future__ import annotations
 
+import bisect
 from typing import Any, Iterator, Mapping, Sequence
 
 import networkx as nx
@@ -276,11 +277,19 @@ class EdgeIndex(Mapping):
 
     def __init__(self, cand: CandidateEdges):
         self.cand = cand
+        # plain lists: one lookup is a bisect over the segments (carry-over asks once per new edge)
+        self._key = cand._key.tolist()
+        self._u, self._lo, self._hi = cand.seg_u.tolist(), cand.seg_lo.tolist(), cand.seg_hi.tolist()
+        self._start = cand.seg_start.tolist()
 
     def _id(self, key: Any) -> int:
         if not isinstance(key, tuple) or len(key) != 2 or not all(_is_int(x) for x in key):
             return -1
-        return int(self.cand.ids(np.array([key[0]]), np.array([key[1]]))[0])
+        u, v = int(key[0]), int(key[1])
+        s = bisect.bisect_right(self._key, u * (self.cand.n + 1) + v) - 1
+        if s < 0 or self._u[s] != u or not self._lo[s] <= v < self._hi[s]:
+            return -1
+        return self._start[s] + v - self._lo[s]
 
     def __getitem__(self, key: Any) -> int:
         e = self._id(key)
