@@ -24,6 +24,7 @@ network of a compact graph and of its materialised graph have the same edges in 
 from __future__ import annotations
 
 import bisect
+import itertools
 from typing import Any, Iterator, Mapping, Sequence
 
 import networkx as nx
@@ -37,6 +38,7 @@ __all__ = ["CANDIDATES", "is_compact", "check_candidates", "CandidateEdges", "Ed
 #: Key of the compact record in ``G.graph["graphwire"]``.
 CANDIDATES = "candidates"
 _FIELD = "graph.graphwire.candidates"
+_SCALARS = (bool, int, float, str, type(None))
 _BLOCK_KEYS = ("sources", "targets", "attrs")
 
 
@@ -386,7 +388,14 @@ def materialize_candidates(G: nx.DiGraph) -> nx.DiGraph:
         for s in range(len(cand.seg_u)):
             d = cand.attrs_of_segment(s)
             a, b = starts[s], starts[s + 1]
-            H.add_edges_from((ul[e], vl[e], _copy.deepcopy(over.get(e, d))) for e in range(a, b))
+            if all(type(x) in _SCALARS for x in d.values()):  # networkx copies the dict per edge
+                H.add_edges_from(zip(ul[a:b], vl[a:b], itertools.repeat(d)))
+            else:
+                H.add_edges_from((ul[e], vl[e], _copy.deepcopy(d)) for e in range(a, b))
+        for e, d in over.items():  # chosen candidates: their own attributes over the block's
+            data = H.edges[ul[e], vl[e]]
+            data.clear()
+            data.update(_copy.deepcopy(d))
     return H
 
 
