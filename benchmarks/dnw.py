@@ -10,7 +10,8 @@ Per configuration, each in its own subprocess (so each has its own peak resident
 3. training step (forward + backward + SGD step), 32x32 inputs, batch 64: graphwire (top-k every
    step; and refreshed every 10 steps) against the approach of allenai/dnw written out below (one
    dense weight matrix per graph, usable or not, a full ``sort`` of it at every step, dense masked
-   1x1 convolutions); the process's peak RSS after that (everything, the reference model included).
+   1x1 convolutions); the peak RSS after two steps of graphwire's model alone, and after all of it
+   (the second graphwire model and the reference model included).
 
 Configurations (``--configs``): ``x0.225`` and ``x0.49`` are the paper's widths as the reference
 code builds them: the same 6.98M candidate edges (MobileNet V1's channel counts), budgets of a
@@ -173,13 +174,17 @@ def run_config(name: str, a) -> dict:
                peak_rss_pipeline_bytes=peak_rss_bytes(), rss_at_start_bytes=rss0)
     learned = pruned = back = None  # free them before the training steps
 
-    # ---- training step
+    # ---- training step: graphwire's model alone first (its own peak memory), then all three
     model.train().to(device)
+    x = torch.randn(a.batch, 3, 32, 32, device=device)
+    y = torch.randint(0, 10, (a.batch,), device=device)
+    alone = train_step(model, x, y)
+    for _ in range(2):
+        alone()
+    out.update(peak_rss_graphwire_training_bytes=peak_rss_bytes())
     refreshed = gw.models.dnw_mobilenet_v1(num_classes=10, stages=stages, graph=G, width_mult=width,
                                            refresh=10).to(device)
     ref = RefMobileNetV1Like(stages, width).to(device)
-    x = torch.randn(a.batch, 3, 32, 32, device=device)
-    y = torch.randint(0, 10, (a.batch,), device=device)
     t = interleaved({"graphwire": train_step(model, x, y), "graphwire_refresh10": train_step(refreshed, x, y),
                      "reference_full_sort": train_step(ref, x, y)}, device, repeats=a.repeats)
     w = torch.randn(sum(sizes["matrix"]), device=device)
@@ -233,7 +238,9 @@ def main(argv=None) -> dict:
         print(f"  JSON of the pruned wiring ({r['json_bytes'] / 1e6:.1f} MB): save {r['json_save_seconds']:.2f} s + "
               f"load {r['json_load_seconds']:.2f} s")
         print(f"  peak RSS: after compile {r['peak_rss_after_compile_bytes'] / gib:.2f} GiB, pipeline "
-              f"{r['peak_rss_pipeline_bytes'] / gib:.2f} GiB, with the training steps {r['peak_rss_total_bytes'] / gib:.2f} GiB")
+              f"{r['peak_rss_pipeline_bytes'] / gib:.2f} GiB, + graphwire's training steps "
+              f"{r['peak_rss_graphwire_training_bytes'] / gib:.2f} GiB, + the reference model and its steps "
+              f"{r['peak_rss_total_bytes'] / gib:.2f} GiB")
         print(f"  train step, batch {a.batch}, 32x32: graphwire {t['graphwire'] * 1e3:.0f} ms | refresh=10 "
               f"{t['graphwire_refresh10'] * 1e3:.0f} ms | reference (full sort) {t['reference_full_sort'] * 1e3:.0f} ms"
               f"  -> {r['graphwire_over_reference']:.2f}x / {r['refresh10_over_reference']:.2f}x")

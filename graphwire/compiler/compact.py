@@ -65,7 +65,9 @@ def write_back_compact(net: "WiredNet") -> nx.DiGraph:
             active = active & (rt.edge_mask.detach().cpu() > 0)
     eu = np.fromiter((u for u, _ in G.edges), np.int64, G.number_of_edges())
     ev = np.fromiter((v for _, v in G.edges), np.int64, G.number_of_edges())
-    ids = np.union1d(np.flatnonzero(active.numpy()), cand.ids(eu, ev))
+    chosen = active.numpy().copy()
+    chosen[cand.ids(eu, ev)] = True  # the graph's own networkx edges stay, active or not
+    ids = np.flatnonzero(chosen)
     desc = wiring.describe_edges(torch.from_numpy(ids))
     if rt.masked and "active" in desc.edges:
         act = active[torch.from_numpy(ids)].tolist()
@@ -85,14 +87,25 @@ def write_back_compact(net: "WiredNet") -> nx.DiGraph:
     over = cand.overrides
     names = list(desc.edges)
     cols = [desc.edges[k] for k in names]
+    blocks = cand.seg_block[seg].tolist()
+    plain = [all(type(x) in _SCALARS for x in d.values()) for d in cand.block_attrs]
+    nones = any(None in col for col in cols)
     with paused():
         H.add_nodes_from((n, _own(d)) for n, d in G.nodes(data=True))
-        rows = []
-        for e, s, u, v, *vals in zip(ids.tolist(), seg.tolist(), us, vs, *cols):
-            d = _own(over.get(e) or cand.attrs_of_segment(s))
-            d.update((k, x) for k, x in zip(names, vals) if x is not None)
-            rows.append((u, v, d))
-        H.add_edges_from(rows)
+        succ, pred = H._succ, H._pred  # a new graph: each edge's dict is made here, once
+        for e, b, u, v, *vals in zip(ids.tolist(), blocks, us, vs, *cols):
+            base = over.get(e)
+            if base is None:
+                base = cand.block_attrs[b] if b >= 0 else cand.extra_attrs[-1 - b]
+                d = base.copy() if b >= 0 and plain[b] else _own(base)
+            else:
+                d = _own(base)
+            if nones:
+                d.update((k, x) for k, x in zip(names, vals) if x is not None)
+            else:
+                d.update(zip(names, vals))
+            succ[u][v] = d
+            pred[v][u] = d
     for key, by_label in desc.nodes.items():
         for label, val in by_label.items():
             if val is not None:

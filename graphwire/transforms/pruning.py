@@ -203,10 +203,12 @@ def prune(
 
 def _prune_compact(G: nx.DiGraph, attr: str, threshold, keep, per_node, ensure_path) -> nx.DiGraph | None:
     """``prune`` of a (validated) compact graph when only its networkx edges can survive: every
-    block's ``attrs`` fail the test. None when the full graph is needed (see :func:`prune`)."""
+    block's ``attrs`` fail the test. None when the full graph is needed (see :func:`prune`).
+    Labels are ``0..N-1`` and every edge goes up, so reachability is one pass over the kept edges
+    in label order; the result graph is built once, each attribute dict copied once."""
     if keep is not None or per_node is not None or ensure_path or attr == "share":
         return None
-    rows, attrs = check_candidates(G)
+    rows, attrs = check_candidates(G, edges=False)
 
     def passes(val) -> bool:
         x = float(val)
@@ -222,38 +224,62 @@ def _prune_compact(G: nx.DiGraph, attr: str, threshold, keep, per_node, ensure_p
             return None
         if passes(d[attr]):
             return None  # the block's edges survive: the full graph
-    values = _edge_values(G, attr)
-    kept = [e for e, x in values.items() if passes(x)]
+    N = G.number_of_nodes()
+    kept: list[tuple[int, int]] = []
+    missing: list[tuple[int, int]] = []
+    eu: list[int] = []
+    ev: list[int] = []
+    succ = G._succ
+    for u in range(N):  # label order (not insertion order): every edge goes up
+        for v, d in succ[u].items():
+            eu.append(u)
+            ev.append(v)
+            if attr not in d:
+                missing.append((u, v))
+            elif passes(d[attr]):
+                kept.append((u, v))
+    if missing:
+        raise AttributeValueError(
+            f"cannot prune by {attr!r}: {len(missing)} edge(s) have no {attr!r} attribute, e.g. "
+            f"{describe(missing, 4)}; train the network and call net.write_back() first")
+    reach = bytearray(N)
+    for n in inputs(G):
+        reach[n] = 1
+    for u, v in kept:  # sorted by u: reach[u] is final when its out-edges come
+        if reach[u]:
+            reach[v] = 1
+    coreach = bytearray(N)
+    for n in outputs(G):
+        coreach[n] = 1
+    for u, v in reversed(kept):
+        if coreach[v]:
+            coreach[u] = 1
+    dead = [n for n in range(N) if not (reach[n] and coreach[n])]
+    alive = [(u, v) for u, v in kept if reach[u] and coreach[v]]
     n_cand = int(((rows[:, 1] - rows[:, 0]) * (rows[:, 3] - rows[:, 2])).sum())
-    eu = np.fromiter((u for u, _ in G.edges), np.int64, G.number_of_edges())
-    ev = np.fromiter((v for _, v in G.edges), np.int64, G.number_of_edges())
-    inside = sum(int(((eu >= a) & (eu < b) & (ev >= c) & (ev < d)).sum()) for a, b, c, d in rows.tolist())
+    au, av = np.array(eu, np.int64), np.array(ev, np.int64)
+    inside = sum(int(((au >= a) & (au < b) & (av >= c) & (av < d)).sum()) for a, b, c, d in rows.tolist())
+    before = n_cand + len(eu) - inside
     with paused():
         H = nx.DiGraph()
         H.graph.update(copy.deepcopy({k: v for k, v in G.graph.items() if k != "graphwire"}))
         record = copy.deepcopy({k: v for k, v in meta(G).items() if k != CANDIDATES})
         H.graph["graphwire"] = record
-        H.add_nodes_from(G.nodes)
-        H.add_edges_from(kept)
-        reached, reaching = reachable(H, inputs(G)), reachable(H, outputs(G), reverse=True)
-        dead = sorted((n for n in H if n not in reached or n not in reaching), key=sort_key)
-        H.remove_nodes_from(dead)
-        for n, d in H.nodes(data=True):
-            d.update(_own(G.nodes[n]))
-        src = G._succ
-        for u, nbrs in H._succ.items():  # each kept edge's attributes, copied once
-            own = src[u]
-            for v in nbrs:
-                nbrs[v].update(_own(own[v]))
+        nodes = G._node
+        H.add_nodes_from((n, _own(nodes[n])) for n in G if reach[n] and coreach[n])
+        hs, hp = H._succ, H._pred  # a new graph: each kept edge's dict copied once, inserted in order
+        for u, v in alive:
+            d = _own(succ[u][v])
+            hs[u][v] = d
+            hp[v][u] = d
     if not inputs(H) or not outputs(H):
         raise DeadNodeError(
             f"pruning by {attr!r} leaves no path from an input to an output "
-            f"(kept {len(kept)} of {n_cand + G.number_of_edges() - inside} edges)", nodes=dead)
-    record["lineage"] = list(meta(G).get("lineage", [])) + [_compact_hash(G)]
+            f"(kept {len(kept)} of {before} edges)", nodes=dead)
+    record["lineage"] = list(meta(G).get("lineage", [])) + [_compact_hash(G, au, av)]
     record["pruned"] = {
         "attr": attr, "threshold": threshold, "keep": keep, "per_node": per_node, "ensure_path": ensure_path,
-        "edges_before": n_cand + G.number_of_edges() - inside, "edges_after": H.number_of_edges(),
-        "removed_nodes": dead,
+        "edges_before": before, "edges_after": H.number_of_edges(), "removed_nodes": dead,
     }
     return H
 
@@ -270,15 +296,13 @@ def _own(d: dict) -> dict:
     return out
 
 
-def _compact_hash(G: nx.DiGraph) -> str:
+def _compact_hash(G: nx.DiGraph, u: np.ndarray, v: np.ndarray) -> str:
     """A short hash of a compact graph's edge set: its blocks' ranges and its networkx edges (the
     lineage entry; ``edges_hash`` over every candidate would cost seconds)."""
     import hashlib
     import json
 
     blocks = sorted([int(x) for x in list(b["sources"]) + list(b["targets"])] for b in meta(G)[CANDIDATES])
-    u = np.fromiter((u for u, _ in G.edges), np.int64, G.number_of_edges())
-    v = np.fromiter((v for _, v in G.edges), np.int64, G.number_of_edges())
     order = np.lexsort((v, u))
     h = hashlib.sha256(json.dumps(blocks).encode())
     h.update(u[order].tobytes())
