@@ -273,3 +273,15 @@ def test_a_bad_record_in_json_is_refused_with_the_field():
     text = json.dumps(data)
     with pytest.raises(AttributeValueError, match=r"candidates\[0\]\.targets must be a node range"):
         gw.io.loads(text)
+
+
+@pytest.mark.parametrize("wiring", ["static", "sigmoid"])
+def test_write_back_of_other_wirings_on_a_compact_graph_matches_the_materialized_net(wiring):
+    C = D.channel_chain(STAGES, compact=True)
+    a = gw.compile(C, **KW, wiring=wiring)
+    b = gw.compile(materialize_candidates(C), **KW, wiring=wiring)
+    b.load_state_dict(a.state_dict())
+    H, Hb = a.write_back(), b.write_back()
+    M = materialize_candidates(H)  # every edge is active here: all of them written as networkx edges
+    assert H.number_of_edges() == Hb.number_of_edges() == M.number_of_edges()
+    assert all(M.edges[e] == Hb.edges[e] for e in Hb.edges)
