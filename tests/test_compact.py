@@ -285,3 +285,17 @@ def test_write_back_of_other_wirings_on_a_compact_graph_matches_the_materialized
     M = materialize_candidates(H)  # every edge is active here: all of them written as networkx edges
     assert H.number_of_edges() == Hb.number_of_edges() == M.number_of_edges()
     assert all(M.edges[e] == Hb.edges[e] for e in Hb.edges)
+
+
+def test_prune_of_a_compact_graph_names_edges_without_the_attribute_and_refuses_an_empty_result():
+    a, _ = _pair(9)
+    H = a.write_back()
+    u, v = next(iter(H.edges))
+    del H.edges[u, v]["active"]
+    with pytest.raises(AttributeValueError, match=rf"1 edge\(s\) have no 'active' attribute, e.g. \[\({u}, {v}\)\]"):
+        gw.prune(H, attr="active")
+    H = a.write_back()
+    for e in H.edges:
+        H.edges[e]["active"] = False
+    with pytest.raises(DeadNodeError, match="leaves no path from an input to an output"):
+        gw.prune(H, attr="active")
