@@ -192,6 +192,8 @@ def run_config(name: str, a) -> dict:
     sel = interleaved({"full_sort_all_entries": lambda: w.abs().sort(),
                        "topk_usable_edges": lambda: model.wired.wiring._select(wu)}, device, repeats=a.repeats)
     out.update(selection_seconds=sel)
+    if device.type == "cuda":
+        out.update(peak_cuda_allocated_bytes=torch.cuda.max_memory_allocated(device))
     out.update(step_seconds=t, graphwire_over_reference=t["graphwire"] / t["reference_full_sort"],
                refresh10_over_reference=t["graphwire_refresh10"] / t["reference_full_sort"],
                peak_rss_total_bytes=peak_rss_bytes())
@@ -250,6 +252,9 @@ def main(argv=None) -> dict:
           f"{' | QUICK (channels / 4)' if a.quick else ''}")
     if not a.quick or a.out:
         print("saved", save("dnw" + ("-quick" if a.quick else ""), results, device, a.out))
+    failed = [name for name, r in runs.items() if r.get("failed")]
+    if failed:
+        raise SystemExit(f"failed: {failed}")
     return results
 
 
