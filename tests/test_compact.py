@@ -3,6 +3,7 @@
 import json
 
 import networkx as nx
+import numpy as np
 import pytest
 import torch
 
@@ -72,6 +73,11 @@ def test_a_networkx_edge_inside_a_block_is_a_chosen_candidate_with_its_own_attri
 def test_compact_and_materialized_compile_to_the_same_network(executor):
     a, b = _pair(3)
     assert a.plan.planner == "compact" and isinstance(a.plan.edges, EdgeList)
+    # no per-edge Python objects: predecessors are ranges, in-edge ids arrays, edge attributes shared
+    assert all(isinstance(nd.preds, range) and isinstance(nd.in_edges, np.ndarray) for nd in a.plan.nodes)
+    assert all(list(x.preds) == list(y.preds) and list(x.in_edges) == list(y.in_edges)
+               for x, y in zip(a.plan.nodes, b.plan.nodes))
+    assert a.wiring.edges is a.plan.edges
     assert list(a.plan.edges) == list(b.plan.edges) and len(a.plan.edges) == len(b.plan.edges)
     assert a.state_dict().keys() == b.state_dict().keys()
     randomise_batchnorm(a, 3)
