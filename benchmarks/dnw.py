@@ -1,14 +1,25 @@
-"""DNW benchmark: MobileNet V1 x0.225 as a chain of channel graphs, graphwire vs the reference approach.
+"""DNW benchmark: MobileNet V1 as a chain of channel graphs at the paper's widths, graphwire vs the
+reference approach, on the compact candidate set (``channel_chain(compact=True)``, the default of
+``models.dnw_mobilenet_v1``).
 
-1. Training step (forward + backward + SGD step), 32x32 inputs, batch 64: graphwire's
-   ``dnw_mobilenet_v1`` (top-k over the 6.98M edges the forward pass can use, ``torch.topk``, every
-   step; and refreshed every 10 steps) against the approach of allenai/dnw written out below: one
-   dense weight matrix per graph (12.04M entries in all, usable or not), a full ``sort`` of it at
-   every step, dense masked 1x1 convolutions.
-2. Compile time of graphwire's model (graph construction reported apart).
-3. JSON save + load of the learned wiring pruned to its active edges (~159k edges).
+Per configuration, each in its own subprocess (so each has its own peak resident memory):
 
-    python benchmarks/dnw.py [--device cuda] [--repeats 5] [--quick]
+1. candidate build (``channel_chain(..., compact=True)``) and compile (``dnw_mobilenet_v1``);
+2. the learned wiring: ``write_back`` + ``prune(attr="active")``, and JSON save + load of it;
+   the peak RSS of the process up to here (build, compile, write-back, prune, JSON: the pipeline);
+3. training step (forward + backward + SGD step), 32x32 inputs, batch 64: graphwire (top-k every
+   step; and refreshed every 10 steps) against the approach of allenai/dnw written out below (one
+   dense weight matrix per graph, usable or not, a full ``sort`` of it at every step, dense masked
+   1x1 convolutions); the peak RSS after two steps of graphwire's model alone, and after all of it
+   (the second graphwire model and the reference model included).
+
+Configurations (``--configs``): ``x0.225`` and ``x0.49`` are the paper's widths as the reference
+code builds them: the same 6.98M candidate edges (MobileNet V1's channel counts), budgets of a
+width-d MobileNet (158,939 and 753,784 edges). ``x0.49-channels`` reads "width 0.49" the other way:
+every channel count times 0.49 / 0.225 (about 33M candidate edges) with the x0.225 construction,
+whose budgets are then about those of x0.49: a scale test.
+
+    python benchmarks/dnw.py [--device cuda] [--repeats 3] [--quick] [--threads 1] [--configs x0.225 x0.49]
 
 ``--quick`` divides every channel count by 4 (16x fewer candidate edges), a smoke run.
 """
@@ -16,6 +27,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -107,42 +120,46 @@ def timed(fn):
     return out, time.perf_counter() - t
 
 
-def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--quick", action="store_true", help="channels / 4 (a smoke run, not for the README)")
-    p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
-    a = p.parse_args(argv)
+CONFIGS = {
+    "x0.225": (1.0, 0.225),
+    "x0.49": (1.0, 0.49),
+    "x0.49-channels": (0.49 / 0.225, 0.225),
+}
+
+
+def config_stages(name: str, div: int) -> list:
+    scale, _ = CONFIGS[name]
+    return [(max(1, round(i * scale) // div), max(1, round(o * scale) // div), s, b) for i, o, s, b in D.MOBILENET_V1_STAGES]
+
+
+def peak_rss_bytes() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+
+
+def run_config(name: str, a) -> dict:
+    """One configuration, in this process (see the module doc)."""
     device = torch.device(a.device)
     torch.manual_seed(0)
-    div = 4 if a.quick else 1
-    stages = [(i // div, o // div, s, b) for i, o, s, b in D.MOBILENET_V1_STAGES]
+    stages = config_stages(name, 4 if a.quick else 1)
+    width = CONFIGS[name][1]
     sizes = D.chain_sizes(stages)
+    out: dict = {"config": name, "stages": [list(s) for s in stages], "width_mult": width,
+                 "nodes_per_graph": sizes["stage_nodes"], "candidate_edges": sum(sizes["candidates"]),
+                 "reference_matrix_entries": sum(sizes["matrix"])}
+    rss0 = peak_rss_bytes()
 
-    # ---- compile
-    G, t_graph = timed(lambda: D.channel_chain(stages))
-    model, t_compile = timed(lambda: gw.models.dnw_mobilenet_v1(num_classes=10, stages=stages, graph=G))
-    budgets = model.budgets
-    model.to(device)
-    refreshed = gw.models.dnw_mobilenet_v1(num_classes=10, stages=stages, graph=G, refresh=10).to(device)
-    ref = RefMobileNetV1Like(stages).to(device)
+    # ---- candidate build + compile
+    G, t_graph = timed(lambda: D.channel_chain(stages, compact=True))
+    model, t_compile = timed(lambda: gw.models.dnw_mobilenet_v1(num_classes=10, stages=stages, graph=G,
+                                                                width_mult=width))
+    out.update(budgets=model.budgets, graph_build_seconds=t_graph, compile_seconds=t_compile,
+               build_plus_compile_seconds=t_graph + t_compile, peak_rss_after_compile_bytes=peak_rss_bytes())
 
-    # ---- training step
-    x = torch.randn(a.batch, 3, 32, 32, device=device)
-    y = torch.randint(0, 10, (a.batch,), device=device)
-    t = interleaved({"graphwire": train_step(model, x, y), "graphwire_refresh10": train_step(refreshed, x, y),
-                     "reference_full_sort": train_step(ref, x, y)}, device, repeats=a.repeats)
-    w = torch.randn(sum(sizes["matrix"]), device=device)
-    wu = torch.randn(sum(sizes["candidates"]), device=device)
-    sel = interleaved({"full_sort_all_entries": lambda: w.abs().sort(),
-                       "topk_usable_edges": lambda: model.wired.wiring._select(wu[:len(model.wired.wiring.weight)])},
-                      device, repeats=a.repeats)
-
-    # ---- learned wiring -> active edges -> JSON round trip
+    # ---- the learned wiring (the selection of the initial weights: the same work as after training)
     model.eval()
-    (learned, t_wb) = timed(model.write_back)
+    learned, t_wb = timed(model.write_back)
     pruned, t_prune = timed(lambda: gw.prune(learned, attr="active"))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "dnw_mobilenet.json"
@@ -150,34 +167,94 @@ def main(argv=None) -> dict:
         size = path.stat().st_size
         back, t_load = timed(lambda: gw.io.load(path))
     assert back.number_of_edges() == pruned.number_of_edges()
+    out.update(write_back_seconds=t_wb, prune_seconds=t_prune, write_back_plus_prune_seconds=t_wb + t_prune,
+               learned_graph_edges=learned.number_of_edges(), pruned_edges=pruned.number_of_edges(),
+               pruned_nodes=pruned.number_of_nodes(), json_bytes=size, json_save_seconds=t_save,
+               json_load_seconds=t_load, json_round_trip_seconds=t_save + t_load,
+               peak_rss_pipeline_bytes=peak_rss_bytes(), rss_at_start_bytes=rss0)
+    learned = pruned = back = None  # free them before the training steps
 
-    results = {
-        "stages": [list(s) for s in stages], "quick": a.quick, "batch": a.batch, "size": 32, "repeats": a.repeats,
-        "budgets": budgets, "nodes_per_graph": sizes["stage_nodes"], "candidate_edges": sum(sizes["candidates"]),
-        "reference_matrix_entries": sum(sizes["matrix"]),
-        "step_seconds": t, "graphwire_over_reference": t["graphwire"] / t["reference_full_sort"],
-        "refresh10_over_reference": t["graphwire_refresh10"] / t["reference_full_sort"],
-        "selection_seconds": sel,
-        "graph_build_seconds": t_graph, "compile_seconds": t_compile,
-        "write_back_seconds": t_wb, "prune_seconds": t_prune,
-        "pruned_edges": pruned.number_of_edges(), "pruned_nodes": pruned.number_of_nodes(),
-        "json_bytes": size, "json_save_seconds": t_save, "json_load_seconds": t_load,
-        "json_round_trip_seconds": t_save + t_load,
-    }
+    # ---- training step: graphwire's model alone first (its own peak memory), then all three
+    model.train().to(device)
+    x = torch.randn(a.batch, 3, 32, 32, device=device)
+    y = torch.randint(0, 10, (a.batch,), device=device)
+    alone = train_step(model, x, y)
+    for _ in range(2):
+        alone()
+    out.update(peak_rss_graphwire_training_bytes=peak_rss_bytes())
+    refreshed = gw.models.dnw_mobilenet_v1(num_classes=10, stages=stages, graph=G, width_mult=width,
+                                           refresh=10).to(device)
+    ref = RefMobileNetV1Like(stages, width).to(device)
+    t = interleaved({"graphwire": train_step(model, x, y), "graphwire_refresh10": train_step(refreshed, x, y),
+                     "reference_full_sort": train_step(ref, x, y)}, device, repeats=a.repeats)
+    w = torch.randn(sum(sizes["matrix"]), device=device)
+    wu = torch.randn(len(model.wired.wiring.weight), device=device)
+    sel = interleaved({"full_sort_all_entries": lambda: w.abs().sort(),
+                       "topk_usable_edges": lambda: model.wired.wiring._select(wu)}, device, repeats=a.repeats)
+    out.update(selection_seconds=sel)
+    if device.type == "cuda":
+        out.update(peak_cuda_allocated_bytes=torch.cuda.max_memory_allocated(device))
+    out.update(step_seconds=t, graphwire_over_reference=t["graphwire"] / t["reference_full_sort"],
+               refresh10_over_reference=t["graphwire_refresh10"] / t["reference_full_sort"],
+               peak_rss_total_bytes=peak_rss_bytes())
+    return out
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's); 1 on a shared machine")
+    p.add_argument("--quick", action="store_true", help="channels / 4 (a smoke run, not for the README)")
+    p.add_argument("--configs", nargs="+", default=["x0.225", "x0.49"], choices=sorted(CONFIGS))
+    p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
+    p.add_argument("--child", default=None, help=argparse.SUPPRESS)  # one configuration, result as JSON on stdout
+    a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    if a.child:
+        print("RESULT " + json.dumps(run_config(a.child, a)))
+        return {}
+    device = torch.device(a.device)
+    runs = {}
+    for name in a.configs:
+        cmd = [sys.executable, __file__, "--child", name, "--device", a.device, "--repeats", str(a.repeats),
+               "--batch", str(a.batch)] + (["--quick"] if a.quick else []) + (
+                   ["--threads", str(a.threads)] if a.threads else [])
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+        if proc.returncode or line is None:
+            runs[name] = {"config": name, "failed": True, "returncode": proc.returncode, "stderr": proc.stderr[-2000:]}
+            print(f"{name}: FAILED (exit {proc.returncode})\n{proc.stderr[-2000:]}")
+            continue
+        r = runs[name] = json.loads(line[len("RESULT "):])
+        t = r["step_seconds"]
+        gib = 2 ** 30
+        print(f"== {name}: {r['candidate_edges']:,} candidate edges, budgets {r['budgets']} (sum {sum(r['budgets']):,})")
+        print(f"  candidate build {r['graph_build_seconds']:.2f} s + compile {r['compile_seconds']:.2f} s = "
+              f"{r['build_plus_compile_seconds']:.2f} s")
+        print(f"  write_back {r['write_back_seconds']:.2f} s + prune {r['prune_seconds']:.2f} s = "
+              f"{r['write_back_plus_prune_seconds']:.2f} s ({r['learned_graph_edges']:,} networkx edges written, "
+              f"{r['pruned_edges']:,} after pruning)")
+        print(f"  JSON of the pruned wiring ({r['json_bytes'] / 1e6:.1f} MB): save {r['json_save_seconds']:.2f} s + "
+              f"load {r['json_load_seconds']:.2f} s")
+        print(f"  peak RSS: after compile {r['peak_rss_after_compile_bytes'] / gib:.2f} GiB, pipeline "
+              f"{r['peak_rss_pipeline_bytes'] / gib:.2f} GiB, + graphwire's training steps "
+              f"{r['peak_rss_graphwire_training_bytes'] / gib:.2f} GiB, + the reference model and its steps "
+              f"{r['peak_rss_total_bytes'] / gib:.2f} GiB")
+        print(f"  train step, batch {a.batch}, 32x32: graphwire {t['graphwire'] * 1e3:.0f} ms | refresh=10 "
+              f"{t['graphwire_refresh10'] * 1e3:.0f} ms | reference (full sort) {t['reference_full_sort'] * 1e3:.0f} ms"
+              f"  -> {r['graphwire_over_reference']:.2f}x / {r['refresh10_over_reference']:.2f}x")
+    results = {"quick": a.quick, "batch": a.batch, "size": 32, "repeats": a.repeats, "compact": True,
+               "configs": runs}
     print(f"device: {device} | torch {torch.__version__} | threads {torch.get_num_threads()}"
           f"{' | QUICK (channels / 4)' if a.quick else ''}")
-    print(f"budgets {budgets} (sum {sum(budgets)}), {sizes['nodes']} nodes over 5 graphs, "
-          f"{sum(sizes['candidates'])} candidate edges vs {sum(sizes['matrix'])} dense entries")
-    print(f"train step, batch {a.batch}, 32x32:  graphwire {t['graphwire'] * 1e3:.0f} ms | refresh=10 "
-          f"{t['graphwire_refresh10'] * 1e3:.0f} ms | reference (full sort) {t['reference_full_sort'] * 1e3:.0f} ms"
-          f"  -> {results['graphwire_over_reference']:.2f}x / {results['refresh10_over_reference']:.2f}x")
-    print(f"selection: full sort of all entries {sel['full_sort_all_entries'] * 1e3:.1f} ms | "
-          f"top-k per graph over usable edges {sel['topk_usable_edges'] * 1e3:.1f} ms")
-    print(f"graph build {t_graph:.2f} s | compile {t_compile:.2f} s | write_back {t_wb:.2f} s | prune {t_prune:.2f} s")
-    print(f"JSON of the pruned wiring ({pruned.number_of_edges()} edges, {size / 1e6:.1f} MB): save {t_save:.2f} s "
-          f"+ load {t_load:.2f} s = {t_save + t_load:.2f} s")
     if not a.quick or a.out:
         print("saved", save("dnw" + ("-quick" if a.quick else ""), results, device, a.out))
+    failed = [name for name, r in runs.items() if r.get("failed")]
+    if failed:
+        raise SystemExit(f"failed: {failed}")
     return results
 
 

@@ -250,7 +250,12 @@ class WiredNet(nn.Module):
 
     def write_back(self) -> nx.DiGraph:
         """A copy of the graph with what the wiring learned (``weight``, ``active``, ...): the
-        wiring's :meth:`~graphwire.wiring.Wiring.describe`, with masked edges inactive."""
+        wiring's :meth:`~graphwire.wiring.Wiring.describe`, with masked edges inactive. A compact
+        graph's (candidate blocks): the chosen edges as networkx edges, see :mod:`.compact`."""
+        if hasattr(self.plan.edges, "cand"):
+            from .compact import write_back_compact
+
+            return write_back_compact(self)
         desc = self.wiring.describe()
         H = copy_graph(self._graph)
         edges = self.plan.edges

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Hashable, Iterable
+from typing import Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -43,8 +43,8 @@ class NodePlan:
     in_ch: int
     out_ch: int
     gen: int
-    preds: list[int] = field(default_factory=list)     # positions of predecessors
-    in_edges: list[int] = field(default_factory=list)  # edge ids, aligned with preds
+    preds: Sequence[int] = field(default_factory=list)     # positions of predecessors
+    in_edges: Sequence[int] = field(default_factory=list)  # edge ids, aligned with preds (compact: arrays)
     step: int = -1
     slot: int = -1
     stage: Hashable = 0
@@ -137,13 +137,13 @@ class Step:
 @dataclass
 class Plan:
     nodes: list[NodePlan]
-    edges: list[tuple]
+    edges: Sequence[tuple]         # (u, v) per edge; compact graphs: an array-backed EdgeList
     steps: list[Step]
     outputs: list[int]             # positions of output nodes, label order
     in_channels: int
     dims: int
     by_label: dict = field(default_factory=dict)
-    planner: str = "general"       # which planner made it ("general" or "interval")
+    planner: str = "general"       # which planner made it ("general", "interval" or "compact")
 
     @property
     def output_slices(self) -> list[tuple[int, int, int, bool]]:
@@ -167,12 +167,21 @@ class Plan:
     def out_channels(self) -> int:
         return sum(self.nodes[p].out_ch for p in self.outputs)
 
-    def edge_ids(self) -> dict[tuple, int]:
+    def edge_ids(self) -> Mapping[tuple, int]:
+        """``{(u, v): edge id}`` (a compact graph's: answered by binary search, no dict of E entries)."""
+        index_map = getattr(self.edges, "index_map", None)
+        if index_map is not None:
+            return index_map()
         return {e: i for i, e in enumerate(self.edges)}
 
     def source_channels(self) -> list[int]:
         """Output channels of each edge's source node, aligned with ``edges``."""
         by = self.by_label
+        arrays = getattr(self.edges, "arrays", None)
+        if arrays is not None:
+            out = np.array([nd.out_ch for nd in self.nodes], np.int64)
+            pos = np.array([nd.pos for nd in self.nodes], np.int64)
+            return out[np.argsort(pos)][arrays()[0]].tolist()  # compact: labels are positions' labels
         return [by[u].out_ch for u, _ in self.edges]
 
 

@@ -5,7 +5,9 @@ array arithmetic the graphs whose every node reads one contiguous range of integ
 (``generators.layered`` graphs and DNW's chains of channel graphs: millions of edges in seconds),
 and falls back to the general planner for every other graph. Both give the same plan, edge order
 and therefore state dict; the interval planner declines (returns None) any graph it is not sure
-of, so every error message is the general planner's.
+of, so every error message is the general planner's. A compact graph (candidate blocks, see
+:mod:`graphwire.candidates`) is planned from its blocks by the same arithmetic (``planner ==
+"compact"``, no tuple or dict per edge), or materialised first when it is not an interval graph.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from .._gc import paused
 from ..errors import ParameterError, ShapeError
 from ..graph import EDGE_CHECKS, NODE_CHECKS, SCHEMA_VERSION, generations, node_attr, sort_key, validate
+from ..candidates import CandidateEdges, is_compact, materialize_candidates
 from ..ops.registry import get_op
 from .plan import SPARSE_DENSITY, NodePlan, Plan, SourceBlock, group_steps, make_block, module_key
 
@@ -46,6 +49,15 @@ def build_plan(G: nx.DiGraph, *, in_channels: int, channels: int | None = None, 
         raise ParameterError(f"planner must be one of {list(PLANNERS)}, got {planner!r}")
     _check_args(in_channels, channels, dims)
     check_sparse_density(sparse_density)
+    if is_compact(G):  # candidate blocks: planned from the blocks, or (not an interval graph) materialised
+        validate(G, any_labels=True)
+        if planner != "general":
+            with paused():
+                built = _compact_plan(G, in_channels=in_channels, channels=channels, default_op=default_op,
+                                      output_op=output_op, dims=dims, sparse_density=sparse_density)
+            if built is not None:
+                return built
+        G = materialize_candidates(G)  # same edges, same (source, target) order
     if planner != "general":
         with paused():
             built = _interval_plan(G, in_channels=in_channels, channels=channels, default_op=default_op,
@@ -188,11 +200,39 @@ def _interval_plan(G, *, in_channels, channels, default_op, output_op, dims, spa
         version = record.get("version", SCHEMA_VERSION) if isinstance(record, dict) else None
         if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= SCHEMA_VERSION:
             return None
+    if is_compact(G):
+        return None  # its networkx edges are not all its edges: _compact_plan
     N = G.number_of_nodes()
-    succ, pred = G._succ, G._pred  # read-only: the adjacency dicts networkx keeps
+    succ = G._succ  # read-only: the adjacency dicts networkx keeps
     if list(succ) != list(range(N)) or any(type(n) is not int for n in succ):
         return None
+    ranges = _nx_ranges(G, N)
+    if ranges is None:
+        return None
+    return _plan_ranges(G, N, *ranges, in_channels=in_channels, channels=channels, default_op=default_op,
+                        output_op=output_op, dims=dims, sparse_density=sparse_density, cand=None)
 
+
+def _compact_plan(G, *, in_channels, channels, default_op, output_op, dims, sparse_density=SPARSE_DENSITY):
+    """The interval plan of a compact graph (already validated), its edges and edge attributes
+    array-backed (:class:`~graphwire.candidates.EdgeList`, :class:`~graphwire.candidates.EdgeData`)
+    in ``(source, target)`` order; None when it is not an interval graph."""
+    N = G.number_of_nodes()
+    if list(G._succ) != list(range(N)):
+        return None  # nodes not added in label order
+    cand = CandidateEdges(G)
+    ranges = _compact_ranges(cand, N)
+    if ranges is None:
+        return None
+    return _plan_ranges(G, N, *ranges, in_channels=in_channels, channels=channels, default_op=default_op,
+                        output_op=output_op, dims=dims, sparse_density=sparse_density, cand=cand)
+
+
+def _nx_ranges(G, N):
+    """``(lo, hi, slo, outdeg)`` per node from the adjacency dicts: node v reads labels
+    ``lo[v]..hi[v]-1`` and feeds ``slo[v]..slo[v]+outdeg[v]-1``; None when a range is not
+    contiguous, not ordered, or an edge attribute is invalid."""
+    succ, pred = G._succ, G._pred
     # ---- per-node ranges (C-speed passes over the adjacency dicts) and edge attributes
     lo = np.zeros(N, np.int64)
     hi = np.zeros(N, np.int64)
@@ -220,6 +260,44 @@ def _interval_plan(G, *, in_channels, channels, default_op, output_op, dims, spa
                     for key in edge_keys.intersection(d):
                         if EDGE_CHECKS[key](d[key]):
                             return None
+    return lo, hi, slo, outdeg
+
+
+def _compact_ranges(cand, N):
+    """``(lo, hi, slo, outdeg)`` (see :func:`_nx_ranges`) of a compact graph's edges, from its
+    segments (:class:`~graphwire.candidates.CandidateEdges`); None when a range is not contiguous."""
+    su, sl, sh = cand.seg_u, cand.seg_lo, cand.seg_hi
+    outdeg = np.bincount(su, weights=cand.seg_len, minlength=N).astype(np.int64)
+    slo = np.zeros(N, np.int64)
+    first = np.ones(len(su), bool)
+    first[1:] = su[1:] != su[:-1]
+    slo[su[first]] = sl[first]
+    last = np.ones(len(su), bool)
+    last[:-1] = su[1:] != su[:-1]
+    span = np.zeros(N, np.int64)
+    span[su[last]] = sh[last]
+    span[su[first]] -= sl[first]
+    if (span != outdeg).any():
+        return None  # some node's successors are not one contiguous range
+    cnt = np.zeros(N + 1, np.int64)
+    np.add.at(cnt, sl, 1)
+    np.add.at(cnt, sh, -1)
+    indeg = np.cumsum(cnt)[:N]
+    lo = np.full(N, N, np.int64)
+    hi = np.zeros(N, np.int64)
+    for u, a, b in zip(su.tolist(), sl.tolist(), sh.tolist()):  # one numpy call per segment
+        np.minimum(lo[a:b], u, out=lo[a:b])
+        np.maximum(hi[a:b], u + 1, out=hi[a:b])
+    lo[indeg == 0] = 0
+    if ((hi - lo) != indeg).any():
+        return None  # some node's predecessors are not one contiguous range
+    return lo, hi, slo, outdeg
+
+
+def _plan_ranges(G, N, lo, hi, slo, outdeg, *, in_channels, channels, default_op, output_op, dims,
+                 sparse_density, cand):
+    """The interval plan from per-node ranges; ``cand``: the compact graph's candidate edges (None
+    for a graph whose edges are networkx edges)."""
     indeg = hi - lo
     out_start = np.zeros(N + 1, np.int64)
     np.cumsum(outdeg, out=out_start[1:])
@@ -287,10 +365,11 @@ def _interval_plan(G, *, in_channels, channels, default_op, output_op, dims, spa
             if cout is None:
                 return None
         outch[v] = cout
-        ids = (out_start[a:b] + (v - slo[a:b])).tolist()
+        ids = out_start[a:b] + (v - slo[a:b])
         nodes.append(NodePlan(label=v, key=module_key(v), pos=v, op=op, role=role, agg=agg,
                               stride=node_attr(G, v, "stride"), in_ch=cin, out_ch=cout, gen=int(gen[v]),
-                              preds=list(range(a, b)), in_edges=ids, stage=data.get("stage", 0)))
+                              preds=range(a, b) if cand is not None else list(range(a, b)),
+                              in_edges=ids if cand is not None else ids.tolist(), stage=data.get("stage", 0)))
 
     # ---- steps: each generation grouped by signature, as build_plan does
     bounds = np.flatnonzero(np.diff(gen)) + 1
@@ -339,14 +418,21 @@ def _interval_plan(G, *, in_channels, channels, default_op, output_op, dims, spa
                 gedge[g, : b - a] = out_start[us] + (v - slo[us])
             st.gather_steps, st.gather_index, st.gather_edges, st.k = src_steps, gidx, gedge, k
 
+    outs = [v for v in range(N) if is_out[v]]
+    if cand is not None:  # the compact graph's edges: arrays, no tuple or dict per edge
+        from ..candidates import EdgeData, EdgeList
+
+        plan = Plan(nodes=nodes, edges=EdgeList(cand), steps=steps, outputs=outs, in_channels=in_channels,
+                    dims=dims, by_label={nd.label: nd for nd in nodes}, planner="compact")
+        return plan, EdgeData(cand)
     # ---- edges in G.edges order (u-major; successor ranges ascending) and their attribute dicts
+    succ = G._succ
     edges, edge_data = [], []
     for u in range(N):
         if outdeg[u]:
             S = succ[u]
             edges.extend(zip([u] * len(S), S))
             edge_data.extend(S.values())
-    outs = [v for v in range(N) if is_out[v]]
     plan = Plan(nodes=nodes, edges=edges, steps=steps, outputs=outs, in_channels=in_channels,
                 dims=dims, by_label={nd.label: nd for nd in nodes}, planner="interval")
     return plan, edge_data

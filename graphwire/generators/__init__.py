@@ -10,7 +10,9 @@ records its name, parameters, seed and the networkx version in ``G.graph["graphw
 * each method's graphs: :func:`darts_cell` / :func:`darts_cells` (DARTS), :func:`depth_chain`
   (depth search), :func:`ddw_resnet_graph` (DDW's ResNets), :func:`channel_chain` and
   :func:`tiny_graph` (DNW's channel graphs);
-* a graph generated again from its record: :func:`regenerate`.
+* a graph generated again from its record: :func:`regenerate`;
+* a compact graph's candidate blocks as networkx edges: :func:`materialize_candidates` (see
+  :mod:`graphwire.candidates`; ``channel_chain(..., compact=True)`` builds one).
 
 Generators build their edges as numpy arrays and add them to networkx once, so time and memory
 grow with nodes + edges, and refuse (``ParameterError``) a size whose estimated memory exceeds
@@ -21,6 +23,7 @@ what the machine has available, before allocating it.
 34
 """
 
+from ..candidates import materialize_candidates
 from .classic import chain, complete, densenet, resnet
 from .darts_cell import darts_cell, darts_cells
 from .ddw import ddw_resnet_graph
@@ -39,6 +42,7 @@ __all__ = [
     "densenet",
     "erdos_renyi",
     "layered",
+    "materialize_candidates",
     "regenerate",
     "resnet",
     "stack",

@@ -52,7 +52,7 @@ def _check_sizes(name, values, minimum=1):
 
 
 def channel_chain(stages: Sequence[tuple[int, int, int, int]] = MOBILENET_V1_STAGES, *,
-                  first_stride: int = 1, final_op: str = "identity") -> nx.DiGraph:
+                  first_stride: int = 1, final_op: str = "identity", compact: bool = False) -> nx.DiGraph:
     """A chain of channel graphs as one DAG (see the module doc).
 
     ``stages``: ``(in, out, stride, blocks)`` per graph; graph i+1's ``in`` must equal graph i's
@@ -62,9 +62,17 @@ def channel_chain(stages: Sequence[tuple[int, int, int, int]] = MOBILENET_V1_STA
     pure sums by default). The input channels (graph 0's B0) get ``first_stride``; graph i's B0
     gets graph i's stride.
 
+    ``compact=True`` gives the same graph in compact form (:mod:`graphwire.candidates`): the
+    structural edges (from the input, into the output) are networkx edges and the candidate edges
+    are one block per (graph, source block) in ``G.graph["graphwire"]["candidates"]``, with
+    ``attrs={"stage": i}``: no networkx edge per candidate (``materialize_candidates`` gives them).
+
     >>> G = channel_chain([(2, 3, 1, 1), (3, 4, 2, 2)])
     >>> G.number_of_nodes(), G.number_of_edges(), sorted(G.nodes[3].items())
     (15, 52, [('block', 1), ('channels', 1), ('op', 'channel'), ('role', 'hidden'), ('stage', 1), ('stride', 2)])
+    >>> C = channel_chain([(2, 3, 1, 1), (3, 4, 2, 2)], compact=True)
+    >>> C.number_of_edges(), C.graph["graphwire"]["candidates"][0]
+    (6, {'sources': [1, 3], 'targets': [3, 6], 'attrs': {'stage': 0}})
     """
     stages = [tuple(s) for s in stages]  # type: ignore[misc]
     if not stages:
@@ -77,6 +85,8 @@ def channel_chain(stages: Sequence[tuple[int, int, int, int]] = MOBILENET_V1_STA
             raise ParameterError(f"stages[{i}] starts with {s[0]} channels but stages[{i - 1}] ends with "
                                  f"{stages[i - 1][1]}: a chained graph's input block is the previous output block")
     _check_sizes("first_stride", [first_stride])
+    if not isinstance(compact, bool):
+        raise ParameterError(f"compact must be True or False, got {compact!r}")
 
     # global blocks: (size, stage, stride) -- B0 of graph 0, then each graph's blocks 1..b
     blocks = [(stages[0][0], 0, first_stride)]
@@ -90,10 +100,10 @@ def channel_chain(stages: Sequence[tuple[int, int, int, int]] = MOBILENET_V1_STA
         stage_blocks.append(own)
 
     with paused():  # millions of edge dicts: keep the cyclic GC from rescanning them
-        return _build_chain(stages, blocks, stage_blocks, first_stride, final_op)
+        return _build_chain(stages, blocks, stage_blocks, first_stride, final_op, compact)
 
 
-def _build_chain(stages, blocks, stage_blocks, first_stride, final_op):
+def _build_chain(stages, blocks, stage_blocks, first_stride, final_op, compact=False):
     offsets = [1]
     for size, _, _ in blocks:
         offsets.append(offsets[-1] + size)
@@ -108,14 +118,21 @@ def _build_chain(stages, blocks, stage_blocks, first_stride, final_op):
         G.add_nodes_from(range(offsets[bi], offsets[bi + 1]), role="hidden", **attrs)
     G.add_node(out_node, role="output", op="identity", agg="concat", stage=blocks[last][1])
     G.add_edges_from((0, v) for v in range(offsets[0], offsets[1]))
+    cands = []
     for si, own in enumerate(stage_blocks):
         for j, bi in enumerate(own[:-1]):
             lo, hi = offsets[own[j + 1]], offsets[own[-1] + 1]
-            G.add_edges_from(((u, v) for u in range(offsets[bi], offsets[bi + 1]) for v in range(lo, hi)), stage=si)
+            if compact:
+                cands.append({"sources": [offsets[bi], offsets[bi + 1]], "targets": [lo, hi], "attrs": {"stage": si}})
+            else:
+                G.add_edges_from(((u, v) for u in range(offsets[bi], offsets[bi + 1]) for v in range(lo, hi)),
+                                 stage=si)
     G.add_edges_from((u, out_node) for u in range(offsets[last], offsets[last + 1]))
-    meta(G)["generator"] = {"name": "channel_chain", "params": {"stages": [list(s) for s in stages],
-                                                                "first_stride": first_stride, "final_op": final_op},
-                            "seed": None, "networkx": nx.__version__}
+    params = {"stages": [list(s) for s in stages], "first_stride": first_stride, "final_op": final_op}
+    if compact:
+        params["compact"] = True
+        meta(G)["candidates"] = cands
+    meta(G)["generator"] = {"name": "channel_chain", "params": params, "seed": None, "networkx": nx.__version__}
     return G
 
 

@@ -71,13 +71,18 @@ def random_edges(G: nx.DiGraph, k, *, seed: int = 0, group_by: str = "stage", us
 
     By default the ``k`` edges are drawn uniformly, as DNW's random-graph baseline does; nodes then
     left off every input -> output path are removed (with their edges: they could never matter).
+    A compact ``G`` (candidate blocks) is materialised first; the result is an ordinary graph.
     ``use_every_node=True`` first gives every node that lacks one a random incoming edge (label
     order) and then a random outgoing edge (reverse label order), as ``generators.layered`` repairs
     its random graphs, and draws the rest of the budget uniformly: the same nodes and the same number
     of edges. Raises :class:`~graphwire.errors.ParameterError` when ``k`` is too small for that.
     """
+    from ..candidates import is_compact, materialize_candidates
     from ..transforms.pruning import remove_dead_nodes
     from ..wiring.dnw import K_OVER, budget, dense_size
+
+    if is_compact(G):  # the baseline draws from every candidate edge
+        G = materialize_candidates(G)
 
     if k_over not in K_OVER:
         raise ParameterError(f"random_edges: k_over must be one of {', '.join(map(repr, K_OVER))}, got {k_over!r}")
@@ -203,7 +208,8 @@ def _dnw_options(wiring: str, k, refresh: int, options: dict) -> dict:
 
 def dnw_mobilenet_v1(*, in_channels: int = 3, num_classes: int = 10, width_mult: float = 0.225,
                      image_size: int = 32, stages=MOBILENET_V1_STAGES, wiring: str = "dnw", refresh: int = 1,
-                     graph: nx.DiGraph | None = None, executor: str = "batched", **options) -> DNWClassifier:
+                     graph: nx.DiGraph | None = None, executor: str = "batched", compact: bool = True,
+                     **options) -> DNWClassifier:
     """MobileNet V1 as a chain of 5 channel graphs (DNW, section 4.2), edge budgets of a width-
     ``width_mult`` MobileNet: 103 / 1,244 / 4,976 / 72,990 / 79,626 edges at ``width_mult=0.225``.
 
@@ -216,10 +222,15 @@ def dnw_mobilenet_v1(*, in_channels: int = 3, num_classes: int = 10, width_mult:
     dict(enumerate(budgets)))`` with ``k=1.0`` (every edge used, weights learned).
 
     The graph has 5,984 distinct channel nodes (6,944 counting each chained block in both of its
-    graphs) and 6.98M candidate edges.
+    graphs) and 6.98M candidate edges. By default (``compact=True``) it is built in compact form:
+    the candidate edges are blocks in ``G.graph["graphwire"]["candidates"]``, not networkx edges
+    (see :mod:`graphwire.candidates`); ``write_back`` then gives the chosen edges as networkx
+    edges. ``compact=False`` builds every candidate as a networkx edge (same network, same edge
+    order). ``graph`` (compact or not) replaces the built graph.
     """
     budgets = mobilenet_v1_budgets(width_mult, stages)
-    G = graph if graph is not None else channel_chain(stages, first_stride=1 if image_size <= 64 else 2)
+    G = graph if graph is not None else channel_chain(stages, first_stride=1 if image_size <= 64 else 2,
+                                                       compact=compact)
     k = {i: b for i, b in enumerate(budgets)}
     kw = dict(in_channels=in_channels, channels=1, default_op="channel", dims=2, executor=executor)
     wired = _compile(G, copy=graph is not None, wiring=wiring, **kw, **_dnw_options(wiring, k, refresh, options))

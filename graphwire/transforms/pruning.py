@@ -7,12 +7,16 @@ turns into a smaller network. The input graph is never mutated.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Literal
 
 import networkx as nx
+import numpy as np
 
 from ..errors import AttributeValueError, DeadNodeError, ParameterError, describe
+from .._gc import paused
+from ..candidates import CANDIDATES, check_candidates, is_compact, materialize_candidates
 from ..graph import copy_graph, edges_hash, inputs, meta, outputs, reachable, sort_key, topological_order, validate
 
 __all__ = ["prune", "remove_dead_nodes", "share"]
@@ -124,6 +128,13 @@ def prune(
     edges. ``attr="share"`` on a graph without ``share`` computes it first (see :func:`share`).
     The graph records what was removed under ``G.graph["graphwire"]["pruned"]``.
 
+    A compact graph (candidate blocks, :mod:`graphwire.candidates`; what ``write_back`` of a
+    compact network gives) prunes to an ordinary graph. With ``attr="active"`` or a ``threshold``
+    that every block's ``attrs`` fail (``write_back`` gives them ``active: False, weight: 0.0``),
+    only its networkx edges can survive and it is pruned with arrays, the result built once;
+    otherwise (``keep``, or blocks that pass) it is materialised first
+    (:func:`~graphwire.candidates.materialize_candidates`), at the cost of every candidate edge.
+
     >>> import graphwire as gw
     >>> G = gw.generators.complete(3)
     >>> for i, (u, v) in enumerate(G.edges): G.edges[u, v]["weight"] = float((7 * i) % 10)
@@ -145,6 +156,11 @@ def prune(
                                   or not math.isfinite(threshold)):
         raise ParameterError(f"threshold must be a finite number, got {threshold!r}")
 
+    if is_compact(G):
+        fast = _prune_compact(G, attr, threshold, keep, per_node, ensure_path)
+        if fast is not None:
+            return fast
+        G = materialize_candidates(G)  # a budget over every candidate, or kept blocks: the full graph
     if attr == "share" and any("share" not in d for *_, d in G.edges(data=True)):
         G = share(G)
     values = _edge_values(G, attr)
@@ -183,3 +199,112 @@ def prune(
         "removed_nodes": dead,
     }
     return validate(H)
+
+
+def _prune_compact(G: nx.DiGraph, attr: str, threshold, keep, per_node, ensure_path) -> nx.DiGraph | None:
+    """``prune`` of a (validated) compact graph when only its networkx edges can survive: every
+    block's ``attrs`` fail the test. None when the full graph is needed (see :func:`prune`).
+    Labels are ``0..N-1`` and every edge goes up, so reachability is one pass over the kept edges
+    in label order; the result graph is built once, each attribute dict copied once."""
+    if keep is not None or per_node is not None or ensure_path or attr == "share":
+        return None
+    rows, attrs = check_candidates(G, edges=False)
+
+    def passes(val) -> bool:
+        x = float(val)
+        return x > 0.5 if threshold is None else x >= threshold
+
+    for i, d in enumerate(attrs):
+        if attr not in d:
+            raise AttributeValueError(
+                f"cannot prune by {attr!r}: the candidate block graph.graphwire.{CANDIDATES}[{i}] (sources "
+                f"{rows[i, :2].tolist()}, targets {rows[i, 2:].tolist()}) has no {attr!r} in its 'attrs'; "
+                f"train the network and call net.write_back() first, or prune materialize_candidates(G)")
+        if not isinstance(d[attr], (bool, int, float)):
+            return None
+        if passes(d[attr]):
+            return None  # the block's edges survive: the full graph
+    N = G.number_of_nodes()
+    kept: list[tuple[int, int]] = []
+    missing: list[tuple[int, int]] = []
+    eu: list[int] = []
+    ev: list[int] = []
+    succ = G._succ
+    for u in range(N):  # label order (not insertion order): every edge goes up
+        for v, d in succ[u].items():
+            eu.append(u)
+            ev.append(v)
+            if attr not in d:
+                missing.append((u, v))
+            elif passes(d[attr]):
+                kept.append((u, v))
+    if missing:
+        raise AttributeValueError(
+            f"cannot prune by {attr!r}: {len(missing)} edge(s) have no {attr!r} attribute, e.g. "
+            f"{describe(missing, 4)}; train the network and call net.write_back() first")
+    reach = bytearray(N)
+    for n in inputs(G):
+        reach[n] = 1
+    for u, v in kept:  # sorted by u: reach[u] is final when its out-edges come
+        if reach[u]:
+            reach[v] = 1
+    coreach = bytearray(N)
+    for n in outputs(G):
+        coreach[n] = 1
+    for u, v in reversed(kept):
+        if coreach[v]:
+            coreach[u] = 1
+    dead = [n for n in range(N) if not (reach[n] and coreach[n])]
+    alive = [(u, v) for u, v in kept if reach[u] and coreach[v]]
+    n_cand = int(((rows[:, 1] - rows[:, 0]) * (rows[:, 3] - rows[:, 2])).sum())
+    au, av = np.array(eu, np.int64), np.array(ev, np.int64)
+    inside = sum(int(((au >= a) & (au < b) & (av >= c) & (av < d)).sum()) for a, b, c, d in rows.tolist())
+    before = n_cand + len(eu) - inside
+    with paused():
+        H = nx.DiGraph()
+        H.graph.update(copy.deepcopy({k: v for k, v in G.graph.items() if k != "graphwire"}))
+        record = copy.deepcopy({k: v for k, v in meta(G).items() if k != CANDIDATES})
+        H.graph["graphwire"] = record
+        nodes = G._node
+        H.add_nodes_from((n, _own(nodes[n])) for n in G if reach[n] and coreach[n])
+        hs, hp = H._succ, H._pred  # a new graph: each kept edge's dict copied once, inserted in order
+        for u, v in alive:
+            d = _own(succ[u][v])
+            hs[u][v] = d
+            hp[v][u] = d
+    if not inputs(H) or not outputs(H):
+        raise DeadNodeError(
+            f"pruning by {attr!r} leaves no path from an input to an output "
+            f"(kept {len(kept)} of {before} edges)", nodes=dead)
+    record["lineage"] = list(meta(G).get("lineage", [])) + [_compact_hash(G, au, av)]
+    record["pruned"] = {
+        "attr": attr, "threshold": threshold, "keep": keep, "per_node": per_node, "ensure_path": ensure_path,
+        "edges_before": before, "edges_after": H.number_of_edges(), "removed_nodes": dead,
+    }
+    return H
+
+
+_SCALARS = (float, bool, int, str, type(None))
+
+
+def _own(d: dict) -> dict:
+    """A copy of an attribute dict sharing nothing mutable (as ``copy_graph`` copies)."""
+    out = d.copy()
+    for k, v in out.items():
+        if type(v) not in _SCALARS and isinstance(v, (dict, list, set)):
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _compact_hash(G: nx.DiGraph, u: np.ndarray, v: np.ndarray) -> str:
+    """A short hash of a compact graph's edge set: its blocks' ranges and its networkx edges (the
+    lineage entry; ``edges_hash`` over every candidate would cost seconds)."""
+    import hashlib
+    import json
+
+    blocks = sorted([int(x) for x in list(b["sources"]) + list(b["targets"])] for b in meta(G)[CANDIDATES])
+    order = np.lexsort((v, u))
+    h = hashlib.sha256(json.dumps(blocks).encode())
+    h.update(u[order].tobytes())
+    h.update(v[order].tobytes())
+    return h.hexdigest()[:16]

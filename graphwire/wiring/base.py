@@ -59,7 +59,8 @@ class Wiring(nn.Module, metaclass=abc.ABCMeta):
 
     def __init__(self, plan: Any, edge_data: Sequence[dict]):
         super().__init__()
-        self.edges = list(plan.edges)
+        # a compact graph's edges stay array-backed (graphwire.candidates.EdgeList, read-only)
+        self.edges = plan.edges if hasattr(plan.edges, "arrays") else list(plan.edges)
 
     @abc.abstractmethod
     def coefficients(self) -> torch.Tensor:
@@ -80,6 +81,15 @@ class Wiring(nn.Module, metaclass=abc.ABCMeta):
         (a non-zero coefficient)."""
         s = self.strength().cpu()
         return WriteBack(edges={"weight": s.tolist(), "active": (s != 0).tolist()})
+
+    def describe_edges(self, ids: torch.Tensor) -> WriteBack:
+        """:meth:`describe` for the edges ``ids`` only (edge values in the order of ``ids``; node and
+        graph entries as :meth:`describe` gives them). A compact graph's ``write_back`` calls it for
+        the active edges; methods with millions of edges override it to skip the others."""
+        full = self.describe()
+        idx = ids.tolist()
+        return WriteBack(edges={k: [v[i] for i in idx] for k, v in full.edges.items()}, nodes=full.nodes,
+                         graph=full.graph)
 
     def snapshot(self) -> dict[str, Sequence[Any]]:
         """Per-edge values to record during training (a :class:`~graphwire.io.history.History`

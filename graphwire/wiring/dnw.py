@@ -65,6 +65,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -114,6 +115,17 @@ def dense_size(edges) -> tuple[int, int]:
         nodes.add(u)
         nodes.add(v)
     return len(nodes), len(nodes) ** 2
+
+
+def _dense_size_runs(edges, runs) -> tuple[int, int]:
+    """:func:`dense_size` of the edges in ``runs`` (``(start, stop)`` id ranges), with arrays for
+    a compact graph's edges."""
+    arrays = getattr(edges, "arrays", None)
+    if arrays is None:
+        return dense_size(itertools.chain.from_iterable(edges[a:b] for a, b in runs))
+    u, v = arrays()
+    n = len(np.unique(np.concatenate([x[a:b] for a, b in runs for x in (u, v)])))
+    return n, n * n
 
 
 def _choice(value, allowed, name):
@@ -173,14 +185,19 @@ class DNWWiring(Wiring):
 
         # ---- groups: edge ids ranked together, each with its own budget (runs of equal keys:
         # no per-edge Python beyond reading the attribute, graphs may have millions of edges)
-        keys = [None] * E if group_by is None else [d.get(group_by) for d in edge_data]
         runs: dict[Any, list[tuple[int, int]]] = {}
-        start = 0
-        for g, run in itertools.groupby(keys):
-            n = len(list(run))
-            if group_by is None or g is not None:
-                runs.setdefault(g, []).append((start, start + n))
-            start += n
+        if group_by is not None and hasattr(edge_data, "runs"):  # a compact graph: runs from its blocks
+            for g, a, b in edge_data.runs(group_by):
+                if g is not None:
+                    runs.setdefault(g, []).append((a, b))
+        else:
+            keys = [None] * E if group_by is None else [d.get(group_by) for d in edge_data]
+            start = 0
+            for g, run in itertools.groupby(keys):
+                n = len(list(run))
+                if group_by is None or g is not None:
+                    runs.setdefault(g, []).append((start, start + n))
+                start += n
         if not runs:
             raise WiringError(f"dnw wiring: group_by={group_by!r} but no edge has the attribute "
                               f"{group_by!r}; set it on the edges to rank, or use group_by=None")
@@ -188,7 +205,7 @@ class DNWWiring(Wiring):
         dense = {}  # group -> (n nodes, n * n entries ranked) for k_over="dense"
         if self.k_over == "dense":
             for g, r in runs.items():
-                dense[g] = dense_size(itertools.chain.from_iterable(self.edges[a:b] for a, b in r))
+                dense[g] = _dense_size_runs(self.edges, r)
         ranked = {g: dense[g][1] if dense else sizes[g] for g in runs}
         if isinstance(k, dict):
             if group_by is None:
@@ -204,7 +221,8 @@ class DNWWiring(Wiring):
         self.budgets = ks
         self._groups: list[tuple[Any, int, int | None, int]] = []  # (key, k, start or None, size)
         self._unread: list[tuple[int, int]] = []  # per group: (offset, count) in self.unread
-        sources = [u for u, _ in self.edges]
+        compact = getattr(self.edges, "distinct_sources", None)  # a compact graph's edges: from its segments
+        sources = [u for u, _ in self.edges] if compact is None else []
         fixed = torch.ones(E, dtype=torch.bool)
         bounds = torch.empty(E)
         unread_bounds = []
@@ -217,7 +235,8 @@ class DNWWiring(Wiring):
                 self._unread.append((sum(c for _, c in self._unread), n_unread))
                 unread_bounds.append(torch.full((n_unread,), 1.0 / math.sqrt(fan_in)))
             else:
-                fan_in = len(set(itertools.chain.from_iterable(sources[a:b] for a, b in r)))
+                fan_in = (compact(r) if compact is not None
+                          else len(set(itertools.chain.from_iterable(sources[a:b] for a, b in r))))
             bounds[t] = 1.0 / math.sqrt(fan_in)
             self._groups.append((g, ks[g], r[0][0] if len(r) == 1 else None, sizes[g]))
             self.register_buffer(f"_gids{gi}", t, persistent=False)
@@ -321,6 +340,15 @@ class DNWWiring(Wiring):
         w = self.weight.detach()
         coef = torch.where(self._fixed, torch.ones_like(w), w) * active.to(w.dtype)
         return WriteBack(edges={"weight": coef.cpu().tolist(), "magnitude": self.strength().cpu().tolist(),
+                                "active": active.cpu().tolist()})
+
+    def describe_edges(self, ids: torch.Tensor) -> WriteBack:
+        """:meth:`describe` of the edges ``ids`` only (a compact graph's active edges)."""
+        ids = ids.to(self.weight.device)
+        active = self.active_mask()[ids]
+        w = self.weight.detach()[ids]
+        coef = torch.where(self._fixed[ids], torch.ones_like(w), w) * active.to(w.dtype)
+        return WriteBack(edges={"weight": coef.cpu().tolist(), "magnitude": self.strength()[ids].cpu().tolist(),
                                 "active": active.cpu().tolist()})
 
     def transfer_from(self, other: Wiring, pairs: list[tuple[int, int]]) -> None:
