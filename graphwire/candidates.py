@@ -32,13 +32,14 @@ import numpy as np
 
 from .errors import AttributeValueError
 
+_IMMUTABLE = (bool, int, float, str, type(None))  # attribute values a dict copy may share
+
 __all__ = ["CANDIDATES", "is_compact", "check_candidates", "CandidateEdges", "EdgeList", "EdgeData",
            "candidate_edges", "materialize_candidates", "compact_reach"]
 
 #: Key of the compact record in ``G.graph["graphwire"]``.
 CANDIDATES = "candidates"
 _FIELD = "graph.graphwire.candidates"
-_SCALARS = (bool, int, float, str, type(None))
 _BLOCK_KEYS = ("sources", "targets", "attrs")
 
 
@@ -390,7 +391,7 @@ def materialize_candidates(G: nx.DiGraph) -> nx.DiGraph:
         for s in range(len(cand.seg_u)):
             d = cand.attrs_of_segment(s)
             a, b = starts[s], starts[s + 1]
-            if all(type(x) in _SCALARS for x in d.values()):  # networkx copies the dict per edge
+            if all(type(x) in _IMMUTABLE for x in d.values()):  # networkx copies the dict per edge
                 H.add_edges_from(zip(ul[a:b], vl[a:b], itertools.repeat(d)))
             else:
                 H.add_edges_from((ul[e], vl[e], _copy.deepcopy(d)) for e in range(a, b))

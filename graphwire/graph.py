@@ -219,16 +219,26 @@ def reachable(G: nx.DiGraph, sources, *, reverse: bool = False) -> set:
     return seen
 
 
+#: Attribute value types that need no copy (immutable); the common case, checked first.
+SCALAR_TYPES = (float, bool, int, str, type(None))
+
+
+def own_attrs(d: dict) -> dict:
+    """A copy of an attribute dict sharing nothing mutable (nested dicts, lists, sets copied)."""
+    out = d.copy()
+    for k, v in out.items():
+        if type(v) not in SCALAR_TYPES and isinstance(v, (dict, list, set)):
+            out[k] = copy.deepcopy(v)
+    return out
+
+
 def copy_graph(G: nx.DiGraph) -> nx.DiGraph:
     """A copy that shares nothing mutable with ``G``: attribute dicts, and nested values such as
     ``op_weights`` or lists, are copied too (``G.copy()`` shares them)."""
-    def own(d: dict) -> dict:
-        return {k: copy.deepcopy(v) if isinstance(v, (dict, list, set)) else v for k, v in d.items()}
-
     H = nx.DiGraph()
     H.graph.update(copy.deepcopy(G.graph))
-    H.add_nodes_from((n, own(d)) for n, d in G.nodes(data=True))
-    H.add_edges_from((u, v, own(d)) for u, v, d in G.edges(data=True))
+    H.add_nodes_from((n, own_attrs(d)) for n, d in G.nodes(data=True))
+    H.add_edges_from((u, v, own_attrs(d)) for u, v, d in G.edges(data=True))
     return H
 
 

@@ -22,7 +22,7 @@ import torch
 
 from .._gc import paused
 from ..candidates import CANDIDATES
-from ..graph import meta
+from ..graph import SCALAR_TYPES, meta, own_attrs
 
 if TYPE_CHECKING:  # pragma: no cover
     from .module import WiredNet
@@ -33,16 +33,6 @@ __all__ = ["write_back_compact", "NOT_CHOSEN"]
 NOT_CHOSEN = {"active": False, "weight": 0.0}
 
 
-_SCALARS = (float, bool, int, str, type(None))
-
-
-def _own(d: dict) -> dict:
-    """A copy of an attribute dict sharing nothing mutable."""
-    out = d.copy()
-    for k, v in out.items():
-        if type(v) not in _SCALARS and isinstance(v, (dict, list, set)):
-            out[k] = copy.deepcopy(v)
-    return out
 
 
 def write_back_compact(net: "WiredNet") -> nx.DiGraph:
@@ -88,18 +78,18 @@ def write_back_compact(net: "WiredNet") -> nx.DiGraph:
     names = list(desc.edges)
     cols = [desc.edges[k] for k in names]
     blocks = cand.seg_block[seg].tolist()
-    plain = [all(type(x) in _SCALARS for x in d.values()) for d in cand.block_attrs]
+    plain = [all(type(x) in SCALAR_TYPES for x in d.values()) for d in cand.block_attrs]
     nones = any(None in col for col in cols)
     with paused():
-        H.add_nodes_from((n, _own(d)) for n, d in G.nodes(data=True))
+        H.add_nodes_from((n, own_attrs(d)) for n, d in G.nodes(data=True))
         succ, pred = H._succ, H._pred  # a new graph: each edge's dict is made here, once
         for e, b, u, v, *vals in zip(ids.tolist(), blocks, us, vs, *cols):
             base = over.get(e)
             if base is None:
                 base = cand.block_attrs[b] if b >= 0 else cand.extra_attrs[-1 - b]
-                d = base.copy() if b >= 0 and plain[b] else _own(base)
+                d = base.copy() if b >= 0 and plain[b] else own_attrs(base)
             else:
-                d = _own(base)
+                d = own_attrs(base)
             if nones:
                 d.update((k, x) for k, x in zip(names, vals) if x is not None)
             else:

@@ -17,7 +17,8 @@ import numpy as np
 from ..errors import AttributeValueError, DeadNodeError, ParameterError, describe
 from .._gc import paused
 from ..candidates import CANDIDATES, check_candidates, is_compact, materialize_candidates
-from ..graph import copy_graph, edges_hash, inputs, meta, outputs, reachable, sort_key, topological_order, validate
+from ..graph import (copy_graph, edges_hash, inputs, meta, outputs, own_attrs, reachable, sort_key, topological_order,
+                     validate)
 
 __all__ = ["prune", "remove_dead_nodes", "share"]
 
@@ -266,10 +267,10 @@ def _prune_compact(G: nx.DiGraph, attr: str, threshold, keep, per_node, ensure_p
         record = copy.deepcopy({k: v for k, v in meta(G).items() if k != CANDIDATES})
         H.graph["graphwire"] = record
         nodes = G._node
-        H.add_nodes_from((n, _own(nodes[n])) for n in G if reach[n] and coreach[n])
+        H.add_nodes_from((n, own_attrs(nodes[n])) for n in G if reach[n] and coreach[n])
         hs, hp = H._succ, H._pred  # a new graph: each kept edge's dict copied once, inserted in order
         for u, v in alive:
-            d = _own(succ[u][v])
+            d = own_attrs(succ[u][v])
             hs[u][v] = d
             hp[v][u] = d
     if not inputs(H) or not outputs(H):
@@ -284,16 +285,6 @@ def _prune_compact(G: nx.DiGraph, attr: str, threshold, keep, per_node, ensure_p
     return H
 
 
-_SCALARS = (float, bool, int, str, type(None))
-
-
-def _own(d: dict) -> dict:
-    """A copy of an attribute dict sharing nothing mutable (as ``copy_graph`` copies)."""
-    out = d.copy()
-    for k, v in out.items():
-        if type(v) not in _SCALARS and isinstance(v, (dict, list, set)):
-            out[k] = copy.deepcopy(v)
-    return out
 
 
 def _compact_hash(G: nx.DiGraph, u: np.ndarray, v: np.ndarray) -> str:
