@@ -316,14 +316,16 @@ def _per_node_keys(module: WiredNet, state_dict, prefix, local_metadata) -> None
     is keyed by node label whether a node is stacked or not. With ``keep_vars=True`` (the
     parameters themselves, as tracers and wrappers ask for them) the stacked parameters keep their
     step keys: a slice of a parameter is not one."""
-    for skey, keys in module._stacked.items():
-        base = f"{prefix}steps.{skey}."
-        names = [k for k in state_dict if k.startswith(base)]
-        if any(isinstance(state_dict[k], nn.Parameter) for k in names):
-            return
-        tensors = [state_dict.pop(k) for k in names]
-        names = [k[len(base):] for k in names]
-        for g, key in enumerate(keys):
+    head = f"{prefix}steps."
+    by_step: dict[str, list[str]] = {}
+    for k in [k for k in state_dict if k.startswith(head)]:  # one pass over the keys
+        skey, _, name = k[len(head):].partition(".")
+        by_step.setdefault(skey, []).append(name)
+    if any(isinstance(state_dict[head + skey + "." + n], nn.Parameter) for skey, ns in by_step.items() for n in ns):
+        return
+    for skey, names in by_step.items():
+        tensors = [state_dict.pop(f"{head}{skey}.{n}") for n in names]
+        for g, key in enumerate(module._stacked[skey]):
             node = f"{prefix}nodes.{key}."
             for name, t in zip(names, tensors):
                 state_dict[node + name] = t[g]

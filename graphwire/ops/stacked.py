@@ -23,6 +23,7 @@ one keep a module per node.
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import torch
@@ -77,7 +78,7 @@ class StackedBatchNorm(nn.Module):
                             self.eps)
 
 
-class StackedOp(nn.Module):
+class StackedOp(nn.Module, metaclass=abc.ABCMeta):
     """Base of the stacked ops (see the module doc for the contract)."""
 
     node_class: type[nn.Module]
@@ -90,10 +91,16 @@ class StackedOp(nn.Module):
         self.stride, self.dims, self.options = stride, dims, dict(options)
 
     def reset_node(self, g: int) -> None:
-        """Initialise node ``g`` as ``node_class`` initialises itself (same draws, same order)."""
+        """Initialise node ``g`` as ``node_class`` initialises itself (same draws, same order);
+        nothing to do for an op without random initialisation."""
 
+    @abc.abstractmethod
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The G nodes at once: ``[B, G*in, ...] -> [B, G*out, ...]``."""
+
+    @abc.abstractmethod
     def node_forward(self, g: int, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """Node ``g`` alone: ``[B, in, ...] -> [B, out, ...]``."""
 
     def node_module(self, g: int) -> nn.Module:
         """Node ``g`` as a ``node_class`` module whose tensors share this module's storage: reading
