@@ -95,13 +95,14 @@ def test_bare_wirednet_fixed_batch(tmp_path):
         _run(path, torch.randn(4, 3, 6, 6))  # the batch size is fixed
 
 
-def test_falls_back_to_the_reference_executor(tmp_path, monkeypatch):
+def test_falls_back_to_the_reference_executor(tmp_path, request):
     def unexportable(plan, runtime, x):
         if torch.jit.is_tracing() or torch.compiler.is_exporting():
             raise RuntimeError("aten::made_up_op has no ONNX symbolic")
         return batched_forward(plan, runtime, x)
 
-    monkeypatch.setitem(EXECUTORS, "batched", unexportable)
+    EXECUTORS.register("batched", unexportable, overwrite=True)
+    request.addfinalizer(lambda: EXECUTORS.register("batched", batched_forward, overwrite=True))
     m = _trained_conv().eval()
     x = torch.randn(2, 1, 8, 8)
     with pytest.warns(UserWarning, match="made_up_op"):

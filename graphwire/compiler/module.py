@@ -23,7 +23,7 @@ from torch import nn
 
 from ..errors import GraphError, ParameterError, ShapeError
 from ..graph import assign_roles, copy_graph, meta
-from ..ops.registry import build_op, get_op, known_ops
+from ..ops.registry import OPS, build_op, get_op
 from ..wiring.base import Wiring
 from ..wiring.registry import make_wiring
 from ..wiring.routing import Routing
@@ -166,8 +166,7 @@ class WiredNet(nn.Module):
     def executor(self, name: str) -> None:
         from ..executors import EXECUTORS
 
-        if name not in EXECUTORS:
-            raise ParameterError(f"unknown executor {name!r}; known executors: {sorted(EXECUTORS)}")
+        EXECUTORS.get(name)
         self._executor = name
 
     @property
@@ -200,7 +199,7 @@ class WiredNet(nn.Module):
         ins = [nd.label for nd in plan.nodes if nd.role == "input"][:4]
         check_input(x, channels=plan.in_channels, dims=plan.dims, dtype=self.runtime.edge_mask.dtype,
                     where=f"the graph's input node(s) {ins}")
-        return EXECUTORS[self._executor](plan, self.runtime, x)
+        return EXECUTORS.get(self._executor)(plan, self.runtime, x)
 
     # ---- nodes
     def node(self, label) -> nn.Module:
@@ -457,9 +456,9 @@ def _compile(G: nx.DiGraph, *, copy: bool, in_channels: int, channels: int | Non
     if op_options is not None:
         if not isinstance(op_options, dict):
             raise ParameterError(f"op_options must be a dict {{op name: {{option: value}}}}, got {op_options!r}")
-        unknown = sorted(str(k) for k in op_options if k not in known_ops())
+        unknown = sorted(str(k) for k in op_options if k not in OPS)
         if unknown:
-            raise ParameterError(f"op_options names unknown op(s) {unknown}; known ops: {known_ops()}")
+            raise ParameterError(f"op_options names unknown op(s) {unknown}; known ops: {OPS.list()}")
     old = None
     if init_from is not None:
         old = wired_core(init_from) if isinstance(init_from, nn.Module) else None

@@ -7,9 +7,13 @@ the index buffers and the edge mask, all read at each call. ``reference`` runs o
 same numbers, gradients and BatchNorm statistics.
 """
 
+from ..registry import Registry
 from .batched import batched_forward
 from .reference import reference_forward
 
-EXECUTORS = {"reference": reference_forward, "batched": batched_forward}
+#: The executors by name: ``net.executor = "reference"`` picks one; ``EXECUTORS.register(name, fn)`` adds one.
+EXECUTORS: Registry = Registry("executor")
+EXECUTORS.register("reference", reference_forward)
+EXECUTORS.register("batched", batched_forward)
 
 __all__ = ["EXECUTORS", "batched_forward", "reference_forward"]

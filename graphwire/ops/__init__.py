@@ -9,7 +9,7 @@
 | :mod:`~graphwire.ops.resnet` | ``basic_block``, ``bottleneck`` (DDW's ResNets) |
 """
 
-from .registry import OpSpec, build_op, get_op, known_ops, register_op
+from .registry import OPS, OpSpec, build_op, get_op, register_op
 from . import blocks, channel, darts, depth, resnet  # noqa: F401  (importing registers the ops)
 
-__all__ = ["OpSpec", "build_op", "get_op", "known_ops", "register_op"]
+__all__ = ["OPS", "OpSpec", "build_op", "get_op", "register_op"]

@@ -17,8 +17,9 @@ from typing import Callable
 from torch import nn
 
 from ..errors import GraphError, ParameterError, UnknownOpError
+from ..registry import Registry
 
-__all__ = ["register_op", "known_ops", "build_op", "get_op", "OpSpec"]
+__all__ = ["OPS", "register_op", "build_op", "get_op", "OpSpec"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,8 @@ class OpSpec:
     stacked: Callable[..., nn.Module] | None = None  # the G-node form (graphwire.ops.stacked)
 
 
-_REGISTRY: dict[str, OpSpec] = {}
+#: The registered node ops by name (``OPS.list()``, ``OPS.get(name)``).
+OPS: Registry[OpSpec] = Registry("op", error=UnknownOpError, hint="(register your own with graphwire.register_op)")
 
 
 def register_op(name: str, factory: Callable[..., nn.Module] | None = None, *,
@@ -52,27 +54,19 @@ def register_op(name: str, factory: Callable[..., nn.Module] | None = None, *,
     def add(f: Callable[..., nn.Module]):
         if not callable(f):
             raise ParameterError(f"op {name!r}: factory must be callable, got {f!r}")
-        if name in _REGISTRY and not overwrite:
+        if name in OPS and not overwrite:
             raise ParameterError(f"op {name!r} is already registered (pass overwrite=True to replace it)")
         if stacked is not None and not callable(stacked):
             raise ParameterError(f"op {name!r}: stacked must be callable, got {stacked!r}")
-        _REGISTRY[name] = OpSpec(name, f, spatial, stacked)
+        OPS.register(name, OpSpec(name, f, spatial, stacked), overwrite=True)
         return f
 
     return add if factory is None else add(factory)
 
 
-def known_ops() -> list[str]:
-    """Names of the registered node operations."""
-    return sorted(_REGISTRY)
-
-
 def get_op(name: str, where: str = "") -> OpSpec:
-    if name not in _REGISTRY:
-        raise UnknownOpError(
-            f"unknown op {name!r}{where}; known ops: {known_ops()} "
-            "(register your own with graphwire.register_op)")
-    return _REGISTRY[name]
+    """The registered op ``name`` (``where``, such as " at node 3", goes into the error)."""
+    return OPS.get(name, where)
 
 
 def build_op(name: str, in_channels: int, out_channels: int, *, stride: int = 1, dims: int = 2,

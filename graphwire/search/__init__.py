@@ -17,17 +17,16 @@ from .spaces import (
     FunctionSpace,
     GeneratorSpace,
     MacroSpace,
+    SPACES,
     SearchSpace,
-    register_space,
     space,
 )
 from .strategies import (
     Proposal,
     Record,
     Strategy,
-    known_strategies,
+    STRATEGIES,
     make_strategy,
-    register_strategy,
 )
 
 __all__ = [
@@ -37,15 +36,14 @@ __all__ = [
     "GeneratorSpace",
     "MacroSpace",
     "Proposal",
+    "SPACES",
+    "STRATEGIES",
     "Record",
     "SearchSpace",
     "Strategy",
     "TabularBenchmark",
     "graph_hash",
-    "known_strategies",
     "make_strategy",
-    "register_space",
-    "register_strategy",
     "report",
     "run",
     "simulate",

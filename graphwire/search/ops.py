@@ -10,7 +10,7 @@ import networkx as nx
 import torch.nn.functional as F
 from torch import nn
 
-from ..ops import known_ops, register_op
+from ..ops import OPS, register_op
 from ..ops.blocks import ConvBlock
 from ..errors import ParameterError
 
@@ -42,7 +42,7 @@ def _rect(h: int, w: int):
 
 def ensure_op(name: str) -> None:
     """Register ``name`` if it is a ``conv_k...`` op not registered yet."""
-    if name in known_ops():
+    if name in OPS:
         return
     m = _SQUARE.match(name)
     if m and int(m.group(1)) % 2 == 1:

@@ -21,6 +21,7 @@ import networkx as nx
 
 from ..errors import GraphError, ParameterError
 from ..graph import validate as validate_graph
+from ..registry import Registry
 from .hashing import graph_hash
 
 __all__ = [
@@ -29,7 +30,7 @@ __all__ = [
     "GeneratorSpace",
     "MacroSpace",
     "SearchSpace",
-    "register_space",
+    "SPACES",
     "space",
     "space_from_spec",
 ]
@@ -484,18 +485,14 @@ def space(_fn: Callable | None = None, /, *, name: str | None = None, **choices:
     """
     def wrap(fn):
         sp = FunctionSpace(fn, choices, name)
-        _REGISTRY.setdefault(sp.name, sp)
         return sp
     return wrap(_fn) if _fn is not None else wrap
 
 
-_REGISTRY: dict[str, Any] = {}
-_KINDS: dict[str, Callable[..., SearchSpace]] = {"macro": MacroSpace, "cell": CellSpace, "generator": GeneratorSpace}
-
-
-def register_space(name: str, factory: Callable[..., SearchSpace]) -> None:
-    """Make ``name`` usable on the command line (``graphwire search run NAME``)."""
-    _KINDS[name] = factory
+#: Search spaces by name (``graphwire search run NAME``); ``SPACES.register(name, factory)`` adds one.
+SPACES: Registry[Callable[..., SearchSpace]] = Registry("space", hint="(or 'module:function')")
+for _name, _factory in {"macro": MacroSpace, "cell": CellSpace, "generator": GeneratorSpace}.items():
+    SPACES.register(_name, _factory)
 
 
 def space_from_spec(spec: Any) -> SearchSpace:
@@ -508,7 +505,7 @@ def space_from_spec(spec: Any) -> SearchSpace:
         else:
             spec = {"kind": spec, "kwargs": {}}
     if not isinstance(spec, dict) or "kind" not in spec:
-        raise ParameterError(f"space must be a SearchSpace, a name {sorted(_KINDS)} or 'module:function', got {spec!r}")
+        raise ParameterError(f"space must be a SearchSpace, a name {SPACES.list()} or 'module:function', got {spec!r}")
     kind, kwargs = spec["kind"], dict(spec.get("kwargs") or {})
     if kind == "function":
         from ._graphio import import_target
@@ -518,6 +515,4 @@ def space_from_spec(spec: Any) -> SearchSpace:
         if not isinstance(obj, SearchSpace):
             raise ParameterError(f"space {target!r} is not a SearchSpace (decorate it with graphwire.search.space)")
         return obj
-    if kind not in _KINDS:
-        raise ParameterError(f"unknown space {kind!r}; known: {sorted(_KINDS)} or 'module:function'")
-    return _KINDS[kind](**kwargs)
+    return SPACES.get(kind)(**kwargs)

@@ -6,7 +6,7 @@ Pass a method by name with its options as keywords, or as a typed spec:
 """
 
 from .base import Wiring, WriteBack
-from .registry import WIRINGS, WiringSpec, known_wirings, make_wiring, register_wiring
+from .registry import WIRINGS, WiringSpec, make_wiring, register_wiring
 from .routing import Routing
 
 # Importing a method module registers it.
@@ -19,6 +19,6 @@ from .darts import Darts
 from .depth import Depth
 from .l0 import L0
 
-__all__ = ["Wiring", "WriteBack", "Routing", "WIRINGS", "WiringSpec", "known_wirings", "make_wiring",
+__all__ = ["Wiring", "WriteBack", "Routing", "WIRINGS", "WiringSpec", "make_wiring",
            "register_wiring", "Static", "Sigmoid", "DNW", "DDW", "Darts", "Depth", "L0",
            "static", "sigmoid", "dnw", "ddw", "darts", "depth", "l0"]

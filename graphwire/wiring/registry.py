@@ -8,16 +8,18 @@ own next to its class), a string names a method and its options come as keywords
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 from typing import Any, ClassVar, Sequence
 
 from ..errors import WiringError
+from ..registry import Registry, did_you_mean
 from .base import Wiring
 
-__all__ = ["WIRINGS", "WiringSpec", "register_wiring", "make_wiring", "known_wirings"]
+__all__ = ["WIRINGS", "WiringSpec", "register_wiring", "make_wiring"]
 
-WIRINGS: dict[str, type[Wiring]] = {}
+#: The registered wiring methods by name (``WIRINGS.list()``, ``WIRINGS.get(name)``).
+WIRINGS: Registry[type[Wiring]] = Registry("wiring", error=WiringError,
+                                          hint="(add your own with graphwire.register_wiring)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,24 +41,16 @@ def register_wiring(cls: type[Wiring] | None = None, *, overwrite: bool = False)
             raise WiringError(f"register_wiring takes a Wiring subclass, got {c!r}")
         if not isinstance(c.name, str) or not c.name or c.name == "base":
             raise WiringError(f"wiring class {c.__name__} needs a class attribute name = '<method name>'")
-        if c.name in WIRINGS and WIRINGS[c.name] is not c and not overwrite:
-            raise WiringError(f"wiring {c.name!r} is already registered (pass overwrite=True to replace it)")
-        WIRINGS[c.name] = c
-        return c
+        return WIRINGS.register(c.name, c, overwrite=overwrite)
 
     return add if cls is None else add(cls)
-
-
-def known_wirings() -> list[str]:
-    return sorted(WIRINGS)
 
 
 def _check_options(cls: type[Wiring], given: dict) -> None:
     unknown = [k for k in given if k not in cls.options]
     if unknown:
         bad = unknown[0]
-        close = difflib.get_close_matches(str(bad), cls.options, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(bad, list(cls.options))
         raise WiringError(f"{cls.name} wiring has no option {bad!r}{hint}; its options are {list(cls.options)}")
 
 
@@ -70,18 +64,16 @@ def make_wiring(wiring: Any, plan: Any, edge_data: Sequence[dict], options: dict
     elif isinstance(wiring, str):
         name = wiring
     else:
-        raise WiringError(f"wiring must be a method name ({known_wirings()}) or a spec such as "
+        raise WiringError(f"wiring must be a method name ({WIRINGS.list()}) or a spec such as "
                           f"graphwire.wiring.Sigmoid(), got {wiring!r}")
-    if name not in WIRINGS:
-        raise WiringError(f"unknown wiring {name!r}; known wirings: {known_wirings()}")
-    cls = WIRINGS[name]
+    cls = WIRINGS.get(name)
     _check_options(cls, options)
     return cls(plan, edge_data, **options)
 
 
 def spec_matches_class(spec: type[WiringSpec]) -> bool:
     """Whether a spec's fields and defaults are its class's keyword options (a test helper)."""
-    cls = WIRINGS[spec.method]
+    cls = WIRINGS.get(spec.method)
     params = {n: p.default for n, p in inspect.signature(cls.__init__).parameters.items()
               if n not in ("self", "plan", "edge_data")}
     fields = {f.name: f.default for f in dataclasses.fields(spec)}

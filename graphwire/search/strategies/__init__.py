@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...errors import ParameterError
+from ...registry import Registry
 from .base import Proposal, Record, Strategy
 from .evolution import Evolution
 from .pnas import PNAS
@@ -22,22 +23,15 @@ __all__ = [
     "RandomSearch",
     "Record",
     "Strategy",
-    "known_strategies",
+    "STRATEGIES",
     "make_strategy",
-    "register_strategy",
 ]
 
-_REGISTRY: dict[str, Callable[..., Strategy]] = {
-    "random": RandomSearch, "evolution": Evolution, "rl": RLController, "pnas": PNAS, "tpe": TPE}
-
-
-def register_strategy(name: str, factory: Callable[..., Strategy]) -> None:
-    """Make a :class:`Strategy` subclass usable by name (``--strategy NAME``)."""
-    _REGISTRY[name] = factory
-
-
-def known_strategies() -> list[str]:
-    return sorted(_REGISTRY)
+#: Search strategies by name (``--strategy NAME``); ``STRATEGIES.register(name, cls)`` adds one.
+STRATEGIES: Registry[Callable[..., Strategy]] = Registry("strategy")
+for _name, _cls in {"random": RandomSearch, "evolution": Evolution, "rl": RLController, "pnas": PNAS,
+                    "tpe": TPE}.items():
+    STRATEGIES.register(_name, _cls)
 
 
 def make_strategy(strategy: Any, **options: Any) -> Strategy:
@@ -46,9 +40,8 @@ def make_strategy(strategy: Any, **options: Any) -> Strategy:
         if options:
             raise ParameterError("strategy options go to the constructor when passing an instance")
         return strategy
-    if strategy not in _REGISTRY:
-        raise ParameterError(f"unknown strategy {strategy!r}; known: {known_strategies()}")
+    factory = STRATEGIES.get(strategy)
     try:
-        return _REGISTRY[strategy](**options)
+        return factory(**options)
     except TypeError as e:
         raise ParameterError(f"strategy {strategy!r}: bad options {options}: {e}") from None
