@@ -97,16 +97,16 @@ def compare_executors(net, x, tol: float = 1e-5, seed: int | None = None):
 
 def record_nodes(net):
     """Record every node the reference executor runs: ``{module key: (input, output)}``, in order.
-    (Stacked nodes have no module of their own to hook: this wraps ``runtime.run_node``.)"""
+    (Stacked nodes have no module of their own to hook: this wraps ``net.run_node``.)"""
     seen: dict = {}
-    run = net.runtime.run_node
+    run = net.run_node
 
     def recording(pos, x):
         y = run(pos, x)
         seen[net.plan.nodes[pos].key] = (x, y)
         return y
 
-    net.runtime.run_node = recording
+    net.run_node = recording
     return seen
 
 

@@ -46,12 +46,19 @@ def test_nets_pickle_deepcopy_and_torch_save(wiring):
     y = net(x)
     for clone in (pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):
         torch.testing.assert_close(clone(x), y)
-        assert clone.runtime.wiring is clone.wiring and clone.runtime.nodes is clone.nodes
+        # what the clone's executor runs is the clone's own (nothing points back at the original)
+        ran = [m for i in range(len(clone.plan.steps)) for m in _step_modules(clone.step_op(i))]
+        mine, theirs = {id(m) for m in clone.modules()}, {id(m) for m in net.modules()}
+        assert all(id(m) in mine and id(m) not in theirs for m in ran + [clone.wiring])
     buf = io.BytesIO()
     torch.save(net, buf)
     buf.seek(0)
     loaded = torch.load(buf, weights_only=False)
     torch.testing.assert_close(loaded(x), y)
+
+
+def _step_modules(op):
+    return [op] if isinstance(op, torch.nn.Module) else list(op.modules)
 
 
 def test_channel_nodes_default_to_one_channel():

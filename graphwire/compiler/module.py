@@ -1,13 +1,17 @@
-"""``WiredNet``: the module a graph compiles to, its runtime, and ``graphwire.compile``.
+"""``WiredNet``: the module a graph compiles to, its runtime buffers, and ``graphwire.compile``.
 
 A step whose op has a stacked form (the built-in ops) is ONE module in ``net.steps``, its nodes'
 tensors stacked on a leading axis (:mod:`graphwire.ops.stacked`); other nodes get a module each in
 ``net.nodes``. Either way the state dict is keyed by node label (``nodes.7.conv.weight``, through
 state-dict hooks), so it is stable and readable, and ``compile(pruned, init_from=net)`` carries
 parameters over by label.
-The plan (what) is inert data; the :class:`Runtime` holds what an executor reads at each call
-(modules, the wiring, index buffers, the edge mask); an executor (how) is a plain function
-``(plan, runtime, x) -> y`` that ``net.executor`` switches at any time.
+
+Ownership as in torch.fx: the plan (what) is inert data; the net owns every module (node ops,
+stacked steps, the wiring) and, in its :class:`Runtime`, every buffer an executor reads (index
+arrays, the edge mask). An executor (how) is an interpreter ``(plan, net, x) -> y`` typed against
+the plan and :class:`~graphwire.executors.Executable`: it asks the net for step ``i``'s op
+(``net.step_op(i)``, a :class:`~graphwire.ops.step.StepOp`) and for index buffers, at each call.
+``net.executor`` switches it at any time.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from torch import nn
 from ..errors import GraphError, ParameterError, ShapeError
 from ..graph import assign_roles, copy_graph, meta
 from ..ops.registry import OPS, build_op, get_op
+from ..ops.step import ModuleStep, StepOp
 from ..wiring.base import Wiring
 from ..wiring.registry import make_wiring
 from ..wiring.routing import Routing
@@ -34,75 +39,32 @@ __all__ = ["WiredNet", "Runtime", "compile", "wired_core", "check_input", "step_
 
 
 class Runtime(nn.Module):
-    """What the executors read besides the plan, all of it at each call.
+    """The net's execution buffers and flags, owned by the net (``net.runtime``); no modules.
 
-    - ``stacks[i]``: step ``i``'s stacked op (one module for its G nodes, see
-      :mod:`graphwire.ops.stacked`), or None when its op has no stacked form; then
-      ``step_modules[i]`` are its node modules and ``fused_params(i)`` their parameters for the
-      op's fused kernel, read from the modules now (so ``torch.func.functional_call`` and swapped
-      parameters are always honoured); ``run_node(pos, x)`` runs one node either way;
     - ``index(i, name)``: the plan's index arrays as buffers (they move with ``.to()``);
     - ``edge_mask`` (a persistent buffer) and ``masked``: edges closed by ``mask_edges``;
     - ``unit_blocks[i][j]``: source block ``j`` of step ``i`` is one edge with the constant
       coefficient 1 (a plain pass-through: no multiply);
-    - ``wiring``, ``routing`` (the wiring again when its coefficients depend on activations),
-      ``resize``, ``skip_closed``.
-    (The modules are owned, and registered, by the net.)
+    - ``resize``, ``skip_closed``.
     """
 
-    def __init__(self, plan: Plan, nodes: nn.ModuleDict, steps: nn.ModuleDict, wiring: Wiring, *, resize: str):
+    def __init__(self, plan: Plan, unit_edges: frozenset | set, *, resize: str):
         super().__init__()
-        # plain references: the net owns (and registers) the node modules, the stacks and the wiring
-        self.__dict__["_owned"] = (nodes, wiring)
         self.resize = resize
         self.skip_closed = True
         self.register_buffer("edge_mask", torch.ones(len(plan.edges)))
         self.masked = False
-        self._keys = [nd.key for nd in plan.nodes]
-        self._where = [(nd.step, nd.slot) for nd in plan.nodes]
-        self.__dict__["stacks"] = [steps[step_key(st.index)] if step_key(st.index) in steps else None
-                                   for st in plan.steps]
-        self.__dict__["step_modules"] = [[] if self.stacks[st.index] is not None else
-                                         [nodes[plan.nodes[p].key] for p in st.nodes] for st in plan.steps]
-        self._fusable = [len(m) > 1 and hasattr(m[0], "fused") for m in self.step_modules]
         self._index_names: dict[tuple[int, str], str] = {}
         for st in plan.steps:
             for name, arr in st.arrays().items():
                 buf = f"s{st.index}_{name}"
                 self.register_buffer(buf, torch.from_numpy(np.ascontiguousarray(arr, np.int64)), persistent=False)
                 self._index_names[(st.index, name)] = buf
-        units = wiring.unit_edges
-        self.unit_blocks = [[sb.single is not None and sb.single in units for sb in st.sources] for st in plan.steps]
-
-    @property
-    def nodes(self) -> nn.ModuleDict:
-        return self.__dict__["_owned"][0]
-
-    @property
-    def wiring(self) -> Wiring:
-        return self.__dict__["_owned"][1]
-
-    @property
-    def routing(self) -> Routing | None:
-        w = self.wiring
-        return w if isinstance(w, Routing) else None
-
-    def run_node(self, pos: int, x: torch.Tensor) -> torch.Tensor:
-        """Node ``pos`` alone on its input ``x``."""
-        step, slot = self._where[pos]
-        stack = self.stacks[step]
-        if stack is not None:
-            return stack.node_forward(slot, x)
-        return self.nodes[self._keys[pos]](x)
+        self.unit_blocks = [[sb.single is not None and sb.single in unit_edges for sb in st.sources]
+                            for st in plan.steps]
 
     def index(self, step: int, name: str) -> torch.Tensor:
         return getattr(self, self._index_names[(step, name)])
-
-    def fused_params(self, step: int) -> dict | None:
-        if not self._fusable[step]:
-            return None
-        mods = self.step_modules[step]
-        return type(mods[0]).fusion_params(mods)
 
     def sync_mask(self) -> None:
         self.masked = bool((self.edge_mask == 0).any())
@@ -143,8 +105,9 @@ class WiredNet(nn.Module):
                                               options=op_options.get(nd.op), where=f" at node {nd.label!r}")
         # per stacked step: its node keys (state-dict keys stay nodes.<key>.<name>)
         self._stacked = {step_key(i): [plan.nodes[p].key for p in plan.steps[i].nodes] for i in stacks}
+        self._step_keys = [[plan.nodes[p].key for p in st.nodes] for st in plan.steps]  # node module keys
         self.wiring = wiring
-        self.runtime = Runtime(plan, self.nodes, self.steps, wiring, resize=resize)
+        self.runtime = Runtime(plan, wiring.unit_edges, resize=resize)
         self.executor = executor
         self.register_state_dict_post_hook(_per_node_keys)
         self.register_load_state_dict_pre_hook(_upgrade_state_dict)
@@ -199,7 +162,33 @@ class WiredNet(nn.Module):
         ins = [nd.label for nd in plan.nodes if nd.role == "input"][:4]
         check_input(x, channels=plan.in_channels, dims=plan.dims, dtype=self.runtime.edge_mask.dtype,
                     where=f"the graph's input node(s) {ins}")
-        return EXECUTORS.get(self._executor)(plan, self.runtime, x)
+        return EXECUTORS.get(self._executor)(plan, self, x)
+
+    # ---- what the executors run
+    @property
+    def routing(self) -> Routing | None:
+        """The wiring when its coefficients depend on the activations (a :class:`Routing`), else None."""
+        w = self.wiring
+        return w if isinstance(w, Routing) else None
+
+    def step_op(self, index: int) -> StepOp:
+        """Step ``index``'s op (a :class:`~graphwire.ops.step.StepOp`): its stacked module, or the
+        adapter over its nodes' modules, looked up in this net now (a module swapped in
+        ``net.nodes`` is the one that runs)."""
+        key = step_key(index)
+        steps = self.steps._modules
+        if key in steps:
+            return steps[key]  # type: ignore[return-value]
+        mods = self.nodes._modules
+        return ModuleStep([mods[k] for k in self._step_keys[index]])  # type: ignore[misc]
+
+    def run_node(self, pos: int, x: torch.Tensor) -> torch.Tensor:
+        """Node ``pos`` (plan position) alone on its input ``x``."""
+        nd = self.plan.nodes[pos]
+        stack = self.steps._modules.get(step_key(nd.step))
+        if stack is not None:
+            return stack.node_forward(nd.slot, x)  # type: ignore[operator]
+        return self.nodes[nd.key](x)
 
     # ---- nodes
     def node(self, label) -> nn.Module:

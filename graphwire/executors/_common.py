@@ -1,4 +1,5 @@
-"""What both executors share: edge coefficients of one forward, resizing, masked max, closed output.
+"""What the executors share: the interface they read the network through (:class:`Executable`),
+edge coefficients of one forward, resizing, masked max, closed output.
 
 Semantics (documented in :mod:`graphwire.wiring.base`): an edge whose coefficient is exactly 0 is
 *closed*; it contributes nothing and is left out of ``max``. A node whose open inputs all come
@@ -8,12 +9,60 @@ what makes a masked network equal its pruned copy.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Coefficients", "Forward", "resize_to", "smallest", "masked_max", "closed_output"]
+from ..ops.step import StepOp
+from ..wiring.base import Wiring
+from ..wiring.routing import Routing
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..compiler.plan import Plan
+
+__all__ = ["Executable", "Buffers", "Executor", "Coefficients", "Forward", "resize_to", "smallest", "masked_max",
+           "closed_output"]
+
+
+class Buffers(Protocol):
+    """The network's execution buffers and flags (``net.runtime``)."""
+
+    edge_mask: torch.Tensor
+    masked: bool
+    resize: str
+    skip_closed: bool
+    unit_blocks: list[list[bool]]
+
+    def index(self, step: int, name: str) -> torch.Tensor:
+        """Step ``step``'s index array ``name`` (see :meth:`~graphwire.compiler.plan.Step.arrays`)."""
+        ...
+
+
+class Executable(Protocol):
+    """What an executor reads besides the plan: the compiled network
+    (:class:`~graphwire.compiler.module.WiredNet`), which owns all of it."""
+
+    training: bool
+    wiring: Wiring
+    runtime: Buffers
+
+    @property
+    def routing(self) -> Routing | None: ...
+
+    def step_op(self, index: int) -> StepOp:
+        """Step ``index``'s op."""
+        ...
+
+    def run_node(self, pos: int, x: torch.Tensor) -> torch.Tensor:
+        """Node ``pos`` (plan position) alone."""
+        ...
+
+
+class Executor(Protocol):
+    """An executor: runs ``plan`` on the network ``net`` for the input ``x``."""
+
+    def __call__(self, plan: "Plan", net: Executable, x: torch.Tensor) -> torch.Tensor: ...
 
 _NEG_INF = float("-inf")
 
@@ -56,35 +105,36 @@ class Forward:
     """The per-call state of an executor: coefficients (re-read after each routed step), whether
     edges can close, and whether closed nodes may be skipped."""
 
-    __slots__ = ("runtime", "state", "coef", "_raw", "close", "skip", "batch")
+    __slots__ = ("net", "routing", "state", "coef", "_raw", "close", "skip", "batch")
 
-    def __init__(self, runtime: Any, x: torch.Tensor):
-        self.runtime = runtime
+    def __init__(self, net: Executable, x: torch.Tensor):
+        self.net = net
         self.batch = x.shape[0]
-        wiring, routing = runtime.wiring, runtime.routing
+        wiring, routing, rt = net.wiring, net.routing, net.runtime
+        self.routing = routing
         self.state = routing.begin(x) if routing is not None else None
         self._raw = None
         self.coef: Coefficients
         self.refresh()
-        self.close = bool(runtime.masked or wiring.may_close)
+        self.close = bool(rt.masked or wiring.may_close)
         # Skip nodes closed for the whole batch: inference only (eval, autograd off), and never
         # while torch.compile traces (the check is data-dependent). The result is the same.
-        self.skip = (self.close and not runtime.training and runtime.skip_closed and not torch.is_grad_enabled()
+        self.skip = (self.close and not net.training and rt.skip_closed and not torch.is_grad_enabled()
                      and not torch.compiler.is_compiling())
 
     def refresh(self) -> None:
         """(Re)build the coefficients: once per forward, and after every routed step."""
-        rt = self.runtime
-        raw = self.state.coefficients if self.state is not None else rt.wiring.coefficients()
+        net, rt = self.net, self.net.runtime
+        raw = self.state.coefficients if self.state is not None else net.wiring.coefficients()
         if raw is not self._raw:
             self._raw = raw
-            mode = "sample" if self.state is not None else rt.wiring.mode
+            mode = "sample" if self.state is not None else net.wiring.mode
             self.coef = Coefficients(raw, mode, rt.edge_mask if rt.masked else None)
 
     def after_step(self, step: int, y: torch.Tensor, alive: torch.Tensor | None) -> None:
         """Tell the routing (if any) that ``step`` produced ``y`` ``[B, G*C, ...]``; ``alive`` ``[B, G]``."""
-        if self.state is not None:
-            self.runtime.routing.after_step(self.state, step, y, alive)
+        if self.state is not None and self.routing is not None:
+            self.routing.after_step(self.state, step, y, alive)
             self.refresh()
 
 

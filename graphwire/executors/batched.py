@@ -4,24 +4,24 @@ edges."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..compiler.plan import Plan
-from ._common import Forward, closed_output, masked_max, resize_to, smallest
+from ._common import Buffers, Executable, Forward, closed_output, masked_max, resize_to, smallest
 
 __all__ = ["batched_forward"]
 
 _LARGE_BLOCK = 1024  # G x J above which a batch-shared block is aggregated by matmul, not bmm
 
 
-def batched_forward(plan: "Plan", runtime: Any, x: torch.Tensor) -> torch.Tensor:
+def batched_forward(plan: "Plan", net: Executable, x: torch.Tensor) -> torch.Tensor:
     """Run ``plan`` a step at a time."""
-    fw = Forward(runtime, x)
+    fw = Forward(net, x)
     close, B = fw.close, fw.batch
-    training = runtime.training
+    rt = net.runtime
     outs: list[torch.Tensor] = []
     alive: list[torch.Tensor | None] = []
     node_major: dict = {}  # (step, size) -> that step's output as [J, B, C*sp], for sparse blocks
@@ -32,24 +32,13 @@ def batched_forward(plan: "Plan", runtime: Any, x: torch.Tensor) -> torch.Tensor
             inp = x if G == 1 else x.repeat((1, G) + (1,) * (x.dim() - 2))
             a = x.new_ones(B, G) if close else None
         elif st.agg == "sum":
-            inp, a = _aggregate_sum(st, plan.steps, outs, alive, fw, runtime, node_major)
+            inp, a = _aggregate_sum(st, plan.steps, outs, alive, fw, rt, node_major)
         else:
-            inp, a = _aggregate_gather(st, plan.steps, outs, alive, fw, runtime)
+            inp, a = _aggregate_gather(st, plan.steps, outs, alive, fw, rt)
         if fw.skip and a is not None and not bool(a.any()):
             y = closed_output(st.out_ch, st.stride, inp, G)  # closed for the whole batch
         else:
-            stack = runtime.stacks[st.index]
-            mods = runtime.step_modules[st.index]
-            if stack is not None:  # the G nodes' tensors stacked: one module
-                y = stack(inp)
-            elif G == 1:
-                y = mods[0](inp)
-            else:
-                fused = runtime.fused_params(st.index)
-                if fused is not None:
-                    y = mods[0].fused(fused, inp, G, training)
-                else:  # an op without a fused form: its modules one by one
-                    y = torch.cat([m(c) for m, c in zip(mods, inp.chunk(G, 1))], 1)
+            y = net.step_op(st.index)(inp)
             if a is not None:
                 y = (y.reshape((B, G, -1)) * a.reshape(a.shape[0], G, 1)).reshape(y.shape)
         fw.after_step(st.index, y, a)
@@ -67,7 +56,7 @@ def _mass(c: torch.Tensor, a_src: torch.Tensor, mode: str) -> torch.Tensor:
     return torch.matmul(c, a_src.unsqueeze(-1)).squeeze(-1)  # [G,J]@[B,J,1] or [B,G,J]@[B,J,1]
 
 
-def _aggregate_sum(st, steps, outs, alive, fw: Forward, runtime, node_major: dict):
+def _aggregate_sum(st, steps, outs, alive, fw: Forward, runtime: Buffers, node_major: dict):
     """sum: the step's input is the sum over its source steps of ``C_block @ Y_source``; a sparse
     block (an edge list, see :class:`~graphwire.compiler.plan.SourceBlock`) is gathered source by
     source and all of a step's sparse blocks are scattered into it with one ``index_add_``.
@@ -146,7 +135,7 @@ def _add_block(total, y, c, G: int, J: int, B: int, size: tuple, mode: str) -> t
     return torch.baddbmm(total.reshape(B, cb.shape[1], -1), cb, yb).reshape((B, -1) + size)
 
 
-def _aggregate_gather(st, steps, outs, alive, fw: Forward, runtime):
+def _aggregate_gather(st, steps, outs, alive, fw: Forward, runtime: Buffers):
     """concat / max: each node's k inputs gathered as ``[B, G, k, C, *sp]`` from the source steps."""
     close, ctx, B = fw.close, fw.coef, fw.batch
     ys = [outs[s] for s in st.gather_steps]
@@ -182,7 +171,7 @@ def _aggregate_gather(st, steps, outs, alive, fw: Forward, runtime):
     return inp, a
 
 
-def _concat_ragged(st, steps, ys, alive, fw: Forward, runtime):
+def _concat_ragged(st, steps, ys, alive, fw: Forward, runtime: Buffers):
     """A concat node whose inputs differ in width (always a step of its own, see the plan)."""
     close, ctx = fw.close, fw.coef
     slots = [(s, j) for s in st.gather_steps for j in range(steps[s].size)]

@@ -3,21 +3,22 @@ the oracle the batched executor is tested against."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..compiler.plan import Plan
-from ._common import Forward, closed_output, masked_max, resize_to, smallest
+from ._common import Executable, Forward, closed_output, masked_max, resize_to, smallest
 
 __all__ = ["reference_forward"]
 
 
-def reference_forward(plan: "Plan", runtime: Any, x: torch.Tensor) -> torch.Tensor:
+def reference_forward(plan: "Plan", net: Executable, x: torch.Tensor) -> torch.Tensor:
     """Run ``plan`` node by node. A routing wiring hears about each step once, when the step's last
     node is done (its nodes' outputs concatenated in slot order), exactly as in the batched one."""
-    fw = Forward(runtime, x)
+    fw = Forward(net, x)
+    resize = net.runtime.resize
     close, B = fw.close, fw.batch
     outs: dict[int, torch.Tensor] = {}
     alive: dict[int, torch.Tensor | None] = {}
@@ -32,7 +33,7 @@ def reference_forward(plan: "Plan", runtime: Any, x: torch.Tensor) -> torch.Tens
         else:
             ys = [outs[p] for p in nd.preds]
             size = smallest(ys)
-            ys = [resize_to(y, size, runtime.resize) for y in ys]
+            ys = [resize_to(y, size, resize) for y in ys]
             weighted = [coef.edge(e, y) * y for e, y in zip(nd.in_edges, ys)]
             if nd.agg == "sum":
                 inp = sum(weighted[1:], weighted[0])
@@ -47,7 +48,7 @@ def reference_forward(plan: "Plan", runtime: Any, x: torch.Tensor) -> torch.Tens
         if fw.skip and a is not None and not bool(a.any()):
             y = closed_output(nd.out_ch, nd.stride, inp)  # closed for the whole batch: not computed
         else:
-            y = runtime.run_node(nd.pos, inp)
+            y = net.run_node(nd.pos, inp)
             if a is not None:
                 y = y * a.reshape((B,) + (1,) * (y.dim() - 1))
         outs[nd.pos], alive[nd.pos] = y, a

@@ -2,6 +2,7 @@
 
 | module | ops |
 |---|---|
+| :mod:`~graphwire.ops.step` | the step-op interface (``StepOp``, ``KernelOp``: an op's math once) |
 | :mod:`~graphwire.ops.blocks` | ``conv``, ``sepconv``, ``linear``, ``identity`` |
 | :mod:`~graphwire.ops.channel` | ``channel`` (DNW's single-channel node) |
 | :mod:`~graphwire.ops.darts` | DARTS' candidate ops (``sep_conv_3x3``, ``max_pool_3x3``, ...) |
@@ -10,6 +11,7 @@
 """
 
 from .registry import OPS, OpSpec, build_op, get_op, register_op
+from .step import KernelOp, StepOp
 from . import blocks, channel, darts, depth, resnet  # noqa: F401  (importing registers the ops)
 
-__all__ = ["OPS", "OpSpec", "build_op", "get_op", "register_op"]
+__all__ = ["OPS", "OpSpec", "build_op", "get_op", "register_op", "KernelOp", "StepOp"]

@@ -7,7 +7,7 @@ channel, one output channel; ``stride`` on the node's first convolution). ``norm
 first reduces it to its own channel with a ``stem_kernel`` convolution -- its slice of a stem
 convolution such as MobileNet's ``conv1`` -- and then runs BatchNorm -> ReLU -> depthwise conv.
 
-The fused form runs a step of G channel nodes as ONE BatchNorm over G channels and ONE grouped
+Its kernel runs a step of G channel nodes as ONE BatchNorm over G channels and ONE grouped
 (depthwise) convolution; the batched executor's aggregation over earlier steps (one matmul per
 source step against a ``[G, J]`` coefficient block) is then exactly a masked 1 x 1 convolution
 over the earlier channels. A ``layered`` graph of channel nodes therefore runs as one masked 1 x 1
@@ -29,8 +29,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ParameterError, ShapeError
-from .fused import batch_norm as _bn, cat_params as _cat, conv_fn as _conv, fused_batch_norm
+from .fused import batch_norm as _bn, conv_fn as _conv
 from .registry import register_op
+from .step import KernelOp, Params
 
 __all__ = ["NORMS", "ChannelNode"]
 
@@ -39,7 +40,7 @@ NORMS = ("batch", "instance")
 
 
 
-class ChannelNode(nn.Module):
+class ChannelNode(KernelOp):
     """[stem conv C->1 when C > 1] -> norm -> ReLU -> k x k depthwise conv, on one channel.
 
     Parameters: ``bn`` (a 1-channel BatchNorm) or, with ``norm="instance"``, ``norm`` (a
@@ -89,41 +90,17 @@ class ChannelNode(nn.Module):
         norm = ", norm='instance'" if self.norm_kind == "instance" else ""
         return f"{stem}kernel_size={self.kernel_size}, stride={self.stride}, dims={self.dims}{norm}"
 
-    def _run(self, x, stem, bn, weight, groups, training):
+    def kernel(self, p: Params, x: torch.Tensor, groups: int) -> torch.Tensor:
         conv = _conv(self.dims)
         s_dw = self.stride
-        if stem is not None:
-            x = conv(x, stem, None, self.stride, self.stem_kernel // 2, 1, groups)
+        if self.stem is not None:
+            x = conv(x, p("stem"), None, self.stride, self.stem_kernel // 2, 1, groups)
             s_dw = 1
-        x = F.relu(bn(x, training))
-        return conv(x, weight, None, s_dw, self.kernel_size // 2, 1, groups)
-
-    def forward(self, x):
-        norm = self.bn if self.norm_kind == "batch" else self.norm
-        return self._run(x, self.stem, lambda y, _: norm(y), self.weight, 1, self.training)
-
-    @staticmethod
-    def fusion_params(mods):
-        if mods[0].norm_kind == "batch":
-            p = {"bn": [m.bn for m in mods]}
-        else:
-            p = {"in": [m.norm for m in mods]}
-        p["w"] = [m.weight for m in mods]
-        if mods[0].stem is not None:
-            p["stem"] = [m.stem for m in mods]
-        return p
-
-    def fused(self, p, x, groups: int, training: bool):
-        stem = _cat(p["stem"]) if "stem" in p else None
-        if "bn" in p:
-            def norm(y, t):
-                return fused_batch_norm(y, p["bn"], t)
-        else:
-            def norm(y, t):  # G nodes' InstanceNorms: one per-sample, per-channel normalisation
-                ins = p["in"]
-                return F.instance_norm(y, weight=_cat([m.weight for m in ins]), bias=_cat([m.bias for m in ins]),
-                                       eps=ins[0].eps)
-        return self._run(x, stem, norm, _cat(p["w"]), groups, training)
+        if self.norm_kind == "batch":
+            x = p.norm("bn", x)
+        else:  # G nodes' InstanceNorms: one per-sample, per-channel normalisation
+            x = F.instance_norm(x, weight=p("norm.weight"), bias=p("norm.bias"), eps=self.norm.eps)
+        return conv(F.relu(x), p("weight"), None, s_dw, self.kernel_size // 2, 1, groups)
 
 
 register_op("channel", ChannelNode, spatial=True)

@@ -15,8 +15,9 @@ DARTS candidates (``cnn/operations.py`` of ``quark0/darts``), registered under t
 
 Convolutional candidates take ``affine=False`` by default (DARTS searches without BatchNorm
 affine parameters); train a derived network with ``compile(..., op_options={"sep_conv_3x3":
-{"affine": True}, ...})`` if you want them. All work on 1-D (``dims=1``) and 2-D data, and all
-provide the fused (grouped) form the batched executor uses.
+{"affine": True}, ...})`` if you want them. All work on 1-D (``dims=1``) and 2-D data, and each
+op's math is one kernel (:mod:`graphwire.ops.step`) that the batched executor runs on a step's G
+nodes at once.
 
 PC-DARTS slices: ``slice_head`` keeps the first ``out_channels`` input channels, ``slice_tail`` the
 last ``out_channels``. Depth search: ``dense`` is a plain ``nn.Linear`` (input block),
@@ -33,8 +34,9 @@ from torch import nn
 
 from ..errors import ParameterError, ShapeError
 from .blocks import ConvBlock, SepConvBlock
-from .fused import batch_norm as _bn, cat_params as _cat, conv_fn as _conv, fused_batch_norm
+from .fused import batch_norm as _bn, conv_fn as _conv
 from .registry import register_op
+from .step import KernelOp, Params
 
 __all__ = ["PRIMITIVES", "Zero", "Pool", "SkipConnect", "FactorizedReduce", "SepConv", "DilConv",
            "ReLUConvBN", "ChannelSlice"]
@@ -59,29 +61,20 @@ def _conv_module(dims: int, *args, **kwargs) -> nn.Module:
     return (nn.Conv1d if dims == 1 else nn.Conv2d)(*args, **kwargs)
 
 
-class Zero(nn.Module):
+class Zero(KernelOp):
     """DARTS ``none``: zeros shaped like the op's output (the stride subsamples)."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 2):
         super().__init__()
         self.cout, self.stride = out_channels, stride
 
-    def forward(self, x):
-        s = self.stride
-        y = x[(slice(None), slice(None)) + (slice(None, None, s),) * (x.dim() - 2)]
-        return y.new_zeros((y.shape[0], self.cout) + tuple(y.shape[2:]))
-
-    @staticmethod
-    def fusion_params(mods):
-        return {}
-
-    def fused(self, p, x, groups: int, training: bool):
+    def kernel(self, p: Params, x: torch.Tensor, groups: int) -> torch.Tensor:
         s = self.stride
         y = x[(slice(None), slice(None)) + (slice(None, None, s),) * (x.dim() - 2)]
         return y.new_zeros((y.shape[0], groups * self.cout) + tuple(y.shape[2:]))
 
 
-class Pool(nn.Module):
+class Pool(KernelOp):
     """3x3 max or average pool (padding 1), then BatchNorm without affine parameters (``bn=True``)."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 2, *,
@@ -99,20 +92,12 @@ class Pool(nn.Module):
         f = F.avg_pool1d if self.dims == 1 else F.avg_pool2d
         return f(x, 3, self.stride, 1, count_include_pad=False)
 
-    def forward(self, x):
+    def kernel(self, p: Params, x: torch.Tensor, groups: int) -> torch.Tensor:
         y = self._pool(x)
-        return self.bn(y) if self.bn is not None else y
-
-    @staticmethod
-    def fusion_params(mods):
-        return {"bn": [m.bn for m in mods]}
-
-    def fused(self, p, x, groups: int, training: bool):
-        y = self._pool(x)
-        return fused_batch_norm(y, p["bn"], training) if self.bn is not None else y
+        return p.norm("bn", y) if self.bn is not None else y
 
 
-class FactorizedReduce(nn.Module):
+class FactorizedReduce(KernelOp):
     """DARTS' stride-2 skip: ReLU, two 1x1 stride-2 convs (the second shifted by one pixel),
     concatenated, BatchNorm. Odd sizes are padded so both halves have the same size."""
 
@@ -130,26 +115,17 @@ class FactorizedReduce(nn.Module):
         pad = (0, 1) * self.dims
         return F.pad(x, pad)[(slice(None), slice(None)) + (slice(1, None),) * self.dims]
 
-    def forward(self, x):
-        x = F.relu(x)
-        return self.bn(torch.cat([self.conv_1(x), self.conv_2(self._shift(x))], 1))
-
-    @staticmethod
-    def fusion_params(mods):
-        return {"w1": [m.conv_1.weight for m in mods], "w2": [m.conv_2.weight for m in mods],
-                "bn": [m.bn for m in mods]}
-
-    def fused(self, p, x, groups: int, training: bool):
+    def kernel(self, p: Params, x: torch.Tensor, groups: int) -> torch.Tensor:
         x = F.relu(x)
         conv = _conv(self.dims)
-        a = conv(x, _cat(p["w1"]), None, 2, 0, 1, groups)
-        b = conv(self._shift(x), _cat(p["w2"]), None, 2, 0, 1, groups)
-        B, sp = a.shape[0], tuple(a.shape[2:])
+        a = conv(x, p("conv_1.weight"), None, 2, 0, 1, groups)
+        b = conv(self._shift(x), p("conv_2.weight"), None, 2, 0, 1, groups)
+        B, sp = a.shape[0], tuple(a.shape[2:])  # each node's two halves side by side
         y = torch.stack([a.reshape((B, groups, self.half) + sp), b.reshape((B, groups, self.half) + sp)], 2)
-        return fused_batch_norm(y.reshape((B, groups * 2 * self.half) + sp), p["bn"], training)
+        return p.norm("bn", y.reshape((B, groups * 2 * self.half) + sp))
 
 
-class SkipConnect(nn.Module):
+class SkipConnect(KernelOp):
     """DARTS ``skip_connect``: identity, or :class:`FactorizedReduce` when the stride is 2."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 2,
@@ -162,15 +138,8 @@ class SkipConnect(nn.Module):
             _same("skip_connect", in_channels, out_channels)
         self.reduce = FactorizedReduce(in_channels, out_channels, dims, affine) if stride == 2 else None
 
-    def forward(self, x):
-        return x if self.reduce is None else self.reduce(x)
-
-    @staticmethod
-    def fusion_params(mods):
-        return {} if mods[0].reduce is None else FactorizedReduce.fusion_params([m.reduce for m in mods])
-
-    def fused(self, p, x, groups: int, training: bool):
-        return x if self.reduce is None else self.reduce.fused(p, x, groups, training)
+    def kernel(self, p: Params, x: torch.Tensor, groups: int) -> torch.Tensor:
+        return x if self.reduce is None else self.reduce.kernel(p.sub("reduce"), x, groups)
 
 
 def _dw_pw(cin: int, cout: int, k: int, stride: int, dilation: int, dims: int, affine: bool) -> SepConvBlock:
@@ -178,7 +147,7 @@ def _dw_pw(cin: int, cout: int, k: int, stride: int, dilation: int, dims: int, a
     return SepConvBlock(cin, cout, stride, dims, k, dilation=dilation, affine=affine)
 
 
-class SepConv(nn.Module):
+class SepConv(KernelOp):
     """DARTS separable conv: two ReLU-depthwise-pointwise-BN stages (the stride in the first)."""
 
     input_params = {"op1.dw.weight": 0, "op1.pw.weight": 1}
@@ -190,19 +159,11 @@ class SepConv(nn.Module):
         self.op1 = _dw_pw(in_channels, in_channels, kernel_size, stride, 1, dims, affine)
         self.op2 = _dw_pw(in_channels, out_channels, kernel_size, 1, 1, dims, affine)
 
-    def forward(self, x):
-        return self.op2(self.op1(x))
-
-    @staticmethod
-    def fusion_params(mods):
-        return {"op1": SepConvBlock.fusion_params([m.op1 for m in mods]),
-                "op2": SepConvBlock.fusion_params([m.op2 for m in mods])}
-
-    def fused(self, p, x, groups: int, training: bool):
-        return self.op2.fused(p["op2"], self.op1.fused(p["op1"], x, groups, training), groups, training)
+    def kernel(self, p: Params, x: torch.Tensor, groups: int) -> torch.Tensor:
+        return self.op2.kernel(p.sub("op2"), self.op1.kernel(p.sub("op1"), x, groups), groups)
 
 
-class DilConv(nn.Module):
+class DilConv(KernelOp):
     """DARTS dilated separable conv: ReLU, depthwise k x k with dilation 2, pointwise, BN."""
 
     input_params = {"op.dw.weight": 0, "op.pw.weight": 1}
@@ -213,15 +174,8 @@ class DilConv(nn.Module):
         _check_dims(f"dil_conv_{kernel_size}x{kernel_size}", dims)
         self.op = _dw_pw(in_channels, out_channels, kernel_size, stride, dilation, dims, affine)
 
-    def forward(self, x):
-        return self.op(x)
-
-    @staticmethod
-    def fusion_params(mods):
-        return SepConvBlock.fusion_params([m.op for m in mods])
-
-    def fused(self, p, x, groups: int, training: bool):
-        return self.op.fused(p, x, groups, training)
+    def kernel(self, p: Params, x: torch.Tensor, groups: int) -> torch.Tensor:
+        return self.op.kernel(p.sub("op"), x, groups)
 
 
 class ReLUConvBN(ConvBlock):
@@ -233,7 +187,7 @@ class ReLUConvBN(ConvBlock):
         super().__init__(in_channels, out_channels, stride, dims, kernel_size=1, affine=affine)
 
 
-class ChannelSlice(nn.Module):
+class ChannelSlice(KernelOp):
     """The first (``head``) or last (``tail``) ``out_channels`` of the input (PC-DARTS)."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dims: int = 2, *,
@@ -247,14 +201,9 @@ class ChannelSlice(nn.Module):
     def _range(self):
         return slice(0, self.cout) if self.part == "head" else slice(self.cin - self.cout, self.cin)
 
-    def forward(self, x):
-        return x[:, self._range()]
-
-    @staticmethod
-    def fusion_params(mods):
-        return {}
-
-    def fused(self, p, x, groups: int, training: bool):
+    def kernel(self, p: Params, x: torch.Tensor, groups: int) -> torch.Tensor:
+        if groups == 1:
+            return x[:, self._range()]
         B, sp = x.shape[0], tuple(x.shape[2:])
         return x.reshape((B, groups, self.cin) + sp)[:, :, self._range()].reshape((B, groups * self.cout) + sp)
 

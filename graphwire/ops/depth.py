@@ -1,19 +1,21 @@
-"""Ops of variational depth search (seed 004): ``dense`` (the input block) and ``dense_relu_bn``
-(the residual function of the fully connected chain)."""
+"""Ops of variational depth search: ``dense`` (the input block) and ``dense_relu_bn`` (the residual
+function of the fully connected chain)."""
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ParameterError
-from .fused import fused_batch_norm, grouped_linear as _grouped_linear
+from .fused import grouped_linear
 from .registry import register_op
+from .step import KernelOp, Params
 
 __all__ = ["Dense", "DenseReLUBN"]
 
 
-class Dense(nn.Module):
+class Dense(KernelOp):
     """A plain ``nn.Linear`` on ``[B, C]`` (the VDS input block)."""
 
     input_params = {"fc.weight": 1}
@@ -24,15 +26,8 @@ class Dense(nn.Module):
             raise ParameterError(f"dense op has no stride, got stride={stride}")
         self.fc = nn.Linear(in_channels, out_channels)
 
-    def forward(self, x):
-        return self.fc(x)
-
-    @staticmethod
-    def fusion_params(mods):
-        return {"w": [m.fc.weight for m in mods], "b": [m.fc.bias for m in mods]}
-
-    def fused(self, p, x, groups: int, training: bool):
-        return _grouped_linear(x, p["w"], p["b"], groups)
+    def kernel(self, p: Params, x: torch.Tensor, groups: int) -> torch.Tensor:
+        return grouped_linear(x, p("fc.weight"), p("fc.bias"), groups)
 
 
 class DenseReLUBN(Dense):
@@ -42,15 +37,8 @@ class DenseReLUBN(Dense):
         super().__init__(in_channels, out_channels, stride, dims)
         self.bn = nn.BatchNorm1d(out_channels)
 
-    def forward(self, x):
-        return self.bn(F.relu(self.fc(x)))
-
-    @staticmethod
-    def fusion_params(mods):
-        return dict(Dense.fusion_params(mods), bn=[m.bn for m in mods])
-
-    def fused(self, p, x, groups: int, training: bool):
-        return fused_batch_norm(F.relu(super().fused(p, x, groups, training)), p["bn"], training)
+    def kernel(self, p: Params, x: torch.Tensor, groups: int) -> torch.Tensor:
+        return p.norm("bn", F.relu(super().kernel(p, x, groups)))
 
 
 register_op("dense", Dense, spatial=False)

@@ -1,7 +1,7 @@
-"""Helpers for op authors: run G nodes' parameters as one kernel (the ``fused`` form of an op).
+"""Helpers for op kernels (see :mod:`graphwire.ops.step`): G nodes' tensors run as one kernel.
 
 ``fused_batch_norm`` is numerically G separate BatchNorms (running statistics included);
-``cat_params`` stacks G nodes' tensors; ``grouped_linear`` is G linear layers as one einsum.
+``cat_params`` concatenates G nodes' tensors; ``grouped_linear`` is G linear layers as one einsum.
 """
 
 from __future__ import annotations
@@ -52,8 +52,14 @@ def batch_norm(dims: int, channels: int, affine: bool = True) -> nn.Module:
     return (nn.BatchNorm1d if dims in (0, 1) else nn.BatchNorm2d)(channels, affine=affine)
 
 
-def grouped_linear(x: torch.Tensor, ws: list[torch.Tensor], bs: list[torch.Tensor], groups: int) -> torch.Tensor:
-    """G linear layers on G nodes' inputs stacked on dim 1: ``[B, G*in] -> [B, G*out]``."""
-    b = x.shape[0]
-    y = torch.einsum("bgi,goi->bgo", x.reshape(b, groups, -1), torch.stack(ws)) + torch.stack(bs)
-    return y.reshape(b, -1)
+def grouped_linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, groups: int) -> torch.Tensor:
+    """G linear layers on G nodes' inputs stacked on dim 1, ``[B, G*in] -> [B, G*out]``, from
+    their weights ``[G*out, in]`` and biases ``[G*out]`` (one einsum; ``F.linear`` for G = 1)."""
+    if groups == 1:
+        return F.linear(x, w, b)
+    n = x.shape[0]
+    w = w.reshape(groups, -1, w.shape[1])
+    y = torch.einsum("bgi,goi->bgo", x.reshape(n, groups, -1), w)
+    if b is not None:
+        y = y + b.reshape(groups, -1)
+    return y.reshape(n, -1)

@@ -1,11 +1,11 @@
 """The op registry: node operations by name.
 
 A node op is an ordinary ``nn.Module`` built by ``factory(in_channels, out_channels, stride=,
-dims=, **options)``. The batched executor runs the nodes of one step (same op and shape) as ONE
-kernel when the op class provides ``fused(params, x, groups, training)``: ``x`` holds the G nodes'
-inputs stacked on the channel axis and ``params`` the G nodes' parameters (see ``fusion_params``,
-and :mod:`graphwire.ops.fused` for helpers). Ops without it still work: the executor then calls
-the G modules one by one. An op may also give a *stacked* form (``stacked=``, see
+dims=, **options)``. The executors run a plan step (nodes of one generation with the same op and
+shape) through the step-op interface (:mod:`graphwire.ops.step`): an op whose class is a
+:class:`~graphwire.ops.step.KernelOp` writes its math once, as ``kernel(p, x, groups)``, and the G
+nodes of a step then run as ONE kernel call on their concatenated tensors; any other module still
+works, its G modules called one by one. An op may also give a *stacked* form (``stacked=``, see
 :mod:`graphwire.ops.stacked`): one module for all G nodes of a step, tensors stacked on a leading
 node axis -- what keeps a 100k-node graph cheap to build and to train.
 """

@@ -1,11 +1,12 @@
 """Stacked ops: the G nodes of one plan step as ONE module, every tensor with a leading node axis.
 
 Why: a module per node costs a Python object graph to build and an autograd leaf per tensor at
-every step; at 10k+ nodes that, not the arithmetic, was the cost of compiling and training
-(issue 11). A stacked op holds ``fc.weight`` as ``[G, out, in]`` instead of G ``[out, in]``
-tensors, so a step is one kernel on one leaf whatever G is.
+every step; at 10k+ nodes that, not the arithmetic, was the cost of compiling and training. A
+stacked op holds ``fc.weight`` as ``[G, out, in]`` instead of G ``[out, in]`` tensors, so a step is
+one kernel on one leaf whatever G is.
 
-The contract (what :class:`~graphwire.compiler.module.WiredNet` relies on):
+A stacked op is a :class:`~graphwire.ops.step.StepOp`. The contract (what
+:class:`~graphwire.compiler.module.WiredNet` relies on):
 
 - every parameter and buffer has a leading node axis of size G, and its names are the per-node
   op's (``fc.weight``, ``bn.running_mean``...): node g's state-dict entry ``name`` is
@@ -13,9 +14,10 @@ The contract (what :class:`~graphwire.compiler.module.WiredNet` relies on):
   (``nodes.<label>.fc.weight``) whether a node is stacked or not;
 - ``reset_node(g)`` initialises node g with exactly the random draws of the per-node op, so a
   seeded network is the same stacked or not;
-- ``forward(x)``: the G nodes at once, inputs and outputs stacked on the channel axis;
-- ``node_forward(g, x)``: node g alone (the per-node reference executor);
-- ``node_class``: the per-node op, for :meth:`node_module`, a view of one node.
+- ``kernel(p, x, groups)``: the op's math, shared with the per-node op ``node_class`` (a
+  :class:`~graphwire.ops.step.KernelOp`); ``forward(x)`` runs it on all G nodes and
+  ``node_forward(g, x)`` on node g alone;
+- ``node_class``: the per-node op, for :meth:`StackedOp.node_module`, a view of one node.
 
 Register a stacked form with ``register_op(name, factory, stacked=StackedFactory)``; ops without
 one keep a module per node.
@@ -30,7 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["StackedOp", "StackedBatchNorm", "Tensors"]
+from .step import Params, attr_path
+
+__all__ = ["StackedOp", "StackedParams", "StackedBatchNorm", "Tensors"]
 
 
 class Tensors(nn.Module):
@@ -78,8 +82,29 @@ class StackedBatchNorm(nn.Module):
                             self.eps)
 
 
+class StackedParams(Params):
+    """A stacked op's tensors as a kernel reads them: all G nodes (``node=None``) or node ``g``."""
+
+    __slots__ = ("op", "node", "prefix")
+
+    def __init__(self, op: nn.Module, node: int | None = None, prefix: str = ""):
+        self.op, self.node, self.prefix = op, node, prefix
+
+    def __call__(self, name: str) -> torch.Tensor:
+        t: torch.Tensor = attr_path(self.op, self.prefix + name)  # type: ignore[assignment]
+        return t.flatten(0, 1) if self.node is None else t[self.node]
+
+    def norm(self, name: str, y: torch.Tensor) -> torch.Tensor:
+        bn = attr_path(self.op, self.prefix + name)
+        return bn(y) if self.node is None else bn.node_forward(self.node, y)  # type: ignore[operator, attr-defined]
+
+    def sub(self, prefix: str) -> "StackedParams":
+        return StackedParams(self.op, self.node, f"{self.prefix}{prefix}.")
+
+
 class StackedOp(nn.Module, metaclass=abc.ABCMeta):
-    """Base of the stacked ops (see the module doc for the contract)."""
+    """Base of the stacked ops (see the module doc for the contract): a subclass gives the
+    tensors, ``reset_node`` and ``kernel`` (usually inherited from the per-node op's math)."""
 
     node_class: type[nn.Module]
     input_params: dict[str, int] = {}
@@ -95,12 +120,16 @@ class StackedOp(nn.Module, metaclass=abc.ABCMeta):
         nothing to do for an op without random initialisation."""
 
     @abc.abstractmethod
+    def kernel(self, p: Params, x: torch.Tensor, groups: int) -> torch.Tensor:
+        """The op's math on ``groups`` nodes' tensors ``p`` (see :mod:`graphwire.ops.step`)."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The G nodes at once: ``[B, G*in, ...] -> [B, G*out, ...]``."""
+        return self.kernel(StackedParams(self), x, self.groups)
 
-    @abc.abstractmethod
     def node_forward(self, g: int, x: torch.Tensor) -> torch.Tensor:
         """Node ``g`` alone: ``[B, in, ...] -> [B, out, ...]``."""
+        return self.kernel(StackedParams(self, g), x, 1)
 
     def node_module(self, g: int) -> nn.Module:
         """Node ``g`` as a ``node_class`` module whose tensors share this module's storage: reading
