@@ -8,6 +8,7 @@ import graphwire as gw
 from graphwire.compiler.module import step_key
 from graphwire.errors import ParameterError
 from graphwire.ops.registry import build_op
+from graphwire.ops.step import KernelOp, ModuleStep, StepOp
 
 from _graphs import compare_executors, randomise_batchnorm
 
@@ -110,3 +111,79 @@ def test_an_op_without_a_stacked_form_keeps_a_module_per_node():
 def test_stacked_form_must_be_callable():
     with pytest.raises(ParameterError, match="stacked must be callable"):
         gw.register_op("bad_stacked_for_test", nn.Identity, stacked=3)
+
+
+# ------------------------------------------------------------------ the step-op interface
+def _mixed_net():
+    """Built-in (stacked) ops, a kernel op without a stacked form and a plain module op in one net."""
+    gw.register_op("plain_conv_for_test", lambda cin, cout, stride, dims: nn.Conv2d(cin, cout, 3, stride, 1),
+                   spatial=True, overwrite=True)
+    G = gw.generators.layered([2, 3, 3, 1], seed=0)
+    ops = {2: "sep_conv_3x3", 3: "sep_conv_3x3", 4: "sep_conv_3x3", 5: "plain_conv_for_test",
+           6: "plain_conv_for_test", 7: "plain_conv_for_test"}
+    for v, op in ops.items():
+        G.nodes[v]["op"] = op
+    return gw.compile(G, in_channels=3, channels=4, default_op="sepconv", wiring="sigmoid")
+
+
+def test_every_step_is_a_step_op_whose_forward_is_its_nodes_forwards():
+    torch.manual_seed(0)
+    net = _mixed_net()
+    randomise_batchnorm(net, 0, gates=1.0)
+    net.eval()
+    kinds = set()
+    for st in net.plan.steps:
+        op = net.step_op(st.index)
+        assert isinstance(op, StepOp) and op.groups == st.size
+        kinds.add(type(op).__name__)
+        x = torch.randn(2, st.size * st.in_ch, 5, 5)
+        per_node = torch.cat([op.node_forward(g, c) for g, c in enumerate(x.chunk(st.size, 1))], 1)
+        torch.testing.assert_close(op(x), per_node, rtol=1e-5, atol=1e-5)
+        for g, p in enumerate(st.nodes):
+            assert type(op.node_module(g)) is type(net.node(net.plan.nodes[p].label))
+    assert {"StackedSepConv", "ModuleStep"} <= kinds
+    compare_executors(net, torch.randn(3, 3, 5, 5), 1e-5)
+
+
+def test_kernel_op_modules_of_a_step_run_as_one_kernel_with_their_own_statistics():
+    """G per-node KernelOp modules: one kernel call on their concatenated tensors equals calling
+    them one by one (outputs, gradients, BatchNorm running statistics)."""
+    torch.manual_seed(0)
+    mods = [build_op("sep_conv_3x3", 3, 3, dims=2, options={"affine": True}) for _ in range(3)]
+    twins = [build_op("sep_conv_3x3", 3, 3, dims=2, options={"affine": True}) for _ in range(3)]
+    for m, t in zip(mods, twins):
+        t.load_state_dict(m.state_dict())
+    x = torch.randn(4, 9, 6, 6)
+    fused = ModuleStep(mods)(x)
+    assert isinstance(mods[0], KernelOp)
+    loop = torch.cat([t(c) for t, c in zip(twins, x.chunk(3, 1))], 1)
+    torch.testing.assert_close(fused, loop, rtol=1e-5, atol=1e-5)
+    w = torch.randn(fused.shape)
+    (fused * w).sum().backward()
+    (loop * w).sum().backward()
+    for m, t in zip(mods, twins):
+        for (name, a), b in zip(m.named_parameters(), t.parameters()):
+            torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-4, msg=name)
+        for (name, a), b in zip(m.named_buffers(), t.buffers()):
+            torch.testing.assert_close(a, b, msg=name)
+
+
+def test_the_net_owns_what_executors_read_and_a_swapped_node_module_runs():
+    net = _mixed_net()
+    rt = net.runtime
+    assert list(rt.children()) == [] and not any(isinstance(v, nn.Module) for v in vars(rt).values())
+    assert any(m is rt for m in net.modules())
+    owned = {id(t) for t in net.buffers()}
+    assert all(id(b) in owned for b in rt.buffers())
+    x = torch.randn(2, 3, 5, 5)
+    nd = net.plan.by_label[7]
+    net.nodes[nd.key] = nn.Conv2d(4, 4, 3, 1, 1)  # swapped after compiling: the executors run the new one
+    with torch.no_grad():
+        net.nodes[nd.key].weight.zero_()
+        net.nodes[nd.key].bias.fill_(1.0)
+    for ex in ("batched", "reference"):
+        net.executor = ex
+        seen = {}
+        net.nodes[nd.key].register_forward_hook(lambda m, i, o: seen.setdefault(ex, o))
+        net(x)
+        assert torch.all(seen[ex] == 1.0)
