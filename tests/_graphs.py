@@ -63,16 +63,26 @@ def randomise_batchnorm(model, seed: int, gates: float = 0.0):
                 m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
 
 
-def compare_executors(net, x, tol: float = 1e-5, seed: int | None = None):
+def compare_executors(net, x, tol: float = 1e-5, seed: int | None = None, batched="batched", calls: int = 1):
     """Outputs, input-gradients, parameter gradients and updated buffers (BatchNorm running
     statistics) of the batched and the reference executor agree, in train and in eval mode.
 
     ``seed``: reseed torch before each forward, for wirings that sample (the same sample for both).
+    ``batched``: the batched executor to compare (a name or an executor object); ``calls``: run
+    it that many times first (its first call for a shape chooses how it runs the later ones).
     """
     for mode in ("train", "eval"):
         getattr(net, mode)()
         results = []
-        for ex in ("batched", "reference"):
+        for ex in (batched, "reference"):
+            if ex is batched and calls > 1:
+                net.executor = ex
+                state0 = {k: v.clone() for k, v in net.state_dict().items()}
+                for _ in range(calls - 1):
+                    if seed is not None:
+                        torch.manual_seed(seed)
+                    net(x.clone().requires_grad_(True))
+                net.load_state_dict(state0)
             state = {k: v.clone() for k, v in net.state_dict().items()}
             net.executor = ex
             net.zero_grad()

@@ -277,10 +277,10 @@ def test_write_back_share_and_prune_ensure_path():
 
 def test_large_blocks_take_the_matmul_path_and_agree():
     """A 40 x 40 block (G * J > _LARGE_BLOCK) is aggregated by one matmul; it must match the oracle."""
-    from graphwire.executors import batched
+    from graphwire.executors import _aggregate
 
     G = gw.generators.layered([40, 40, 1])
-    assert 40 * 40 > batched._LARGE_BLOCK
+    assert 40 * 40 > _aggregate._LARGE_BLOCK
     net = gw.compile(G, in_channels=2, channels=2, wiring="sigmoid")
     _randomise(net, 0)
     compare_executors(net, torch.randn(3, 2, 4, 4), 1e-5)

@@ -108,6 +108,7 @@ class WiredNet(nn.Module):
         self._step_keys = [[plan.nodes[p].key for p in st.nodes] for st in plan.steps]  # node module keys
         self.wiring = wiring
         self.runtime = Runtime(plan, wiring.unit_edges, resize=resize)
+        self.schedules: dict = {}  # the batched executor's measured choices, by input shape (plain data)
         self.executor = executor
         self.register_state_dict_post_hook(_per_node_keys)
         self.register_load_state_dict_pre_hook(_upgrade_state_dict)
@@ -122,15 +123,21 @@ class WiredNet(nn.Module):
         return self._graph
 
     @property
-    def executor(self) -> str:
+    def executor(self) -> Any:
+        """The executor: a name in ``graphwire.executors.EXECUTORS`` (``"batched"``,
+        ``"reference"``) or an executor object such as ``graphwire.executors.Batched(tune="off")``."""
         return self._executor
 
     @executor.setter
-    def executor(self, name: str) -> None:
+    def executor(self, value: Any) -> None:
         from ..executors import EXECUTORS
 
-        EXECUTORS.get(name)
-        self._executor = name
+        if isinstance(value, str):
+            EXECUTORS.get(value)
+        elif not callable(value):
+            raise ParameterError(f"executor must be a name ({EXECUTORS.list()}) or an executor object such as "
+                                 f"graphwire.executors.Batched(...), got {value!r}")
+        self._executor = value
 
     @property
     def resize(self) -> str:
@@ -162,7 +169,8 @@ class WiredNet(nn.Module):
         ins = [nd.label for nd in plan.nodes if nd.role == "input"][:4]
         check_input(x, channels=plan.in_channels, dims=plan.dims, dtype=self.runtime.edge_mask.dtype,
                     where=f"the graph's input node(s) {ins}")
-        return EXECUTORS.get(self._executor)(plan, self, x)
+        ex = self._executor
+        return (EXECUTORS.get(ex) if isinstance(ex, str) else ex)(plan, self, x)
 
     # ---- what the executors run
     @property

@@ -133,6 +133,37 @@ class Step:
     def size(self) -> int:
         return len(self.nodes)
 
+    def num_edges(self, E: int) -> int:
+        """Edges into a ``sum`` step (``E``: the plan's edge count, the dense blocks' padding id)."""
+        n = 0
+        for sb in self.sources:
+            if sb.edge_index is not None:
+                n += int((sb.edge_index < E).sum())
+            elif sb.eid is not None:
+                n += len(sb.eid)
+        return n
+
+    def edge_list(self, E: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A ``sum`` step's edges one by one, sorted by (target slot, source block, source slot):
+        ``(tgt, block, src, eid)`` -- target slot, index into ``sources``, source slot, edge id."""
+        parts = []
+        for j, sb in enumerate(self.sources):
+            if sb.edge_index is not None:
+                tgt, src = np.nonzero(sb.edge_index < E)
+                eid = sb.edge_index[tgt, src]
+            elif sb.tgt is not None and sb.src is not None and sb.eid is not None:
+                tgt, src, eid = sb.tgt, sb.src, sb.eid
+            else:
+                continue
+            parts.append((np.asarray(tgt, np.int64), np.full(len(tgt), j, np.int64), np.asarray(src, np.int64),
+                          np.asarray(eid, np.int64)))
+        if not parts:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, empty, empty
+        tgt, blk, src, eid = (np.concatenate([q[i] for q in parts]) for i in range(4))
+        order = np.lexsort((src, blk, tgt))
+        return tgt[order], blk[order], src[order], eid[order]
+
 
 @dataclass
 class Plan:

@@ -10,12 +10,14 @@ must give the same numbers, gradients and BatchNorm statistics.
 
 from ..registry import Registry
 from ._common import Executable, Executor
-from .batched import batched_forward
+from .batched import Batched, batched_forward
 from .reference import reference_forward
+from .tuning import Schedule, StepChoice
 
 #: The executors by name: ``net.executor = "reference"`` picks one; ``EXECUTORS.register(name, fn)`` adds one.
 EXECUTORS: Registry = Registry("executor")
 EXECUTORS.register("reference", reference_forward)
 EXECUTORS.register("batched", batched_forward)
 
-__all__ = ["EXECUTORS", "Executable", "Executor", "batched_forward", "reference_forward"]
+__all__ = ["EXECUTORS", "Executable", "Executor", "Batched", "Schedule", "StepChoice", "batched_forward",
+           "reference_forward"]

@@ -46,6 +46,7 @@ class Executable(Protocol):
     training: bool
     wiring: Wiring
     runtime: Buffers
+    schedules: dict  # per input shape, how the batched executor runs each step (plain data the net keeps)
 
     @property
     def routing(self) -> Routing | None: ...

@@ -1,6 +1,16 @@
-"""The batched executor: one fused kernel per plan step, and one matmul (or gather) per source
-step to aggregate a step's inputs. Its Python work grows with the number of steps, not nodes or
-edges."""
+"""The batched executor: a plan step (G nodes of one signature) at a time, each the way measured
+fastest for it on this device and these shapes.
+
+Per step, a *schedule* (:class:`~graphwire.executors.tuning.Schedule`) says how to form its input
+(``blocks``: a GEMM per source step, or gather + ``index_add_`` for sparse blocks; ``edges``: edge
+by edge weighted sums over node views; ``gather`` for concat/max, see
+:mod:`~graphwire.executors._aggregate`) and how to run its op: ``grouped`` (the step op's one
+kernel over the G nodes stacked) or ``nodes`` (its per-node forward, node by node, on node
+tensors that are never stacked); and, for 2-D data, the memory format (``contiguous`` or
+``channels_last``). :class:`Batched` builds the schedule at the first call for an input shape --
+measured on the device (``tune``), or by a cost model -- and keeps it, as ``cudnn.benchmark``
+does. Either way the numbers, gradients and BatchNorm statistics are the reference executor's.
+"""
 
 from __future__ import annotations
 
@@ -8,183 +18,162 @@ from typing import TYPE_CHECKING
 
 import torch
 
+import os
+from typing import Any
+
+from ._aggregate import Out, gather, sum_blocks, sum_edges
+from ._common import Executable, Forward, closed_output
+from .tuning import Schedule, TuningOptions, measure_schedule, model_schedule, provisional_schedule
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..compiler.plan import Plan
-from ._common import Buffers, Executable, Forward, closed_output, masked_max, resize_to, smallest
 
-__all__ = ["batched_forward"]
+__all__ = ["Batched", "batched_forward", "run_schedule"]
 
-_LARGE_BLOCK = 1024  # G x J above which a batch-shared block is aggregated by matmul, not bmm
+CHANNELS_LAST = torch.channels_last
 
 
-def batched_forward(plan: "Plan", net: Executable, x: torch.Tensor) -> torch.Tensor:
-    """Run ``plan`` a step at a time."""
+def run_schedule(plan: "Plan", net: Executable, x: torch.Tensor, schedule: Schedule,
+                 shapes: list | None = None) -> torch.Tensor:
+    """Run ``plan`` a step at a time as ``schedule`` says. ``shapes``: when given, each step's
+    (per-node) input and output shapes are appended to it, then the coefficients' shape and
+    dtype (what tuning measures with)."""
     fw = Forward(net, x)
     close, B = fw.close, fw.batch
     rt = net.runtime
-    outs: list[torch.Tensor] = []
+    fmt = CHANNELS_LAST if schedule.memory_format == "channels_last" and x.dim() == 4 else None
+    if fmt is not None:
+        x = x.contiguous(memory_format=fmt)
+    outs: list[Out] = []
     alive: list[torch.Tensor | None] = []
     node_major: dict = {}  # (step, size) -> that step's output as [J, B, C*sp], for sparse blocks
     for st in plan.steps:
         G = st.size
+        choice = schedule.steps[st.index]
+        per_node = choice.op == "nodes" and G > 1
         a: torch.Tensor | None
         if st.is_input:
-            inp = x if G == 1 else x.repeat((1, G) + (1,) * (x.dim() - 2))
+            inp = [x] * G if per_node else (x if G == 1 else x.repeat((1, G) + (1,) * (x.dim() - 2)))
+            if fmt is not None and not per_node and G > 1:
+                inp = inp.contiguous(memory_format=fmt)  # type: ignore[union-attr]
             a = x.new_ones(B, G) if close else None
+        elif st.agg == "sum" and choice.agg == "edges":
+            inp, a = sum_edges(st, schedule.edges[st.index], outs, alive, fw, rt, per_node)
         elif st.agg == "sum":
-            inp, a = _aggregate_sum(st, plan.steps, outs, alive, fw, rt, node_major)
+            inp, a = sum_blocks(st, plan.steps, outs, alive, fw, rt, node_major)
         else:
-            inp, a = _aggregate_gather(st, plan.steps, outs, alive, fw, rt)
+            inp, a = gather(st, plan.steps, outs, alive, fw, rt)
+        in_shape = Out(inp, G).node(0).shape if shapes is not None else None
         if fw.skip and a is not None and not bool(a.any()):
-            y = closed_output(st.out_ch, st.stride, inp, G)  # closed for the whole batch
+            y: torch.Tensor | list = closed_output(st.out_ch, st.stride, Out(inp, G).node(0), G)
         else:
-            y = net.step_op(st.index)(inp)
-            if a is not None:
-                y = (y.reshape((B, G, -1)) * a.reshape(a.shape[0], G, 1)).reshape(y.shape)
-        fw.after_step(st.index, y, a)
-        outs.append(y)
+            op = net.step_op(st.index)
+            if per_node:
+                y = op.forward_nodes(Out(inp, G).split())
+                if a is not None:
+                    tail = (1,) * (y[0].dim() - 1)
+                    y = [yg * a[:, g].reshape((-1,) + tail) for g, yg in enumerate(y)]
+            else:
+                y = op(inp if isinstance(inp, torch.Tensor) else Out(inp, G).whole())
+                if a is not None:
+                    y = (y.reshape((B, G, -1)) * a.reshape(a.shape[0], G, 1)).reshape(y.shape)
+        out = Out(y, G)
+        if shapes is not None:
+            shapes.append((tuple(in_shape), tuple(out.node(0).shape)))  # type: ignore[arg-type]
+        if fw.state is not None:
+            fw.after_step(st.index, out.whole(), a)
+        outs.append(out)
         alive.append(a)
-    parts = [outs[s] if whole else outs[s][:, a0:b0] for s, a0, b0, whole in plan.output_slices]
-    return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
-
-
-def _mass(c: torch.Tensor, a_src: torch.Tensor, mode: str) -> torch.Tensor:
-    """Open-edge mass from alive sources into each target node: ``[1|B, G]``."""
-    c = c.abs()
-    if mode == "channel":
-        c = c.sum(-1)                                   # [G, J]
-    return torch.matmul(c, a_src.unsqueeze(-1)).squeeze(-1)  # [G,J]@[B,J,1] or [B,G,J]@[B,J,1]
-
-
-def _aggregate_sum(st, steps, outs, alive, fw: Forward, runtime: Buffers, node_major: dict):
-    """sum: the step's input is the sum over its source steps of ``C_block @ Y_source``; a sparse
-    block (an edge list, see :class:`~graphwire.compiler.plan.SourceBlock`) is gathered source by
-    source and all of a step's sparse blocks are scattered into it with one ``index_add_``.
-
-    Sparse blocks work node-major (``[J, B, F]``, the source step's output transposed once per
-    forward): gathering and scattering whole contiguous rows along dim 0 measured several times
-    faster than along dim 1 of ``[B, J, F]`` (benchmarks/sparse_threshold.py)."""
-    size = smallest([outs[sb.step] for sb in st.sources])
-    close, ctx, B = fw.close, fw.coef, fw.batch
-    units = runtime.unit_blocks[st.index]
-    total, mass = None, None
-    gathered, a_gathered = [], []
-    for j, sb in enumerate(st.sources):
-        y = resize_to(outs[sb.step], size, runtime.resize)
-        if sb.edge_index is None:
-            src = runtime.index(st.index, f"src{j}_s")
-            key = (sb.step, size)
-            yt = node_major.get(key)
-            if yt is None:
-                yt = node_major[key] = y.reshape(B, steps[sb.step].size, -1).transpose(0, 1).contiguous()
-            gathered.append(yt.index_select(0, src))                                     # [n, B, C*sp]
-            if close:
-                a_gathered.append(alive[sb.step].index_select(1, src))                    # [B, n]
-            continue
-        index = runtime.index(st.index, f"src{j}")
-        c = None if units[j] and not close else ctx.block(index)
-        total = _add_block(total, y, c, st.size, steps[sb.step].size, B, size, ctx.mode)
-        if close:
-            m = _mass(ctx.block(index) if c is None else c, alive[sb.step], ctx.mode)
-            mass = m if mass is None else mass + m
-    if gathered:
-        tgt, eid = runtime.index(st.index, "sp_t"), runtime.index(st.index, "sp_e")
-        ys = gathered[0] if len(gathered) == 1 else torch.cat(gathered, 0)             # [n, B, F]
-        c = ctx.block(eid)                                   # [n] | [n, Cmax] | [B, n]
-        n, F = ys.shape[0], ys.shape[2]
-        if ctx.mode == "channel":  # every source of a sum node has the node's input width
-            cs = st.in_ch
-            w = (ys.reshape(n, B, cs, F // cs) * c[:, None, :cs, None]).reshape(n, B, F)
-        elif ctx.mode == "sample":
-            w = ys * c.t().unsqueeze(-1)
+    parts = []
+    for s, a0, b0, whole in plan.output_slices:
+        o = outs[s]
+        if whole:
+            parts.append(o.whole())
+        elif o.nodes is not None:
+            w = plan.steps[s].out_ch
+            nodes = o.nodes[a0 // w: b0 // w]
+            parts.append(nodes[0] if len(nodes) == 1 else torch.cat(nodes, 1))
         else:
-            w = ys * c.view(-1, 1, 1)
-        part = ys.new_zeros(st.size, B, F).index_add_(0, tgt, w).transpose(0, 1).reshape((B, -1) + size)
-        total = part if total is None else total + part
-        if close:
-            cabs = c.abs().sum(-1) if ctx.mode == "channel" else c.abs()             # [n] | [B, n]
-            a_src = a_gathered[0] if len(a_gathered) == 1 else torch.cat(a_gathered, 1)
-            m = a_src.new_zeros(B, st.size).index_add_(1, tgt, cabs * a_src)
-            mass = m if mass is None else mass + m
-    return total, ((mass > 0).to(total.dtype) if close else None)
+            parts.append(o.whole()[:, a0:b0])
+    y = parts[0] if len(parts) == 1 else torch.cat(parts, 1)
+    if shapes is not None:
+        raw = fw.coef.pad
+        shapes.append((tuple(raw.shape[1:]) if fw.coef.mode == "sample" else (raw.shape[0] - 1,) + tuple(raw.shape[1:]),
+                       raw.dtype))
+    return y.contiguous() if fmt is not None else y
 
 
-def _add_block(total, y, c, G: int, J: int, B: int, size: tuple, mode: str) -> torch.Tensor:
-    """``total + C @ y`` for one source step's output ``y`` ([B, J*C, *sp]); ``c`` None is a
-    single edge with constant coefficient 1."""
-    if c is None:
-        return y if total is None else total + y
-    if G == 1 and J == 1 and mode != "channel":  # one edge: a (per-sample) scalar, fused multiply-add
-        cb = c.reshape((-1,) + (1,) * (y.dim() - 1))
-        return y * cb if total is None else torch.addcmul(total, y, cb)
-    if mode == "channel":
-        cs = y.shape[1] // J
-        part = torch.einsum("gjc,bjcx->bgcx", c[..., :cs], y.reshape(B, J, cs, -1)).reshape((B, -1) + size)
-        return part if total is None else total + part
-    yb = y.reshape(B, J, -1)
-    if c.dim() == 2 and G * J > _LARGE_BLOCK:
-        # A big block shared by the batch (DNW channel graphs): one matmul. bmm over an expanded
-        # [B, G, J] coefficient would build and reduce a B x G x J gradient in backward.
-        part = torch.matmul(c, yb).reshape((B, -1) + size)
-        return part if total is None else total + part
-    # small blocks: one small GEMM per sample (no transposed copies of the activations),
-    # accumulating in place of an add
-    cb = c if c.dim() == 3 else c.expand(B, -1, -1)
-    if total is None:
-        return torch.bmm(cb, yb).reshape((B, -1) + size)
-    return torch.baddbmm(total.reshape(B, cb.shape[1], -1), cb, yb).reshape((B, -1) + size)
+class Batched:
+    """The batched executor with its options (``net.executor = Batched(tune="off")``, or
+    ``compile(..., executor=Batched(...))``); ``"batched"`` is ``Batched()``.
+
+    - ``tune``: ``"auto"`` (default) measures, at the first call for an input shape, the steps
+      that move at least ``min_bytes`` (the others follow the cost model); ``"measure"``: every
+      step with a choice; ``"off"``: the cost model only (no timing, the same choice on every
+      machine). See :mod:`~graphwire.executors.tuning`.
+    - ``memory_format``: ``"auto"`` (measured for 2-D data when tuning, else ``contiguous``),
+      ``"contiguous"`` or ``"channels_last"``;
+    - ``cache``: a JSON file of measured times, read and extended (None: this process only);
+    - ``min_bytes``, ``max_edges`` (edge-by-edge aggregation only for steps with at most this many
+      edges), ``max_nodes`` (node-by-node only for steps of at most this many nodes), ``repeats``
+      (timed runs per candidate).
+
+    The schedules (one per input shape, dtype, device, train/eval and autograd on/off) are kept
+    in ``net.schedules``; ``net.schedules.clear()`` measures again. While ``torch.compile`` traces,
+    or under ``torch.jit``/ONNX export, nothing is measured (the cost model decides).
+    """
+
+    name = "batched"
+
+    def __init__(self, *, tune: str = "auto", memory_format: str = "auto", cache: str | os.PathLike | None = None,
+                 min_bytes: int = 1 << 19, max_edges: int = 256, max_nodes: int = 64, repeats: int = 3):
+        self.options = TuningOptions(tune=tune, memory_format=memory_format, cache=cache,  # type: ignore[arg-type]
+                                     min_bytes=min_bytes, max_edges=max_edges, max_nodes=max_nodes, repeats=repeats)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self.options).items()
+                           if v != getattr(TuningOptions, k))
+        return f"Batched({fields})"
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, Batched) and other.options == self.options
+
+    def __hash__(self) -> int:
+        return hash(self.options)
+
+    def schedule(self, plan: "Plan", net: Executable, x: torch.Tensor) -> Schedule | None:
+        """The schedule for ``x``'s shape, or None before the first call with it."""
+        return net.schedules.get(self._key(net, x))
+
+    def _key(self, net: Executable, x: torch.Tensor) -> tuple:
+        return (tuple(x.shape), x.dtype, str(x.device), bool(net.training), torch.is_grad_enabled(), self.options)
+
+    def __call__(self, plan: "Plan", net: Executable, x: torch.Tensor) -> torch.Tensor:
+        tracing = torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+        if tracing and not all(type(d) is int for d in x.shape):  # symbolic shapes (export, dynamic=True)
+            return run_schedule(plan, net, x, provisional_schedule(plan, net, x.device))
+        key = self._key(net, x)
+        sched = net.schedules.get(key)
+        if sched is not None:
+            return run_schedule(plan, net, x, sched)
+        if tracing:  # no schedule is made while tracing: run as the plan's blocks say
+            return run_schedule(plan, net, x, provisional_schedule(plan, net, x.device))
+        # first call for this shape: run as the plan's blocks say, noting each step's shapes,
+        # then choose (measure or model) for the calls to come
+        shapes: list = []
+        y = run_schedule(plan, net, x, provisional_schedule(plan, net, x.device), shapes)
+        opts = self.options
+        if opts.tune == "off" or net.routing is not None:
+            sched = model_schedule(plan, net, shapes, opts, x.device, x.element_size())
+        else:
+            sched = measure_schedule(plan, net, x, shapes, opts)
+        net.schedules[key] = sched
+        return y
 
 
-def _aggregate_gather(st, steps, outs, alive, fw: Forward, runtime: Buffers):
-    """concat / max: each node's k inputs gathered as ``[B, G, k, C, *sp]`` from the source steps."""
-    close, ctx, B = fw.close, fw.coef, fw.batch
-    ys = [outs[s] for s in st.gather_steps]
-    size = smallest(ys)
-    ys = [resize_to(y, size, runtime.resize) for y in ys]
-    widths = {y.shape[1] // steps[s].size for y, s in zip(ys, st.gather_steps)}
-    if len(widths) > 1:
-        return _concat_ragged(st, steps, ys, alive, fw, runtime)
-    cs = widths.pop()
-    nsp = len(size)
-    bank = torch.cat([y.reshape((B, -1, cs) + size) for y in ys], 1)        # [B, J, C, *sp]
-    xs = bank[:, runtime.index(st.index, "gidx")]                           # [B, G, k, C, *sp]
-    coef = ctx.block(runtime.index(st.index, "gedge"))                      # [G,k] | [G,k,Cmax] | [B,G,k]
-    if ctx.mode == "channel":
-        coef = coef[..., :cs]
-        w = coef.reshape((1,) + tuple(coef.shape) + (1,) * nsp)
-        is_open = (coef != 0).any(-1)
-    else:
-        w = coef.reshape(tuple(coef.shape if coef.dim() == 3 else (1,) + tuple(coef.shape)) + (1,) * (1 + nsp))
-        is_open = coef != 0
-    weighted = xs * w
-    G = st.size
-    if st.agg == "concat":
-        inp = weighted.reshape((B, G * st.k * cs) + size)
-    else:
-        o = is_open.reshape((is_open.shape[0] if is_open.dim() == 3 else 1, G, st.k) + (1,) * (1 + nsp))
-        inp = masked_max(weighted, o, 2).reshape((B, G * cs) + size)
-    a = None
-    if close:
-        a_src = torch.cat([alive[s] for s in st.gather_steps], -1)[:, runtime.index(st.index, "gidx")]  # [B, G, k]
-        cabs = coef.abs().sum(-1) if ctx.mode == "channel" else coef.abs()
-        a = ((cabs * a_src).sum(-1) > 0).to(inp.dtype)
-    return inp, a
+def batched_forward(plan: "Plan", net: Executable, x: torch.Tensor) -> torch.Tensor:
+    """The batched executor with its default options (``Batched()``)."""
+    return _DEFAULT(plan, net, x)
 
 
-def _concat_ragged(st, steps, ys, alive, fw: Forward, runtime: Buffers):
-    """A concat node whose inputs differ in width (always a step of its own, see the plan)."""
-    close, ctx = fw.close, fw.coef
-    slots = [(s, j) for s in st.gather_steps for j in range(steps[s].size)]
-    index, edges = st.gather_index[0].tolist(), st.gather_edges[0].tolist()
-    bank = {}
-    for y, s in zip(ys, st.gather_steps):
-        for j, part in enumerate(y.chunk(steps[s].size, 1)):
-            bank[(s, j)] = part
-    parts, mass = [], 0
-    for j, e in zip(index, edges):
-        y = bank[slots[j]]
-        parts.append(ctx.edge(e, y) * y)
-        if close:
-            mass = mass + ctx.edge_mass(e) * alive[slots[j][0]][:, slots[j][1]]
-    a = ((torch.as_tensor(mass) > 0).to(ys[0].dtype).reshape(-1, 1)) if close else None
-    return torch.cat(parts, 1), a
+_DEFAULT = Batched()

@@ -73,33 +73,54 @@ class StackedBatchNorm(nn.Module):
         return F.batch_norm(y, self.running_mean.view(-1), self.running_var.view(-1), w, b, self.training,
                             self.momentum, self.eps)
 
-    def node_forward(self, g: int, y: torch.Tensor) -> torch.Tensor:
+    def node_forward(self, g: int, y: torch.Tensor, weight: torch.Tensor | None = None,
+                     bias: torch.Tensor | None = None) -> torch.Tensor:
+        """Node ``g`` alone (``weight``/``bias``: node g's affine parameters when the caller
+        already has them as views)."""
         if self.training:
             self.num_batches_tracked[g].add_(1)
-        w = self.weight[g] if self.affine else None
-        b = self.bias[g] if self.affine else None
+        w = (self.weight[g] if weight is None else weight) if self.affine else None
+        b = (self.bias[g] if bias is None else bias) if self.affine else None
         return F.batch_norm(y, self.running_mean[g], self.running_var[g], w, b, self.training, self.momentum,
                             self.eps)
 
 
 class StackedParams(Params):
-    """A stacked op's tensors as a kernel reads them: all G nodes (``node=None``) or node ``g``."""
+    """A stacked op's tensors as a kernel reads them: all G nodes (``node=None``) or node ``g``.
+    ``views``: a dict shared by the G nodes of one call, where each tensor is split into node
+    views once (one autograd node per tensor, not one per node)."""
 
-    __slots__ = ("op", "node", "prefix")
+    __slots__ = ("op", "node", "prefix", "views")
 
-    def __init__(self, op: nn.Module, node: int | None = None, prefix: str = ""):
-        self.op, self.node, self.prefix = op, node, prefix
+    def __init__(self, op: nn.Module, node: int | None = None, prefix: str = "", views: dict | None = None):
+        self.op, self.node, self.prefix, self.views = op, node, prefix, views
+
+    def _node(self, name: str) -> torch.Tensor:
+        t: torch.Tensor = attr_path(self.op, name)  # type: ignore[assignment]
+        if self.views is None:
+            return t[self.node]
+        parts = self.views.get(name)
+        if parts is None:
+            parts = self.views[name] = t.unbind(0)
+        return parts[self.node]  # type: ignore[index]
 
     def __call__(self, name: str) -> torch.Tensor:
-        t: torch.Tensor = attr_path(self.op, self.prefix + name)  # type: ignore[assignment]
-        return t.flatten(0, 1) if self.node is None else t[self.node]
+        if self.node is None:
+            t: torch.Tensor = attr_path(self.op, self.prefix + name)  # type: ignore[assignment]
+            return t.flatten(0, 1)
+        return self._node(self.prefix + name)
 
     def norm(self, name: str, y: torch.Tensor) -> torch.Tensor:
-        bn = attr_path(self.op, self.prefix + name)
-        return bn(y) if self.node is None else bn.node_forward(self.node, y)  # type: ignore[operator, attr-defined]
+        path = self.prefix + name
+        bn = attr_path(self.op, path)
+        if self.node is None:
+            return bn(y)  # type: ignore[operator]
+        if not bn.affine:  # type: ignore[attr-defined]
+            return bn.node_forward(self.node, y)  # type: ignore[attr-defined]
+        return bn.node_forward(self.node, y, self._node(path + ".weight"), self._node(path + ".bias"))  # type: ignore[attr-defined]
 
     def sub(self, prefix: str) -> "StackedParams":
-        return StackedParams(self.op, self.node, f"{self.prefix}{prefix}.")
+        return StackedParams(self.op, self.node, f"{self.prefix}{prefix}.", self.views)
 
 
 class StackedOp(nn.Module, metaclass=abc.ABCMeta):
@@ -130,6 +151,11 @@ class StackedOp(nn.Module, metaclass=abc.ABCMeta):
     def node_forward(self, g: int, x: torch.Tensor) -> torch.Tensor:
         """Node ``g`` alone: ``[B, in, ...] -> [B, out, ...]``."""
         return self.kernel(StackedParams(self, g), x, 1)
+
+    def forward_nodes(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The G nodes one by one on their own inputs (per-node kernels, nothing stacked)."""
+        views: dict = {}
+        return [self.kernel(StackedParams(self, g, views=views), x, 1) for g, x in enumerate(xs)]
 
     def node_module(self, g: int) -> nn.Module:
         """Node ``g`` as a ``node_class`` module whose tensors share this module's storage: reading

@@ -2,8 +2,8 @@
 
 A *step op* (:class:`StepOp`) has one forward for the G nodes at once (inputs and outputs stacked
 on the channel axis, ``[B, G*in, ...] -> [B, G*out, ...]``), a per-node forward
-(``node_forward(g, x)``, ``[B, in, ...] -> [B, out, ...]``) and per-node module views
-(``node_module(g)``). Two kinds implement it:
+(``node_forward(g, x)``, ``[B, in, ...] -> [B, out, ...]``; ``forward_nodes(xs)``: all G that
+way, on G separate inputs) and per-node module views (``node_module(g)``). Two kinds implement it:
 
 - a *stacked op* (:class:`~graphwire.ops.stacked.StackedOp`): ONE module holding the G nodes'
   tensors stacked on a leading node axis (the built-in ops);
@@ -51,6 +51,10 @@ class StepOp(Protocol):
 
     def node_forward(self, g: int, x: torch.Tensor) -> torch.Tensor:
         """Node ``g`` alone: ``[B, in, ...] -> [B, out, ...]``."""
+        ...
+
+    def forward_nodes(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The G nodes by per-node kernels, each on its own input (a list of G tensors)."""
         ...
 
     def node_module(self, g: int) -> nn.Module:
@@ -138,6 +142,9 @@ class ModuleStep:
 
     def node_forward(self, g: int, x: torch.Tensor) -> torch.Tensor:
         return self.modules[g](x)
+
+    def forward_nodes(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [m(x) for m, x in zip(self.modules, xs)]
 
     def node_module(self, g: int) -> nn.Module:
         return self.modules[g]

@@ -1,0 +1,169 @@
+"""The batched executor's schedules: every way it can run a step equals the reference executor;
+measuring changes nothing in the network; measured times are cached safely; options are checked."""
+
+import json
+import random
+
+import pytest
+import torch
+
+import graphwire as gw
+from graphwire.errors import ParameterError
+from graphwire.executors import Batched, tuning
+
+from _graphs import compare_executors, decorate, family_graph, randomise_batchnorm
+
+
+@pytest.fixture
+def every_way(monkeypatch):
+    """The cost model picks edge-by-edge aggregation and node-by-node ops wherever they apply."""
+    monkeypatch.setattr(tuning, "EDGE_BYTES", 0)
+    monkeypatch.setattr(tuning, "NODE_BYTES", 0)
+
+
+CASES = [  # family, aggregations, wiring, options, op
+    ("watts_strogatz", ("sum",), "sigmoid", {}, "sepconv"),
+    ("erdos_renyi", ("sum", "concat", "max"), "sigmoid", {"per_channel": True}, "conv"),
+    ("layered", ("sum",), "static", {}, "conv"),
+    ("resnet", ("sum",), "static", {}, "sepconv"),
+    ("barabasi_albert", ("sum", "max"), "ddw", {}, "conv"),
+    ("stack", ("sum",), "dnw", {}, "conv"),
+]
+
+
+@pytest.mark.parametrize("memory_format", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_edge_sums_and_per_node_ops_equal_the_reference(every_way, case, memory_format):
+    family, aggs, wiring, opts, op = CASES[case]
+    for seed in range(3):
+        torch.manual_seed(seed)
+        G = decorate(family_graph(family, seed), seed, aggs=aggs)
+        net = gw.compile(G, in_channels=2, wiring=wiring, default_op=op, **opts)
+        randomise_batchnorm(net, seed, gates=1.5)
+        if seed == 1 and G.number_of_edges() > 2:  # closed edges: closed-node semantics
+            edges = list(G.edges)
+            net.mask_edges(random.Random(seed).sample(edges, max(1, len(edges) // 4)))
+        ex = Batched(tune="off", memory_format=memory_format)
+        compare_executors(net, torch.randn(3, 2, 6, 6), 1e-5, seed=0 if wiring == "dnw" else None, batched=ex,
+                          calls=2)
+        used = {f"{c.agg}/{c.op}" for s in net.schedules.values() for c in s.steps}
+        assert any(u.startswith("edges/") for u in used) or aggs != ("sum",) or wiring == "ddw", used
+
+
+def test_vector_and_sequence_data_run_every_way(every_way):
+    for dims, op in ((0, "linear"), (1, "conv")):
+        torch.manual_seed(0)
+        G = gw.generators.watts_strogatz(10, 4, 0.5, seed=0)
+        net = gw.compile(G, in_channels=3, channels=4, wiring="sigmoid", default_op=op, dims=dims)
+        randomise_batchnorm(net, 0, gates=1.5)
+        x = torch.randn(4, 3) if dims == 0 else torch.randn(4, 3, 7)
+        compare_executors(net, x, 1e-5, batched=Batched(tune="off"), calls=2)
+        assert any(c.op == "nodes" for s in net.schedules.values() for c in s.steps)
+
+
+def _ws(C=4):
+    return gw.compile(gw.generators.watts_strogatz(10, 4, 0.5, seed=1), in_channels=3, channels=C,
+                      default_op="sepconv", wiring="sigmoid")
+
+
+def test_measuring_changes_nothing_in_the_network_and_is_kept_per_shape():
+    """The first call measures (random inputs, copies of the step ops): BatchNorm statistics,
+    gradients, hooks and the global RNG see exactly one ordinary forward."""
+    torch.manual_seed(0)
+    a, b = _ws(), _ws()
+    b.load_state_dict(a.state_dict())
+    a.executor = Batched(tune="measure", min_bytes=0, repeats=1)
+    b.executor = Batched(tune="off")
+    x = torch.randn(2, 3, 6, 6)
+    calls = []
+    for m in a.steps.values():
+        m.register_forward_hook(lambda *args: calls.append(1))
+    torch.manual_seed(5)
+    ya = a(x)
+    rng_a = torch.random.get_rng_state()
+    torch.manual_seed(5)
+    yb = b(x)
+    assert torch.equal(rng_a, torch.random.get_rng_state())
+    torch.testing.assert_close(ya, yb)
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        torch.testing.assert_close(va, vb, msg=k)
+    assert all(p.grad is None for p in a.parameters())
+    assert len(calls) == len(a.steps)  # one ordinary forward: the measured copies have no hooks
+    (sched,) = a.schedules.values()
+    assert sched.measured and sched.seconds > 0 and sum(sched.counts().values()) == len(a.plan.steps)
+    a(torch.randn(5, 3, 6, 6))
+    assert len(a.schedules) == 2  # a schedule per input shape
+    a.schedules.clear()
+    compare_executors(a, x, 1e-5, batched=a.executor, calls=2)
+
+
+def test_measured_times_are_cached_in_a_file_and_foreign_or_broken_entries_are_measured_again(tmp_path, monkeypatch):
+    path = tmp_path / "tuning.json"
+    x = torch.randn(2, 3, 6, 6)
+    ex = Batched(tune="measure", min_bytes=0, repeats=1, cache=path)
+    tuning.clear_memo()
+    net = _ws()
+    net.executor = ex
+    net(x)
+    data = json.loads(path.read_text())
+    assert data["version"] == 1 and data["times"]
+    key = next(iter(data["times"]))
+    assert tuning.device_key(x.device) in key and "torch.float32" in key
+
+    timed = []
+    real = tuning._Timer._once
+    monkeypatch.setattr(tuning._Timer, "_once", lambda self, fn: timed.append(1) or real(self, fn))
+    tuning.clear_memo()
+    net2 = _ws()
+    net2.executor = ex
+    net2(x)
+    assert timed == []  # everything came from the file
+    assert [c for c in net2.schedules[ex._key(net2, x)].steps] == [c for c in net.schedules[ex._key(net, x)].steps]
+
+    # another device (here: another thread count), a foreign version, broken values: measured again
+    for bad in ({"version": 1, "times": {k.replace("cores:", "cores:x"): v for k, v in data["times"].items()}},
+                {"version": 99, "times": data["times"]},
+                {"version": 1, "times": {k: "fast" for k in data["times"]}},
+                "not json at all {"):
+        path.write_text(bad if isinstance(bad, str) else json.dumps(bad))
+        tuning.clear_memo()
+        timed.clear()
+        net3 = _ws()
+        net3.executor = ex
+        net3(x)
+        assert timed, bad
+        compare_executors(net3, x, 1e-5, batched=ex, calls=2)
+    assert json.loads(path.read_text())["version"] == 1  # rewritten whole
+
+
+@pytest.mark.parametrize("option,value", [("tune", "sometimes"), ("memory_format", "nhwc"), ("cache", 3),
+                                          ("min_bytes", -1), ("max_edges", 10**6), ("max_nodes", 0),
+                                          ("repeats", 0), ("repeats", True), ("max_edges", 2.5)])
+def test_an_option_out_of_range_names_the_option(option, value):
+    with pytest.raises(ParameterError, match=option):
+        Batched(**{option: value})
+
+
+def test_the_executor_is_a_name_or_an_executor_object():
+    net = _ws()
+    net.executor = Batched(tune="off")
+    assert "tune='off'" in repr(net)
+    net(torch.randn(2, 3, 6, 6))
+    with pytest.raises(ParameterError, match="executor"):
+        net.executor = 3
+    with pytest.raises(ParameterError, match="batchd"):
+        net.executor = "batchd"
+
+
+@pytest.mark.slow
+def test_torch_compile_runs_the_schedule_of_the_eager_calls(every_way):
+    torch.manual_seed(0)
+    net = _ws()
+    net.executor = Batched(tune="off", memory_format="channels_last")
+    x = torch.randn(2, 3, 6, 6)
+    y = net(x)
+    y = net(x)  # the schedule: edge sums, per-node ops, channels-last
+    compiled = torch.compile(net, fullgraph=True, backend="aot_eager")
+    torch.testing.assert_close(compiled(x), y, rtol=1e-5, atol=1e-5)
+    compiled(x).sum().backward()
+    assert all(p.grad is not None for p in net.steps.parameters())
