@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# GPU check (issue 11): the gpu-marked tests, then the executor, DNW, DDW and scale benchmarks on
-# one device, each writing its JSON (named after the machine and device) to the results folder.
-# Sized to finish in under 8 minutes on one CUDA GPU. With --device cpu it runs end to end in a
-# CI-sized form (smoke: the benchmarks' --quick sizes), so the script itself stays tested here.
+# GPU check: the gpu-marked tests, then the executor (with torch.compile, and on CUDA its
+# mode="reduce-overhead" CUDA graphs), DNW, DDW and scale benchmarks on one device, each writing
+# its JSON (named after the machine and device) to the results folder. Sized to finish in under
+# 10 minutes on one CUDA GPU. With --device cpu it runs end to end in a CI-sized form (smoke: the
+# benchmarks' --quick sizes, one thread), so the script itself stays tested here.
 #
 #   scripts/gpu-check.sh [--device cuda|cpu] [--quick] [--out DIR]
 set -euo pipefail
@@ -31,13 +32,13 @@ if [ "$DEVICE" = cuda ]; then
     step "$PY" -m pytest -q -p no:cacheprovider -m gpu tests
 fi
 if [ "$QUICK" = 1 ]; then
-    step "$PY" benchmarks/executors.py --device "$DEVICE" --quick --repeats 2 --out "$OUT"
+    step "$PY" benchmarks/executors.py --device "$DEVICE" --quick --repeats 2 --threads 1 --out "$OUT"
     step "$PY" benchmarks/dnw.py --device "$DEVICE" --quick --repeats 2 --batch 8 --out "$OUT"
     step "$PY" benchmarks/ddw.py --device "$DEVICE" --quick --repeats 2 --out "$OUT"
     step "$PY" benchmarks/scale.py --device "$DEVICE" --quick --sizes 200 --families er --repeats 1 --out "$OUT" \
         --plot "$OUT/scale-gpu-check.png"
 else
-    step "$PY" benchmarks/executors.py --device "$DEVICE" --repeats 5 --out "$OUT"
+    step "$PY" benchmarks/executors.py --device "$DEVICE" --repeats 5 --torch-compile on --out "$OUT"
     step "$PY" benchmarks/dnw.py --device "$DEVICE" --repeats 5 --out "$OUT"
     step "$PY" benchmarks/ddw.py --device "$DEVICE" --repeats 5 --out "$OUT"
     step "$PY" benchmarks/scale.py --device "$DEVICE" --sizes 1000 10000 30000 --ref-limit 20 --out "$OUT"

@@ -21,6 +21,20 @@ def every_way(monkeypatch):
     monkeypatch.setattr(tuning, "NODE_BYTES", 0)
 
 
+def force(net, x, ex, agg, op, memory_format):
+    """Schedules (train and eval) where every step that can aggregates by ``agg`` and runs ``op``."""
+    steps = []
+    for st in net.plan.steps:
+        n = st.num_edges(len(net.plan.edges)) if st.agg == "sum" and not st.is_input else None
+        cands = tuning._candidates(st, n, ex.options)
+        pick = ([c for c in cands if c.agg in (agg, "input", "gather") and c.op == op]
+                or [c for c in cands if c.agg in (agg, "input", "gather")] or cands)
+        steps.append(pick[0])
+    for training in (True, False):
+        net.train(training)
+        net.schedules[ex._key(net, x)] = tuning._finish(net.plan, net, steps, memory_format, x.device)
+
+
 CASES = [  # family, aggregations, wiring, options, op
     ("watts_strogatz", ("sum",), "sigmoid", {}, "sepconv"),
     ("erdos_renyi", ("sum", "concat", "max"), "sigmoid", {"per_channel": True}, "conv"),
@@ -29,11 +43,13 @@ CASES = [  # family, aggregations, wiring, options, op
     ("barabasi_albert", ("sum", "max"), "ddw", {}, "conv"),
     ("stack", ("sum",), "dnw", {}, "conv"),
 ]
+WAYS = [("edges", "grouped"), ("edges", "nodes"), ("sum_gather", "grouped")]
 
 
 @pytest.mark.parametrize("memory_format", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("way", WAYS, ids=["/".join(w) for w in WAYS])
 @pytest.mark.parametrize("case", range(len(CASES)))
-def test_edge_sums_and_per_node_ops_equal_the_reference(every_way, case, memory_format):
+def test_every_way_to_run_a_step_equals_the_reference(case, way, memory_format):
     family, aggs, wiring, opts, op = CASES[case]
     for seed in range(3):
         torch.manual_seed(seed)
@@ -43,11 +59,12 @@ def test_edge_sums_and_per_node_ops_equal_the_reference(every_way, case, memory_
         if seed == 1 and G.number_of_edges() > 2:  # closed edges: closed-node semantics
             edges = list(G.edges)
             net.mask_edges(random.Random(seed).sample(edges, max(1, len(edges) // 4)))
-        ex = Batched(tune="off", memory_format=memory_format)
-        compare_executors(net, torch.randn(3, 2, 6, 6), 1e-5, seed=0 if wiring == "dnw" else None, batched=ex,
-                          calls=2)
-        used = {f"{c.agg}/{c.op}" for s in net.schedules.values() for c in s.steps}
-        assert any(u.startswith("edges/") for u in used) or aggs != ("sum",) or wiring == "ddw", used
+        ex = Batched(tune="off")
+        x = torch.randn(3, 2, 6, 6)
+        force(net, x, ex, *way, memory_format)
+        compare_executors(net, x, 1e-5, seed=0 if wiring == "dnw" else None, batched=ex)
+        used = {c.agg for s in net.schedules.values() for c in s.steps}
+        assert way[0] in used or aggs != ("sum",), used
 
 
 def test_vector_and_sequence_data_run_every_way(every_way):

@@ -78,7 +78,7 @@ def step_key(index: int) -> str:
 class WiredNet(nn.Module):
     """A neural network whose wiring is a graph. Build it with :func:`graphwire.compile`."""
 
-    def __init__(self, plan: Plan, wiring: Wiring, graph: nx.DiGraph, *, executor: str = "batched",
+    def __init__(self, plan: Plan, wiring: Wiring, graph: nx.DiGraph, *, executor: Any = "batched",
                  resize: str = "area", op_options: dict | None = None):
         super().__init__()
         self.plan = plan

@@ -22,7 +22,7 @@ import torch
 
 from ._common import Buffers, Forward, masked_max, resize_to, smallest
 
-__all__ = ["Out", "EdgeSpec", "sum_blocks", "sum_edges", "gather", "edge_spec"]
+__all__ = ["Out", "EdgeSpec", "sum_blocks", "sum_edges", "sum_gather", "gather", "edge_spec"]
 
 _LARGE_BLOCK = 1024  # G x J above which a batch-shared block is aggregated by matmul, not bmm
 CHANNELS_LAST = torch.channels_last
@@ -235,26 +235,40 @@ def _concat_ragged(st, steps, ys, alive, fw: Forward, runtime: Buffers):
 
 # ---------------------------------------------------------------- edge by edge
 class EdgeSpec:
-    """A ``sum`` step's edges for :func:`sum_edges`, by target slot: ``by_target[g]`` lists
-    ``(k, j, s)`` -- position ``k`` in the step's edge order, source block ``j``, source slot ``s``;
-    ``eid`` and ``tgt`` (tensors on the network's device): edge ids and target slots by ``k``."""
+    """A ``sum`` step's edges for :func:`sum_edges` and :func:`sum_gather`. By target slot:
+    ``by_target[g]`` lists ``(k, j, s)`` -- position ``k`` in the step's edge order, source block
+    ``j``, source slot ``s``; ``eid`` and ``tgt`` (tensors on the network's device): edge ids and
+    target slots by ``k``; ``gidx``/``gedge`` ``[G, K]``: each target's sources as slots of its
+    source steps' outputs side by side, and their edge ids (``E``, a zero coefficient, pads)."""
 
-    __slots__ = ("by_target", "eid", "tgt", "unit", "n")
+    __slots__ = ("by_target", "eid", "tgt", "unit", "n", "gidx", "gedge")
 
-    def __init__(self, by_target: list, eid: torch.Tensor, tgt: torch.Tensor, unit: bool):
+    def __init__(self, by_target: list, eid: torch.Tensor, tgt: torch.Tensor, unit: bool, gidx: torch.Tensor,
+                 gedge: torch.Tensor):
         self.by_target, self.eid, self.tgt, self.unit = by_target, eid, tgt, unit
+        self.gidx, self.gedge = gidx, gedge
         self.n = len(eid)
 
 
-def edge_spec(st, E: int, device: torch.device, unit_edges) -> EdgeSpec:
-    """The :class:`EdgeSpec` of ``sum`` step ``st`` (``E``: the plan's edge count)."""
+def edge_spec(st, E: int, device: torch.device, unit_edges, sizes: list[int]) -> EdgeSpec:
+    """The :class:`EdgeSpec` of ``sum`` step ``st`` (``E``: the plan's edge count; ``sizes``: every
+    step's node count)."""
     tgt, blk, src, eid = st.edge_list(E)
     by_target: list[list[tuple[int, int, int]]] = [[] for _ in range(st.size)]
     for k, (g, j, s) in enumerate(zip(tgt.tolist(), blk.tolist(), src.tolist())):
         by_target[g].append((k, j, s))
     ids = eid.tolist()
     unit = bool(ids) and all(e in unit_edges for e in ids) and all(len(es) == 1 for es in by_target)
-    return EdgeSpec(by_target, torch.as_tensor(eid, device=device), torch.as_tensor(tgt, device=device), unit)
+    offsets, off = [], 0
+    for sb in st.sources:
+        offsets.append(off)
+        off += sizes[sb.step]
+    K = max((len(es) for es in by_target), default=0)
+    gidx = [[offsets[j] + s for _, j, s in es] + [0] * (K - len(es)) for es in by_target]
+    gedge = [[ids[k] for k, _, _ in es] + [E] * (K - len(es)) for es in by_target]
+    return EdgeSpec(by_target, torch.as_tensor(eid, device=device), torch.as_tensor(tgt, device=device), unit,
+                    torch.tensor(gidx, dtype=torch.long, device=device),
+                    torch.tensor(gedge, dtype=torch.long, device=device))
 
 
 def _weights(c: torch.Tensor, mode: str, nsp: int) -> list[torch.Tensor]:
@@ -400,4 +414,37 @@ def sum_edges(st, spec: EdgeSpec, outs, alive, fw: Forward, runtime: Buffers, as
         a_src = torch.stack(cols, 1) if cols else c.new_zeros(B, 0)            # [B, n]
         mass = a_src.new_zeros(B, st.size).index_add_(1, spec.tgt, cabs * a_src)
         a = (mass > 0).to(a_src.dtype)
+    return inp, a
+
+
+def sum_gather(st, spec: EdgeSpec, steps, outs, alive, fw: Forward, runtime: Buffers):
+    """sum, by one gather and one batched weighted sum: the source steps' outputs side by side
+    ``[B, J, F]``, each target's K sources gathered ``[B, G, K, F]`` and reduced against their
+    coefficients ``[G, 1, K]`` by one batched matmul -- a few kernels whatever the edge count, for
+    small nodes, touching only the step's edges."""
+    srcs = [outs[sb.step] for sb in st.sources]
+    size = smallest([o.whole() for o in srcs])
+    B = fw.batch
+    ys = [o.resized(size, runtime.resize).whole().reshape(B, steps[sb.step].size, -1)
+          for o, sb in zip(srcs, st.sources)]
+    bank = ys[0] if len(ys) == 1 else torch.cat(ys, 1)                     # [B, J, F]
+    xs = bank[:, spec.gidx]                                                 # [B, G, K, F]
+    ctx = fw.coef
+    c = ctx.block(spec.gedge)                                               # [G,K] | [G,K,Cmax] | [B,G,K]
+    G, K = spec.gidx.shape
+    if ctx.mode == "channel":
+        width = st.in_ch
+        c = c[..., :width]
+        xc = xs.reshape(B, G, K, width, -1)
+        inp = torch.einsum("gkc,bgkcf->bgcf", c, xc)
+    elif ctx.mode == "sample":
+        inp = torch.matmul(c.unsqueeze(2), xs)                              # [B, G, 1, F]
+    else:
+        inp = torch.matmul(c.unsqueeze(1), xs)                              # [G,1,K] @ [B,G,K,F]
+    inp = inp.reshape((B, -1) + tuple(size))
+    a = None
+    if fw.close:
+        a_bank = torch.cat([alive[sb.step] for sb in st.sources], 1)       # [B, J]
+        cabs = c.abs().sum(-1) if ctx.mode == "channel" else c.abs()
+        a = ((cabs * a_bank[:, spec.gidx]).sum(-1) > 0).to(inp.dtype)      # [B, G]
     return inp, a

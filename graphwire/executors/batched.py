@@ -21,7 +21,7 @@ import torch
 import os
 from typing import Any
 
-from ._aggregate import Out, gather, sum_blocks, sum_edges
+from ._aggregate import Out, gather, sum_blocks, sum_edges, sum_gather
 from ._common import Executable, Forward, closed_output
 from .tuning import Schedule, TuningOptions, measure_schedule, model_schedule, provisional_schedule
 
@@ -59,6 +59,8 @@ def run_schedule(plan: "Plan", net: Executable, x: torch.Tensor, schedule: Sched
             a = x.new_ones(B, G) if close else None
         elif st.agg == "sum" and choice.agg == "edges":
             inp, a = sum_edges(st, schedule.edges[st.index], outs, alive, fw, rt, per_node)
+        elif st.agg == "sum" and choice.agg == "sum_gather":
+            inp, a = sum_gather(st, schedule.edges[st.index], plan.steps, outs, alive, fw, rt)
         elif st.agg == "sum":
             inp, a = sum_blocks(st, plan.steps, outs, alive, fw, rt, node_major)
         else:
@@ -119,8 +121,9 @@ class Batched:
       (timed runs per candidate).
 
     The schedules (one per input shape, dtype, device, train/eval and autograd on/off) are kept
-    in ``net.schedules``; ``net.schedules.clear()`` measures again. While ``torch.compile`` traces,
-    or under ``torch.jit``/ONNX export, nothing is measured (the cost model decides).
+    in ``net.schedules``; ``net.schedules.clear()`` chooses again. While ``torch.compile``,
+    ``torch.jit`` or the ONNX exporter traces, nothing is measured: a schedule an eager call made
+    for the shape is used, else the plan's blocks, grouped.
     """
 
     name = "batched"

@@ -1,23 +1,32 @@
 """How the batched executor chooses, per step, the way it runs: measured on the device and shapes
 at the first call (as ``cudnn.benchmark`` does), or by a cost model.
 
-For each plan step the candidates are an aggregation (``blocks``/``edges`` for ``sum`` steps, see
-:mod:`~graphwire.executors._aggregate`) and an op mode (``grouped``: the step op's one kernel over
-the G nodes stacked; ``nodes``: node by node, on node tensors never stacked); for 4-D activations
-also the network's memory format (``contiguous`` or ``channels_last``). Measuring times each
-candidate's forward + backward on random tensors of the step's real shapes (nothing of the
-network changes: its buffers are restored, its gradients untouched, the global RNG untouched),
-steps in plan order so that each sees its sources in the form already chosen for them; the format
-with the smaller total wins. Times are kept per process, and in a JSON file with ``cache=``, keyed
-by everything they depend on -- device (CPU model and threads, or GPU name), torch version, dtype,
-format, shapes, the step's edge structure -- so a time measured elsewhere is never used: it is
+For each plan step the candidates are an aggregation (``blocks``, ``sum_gather`` or ``edges`` for
+``sum`` steps, see :mod:`~graphwire.executors._aggregate`) and an op mode (``grouped``: the step
+op's one kernel over the G nodes stacked; ``nodes``: node by node, on node tensors never
+stacked); for 4-D activations also the network's memory format (``contiguous`` or
+``channels_last``).
+
+Measuring times forward + backward on random tensors of the real shapes (noted by the first call)
+with copies of the step ops, so nothing of the network changes (BatchNorm statistics, gradients,
+hooks, the global RNG); candidates of one decision are timed round-robin, after a warm-up. First
+the memory format: one node's op of the largest step in each format. Then, step by step in plan
+order (each step sees its sources in the form already chosen for them): ``grouped`` -- its inputs
+stacked and its output split back into nodes, as edge sums around it make them -- against G times
+one node's op, grouped winning only when faster by :data:`GROUPED_MARGIN` (measured alone, with
+warm caches, a grouped step looks faster than it runs among the others); then the aggregations
+that can feed the faster op mode. Times are kept per process, and in a JSON file with ``cache=``,
+keyed by everything they depend on -- device (CPU model, cores and threads, or GPU name and
+capability), torch version, dtype, format, train/eval, autograd, the op and its input shape, the
+step's edge structure and its sources' shapes -- so a time measured elsewhere is never used: it is
 measured again.
 
 The cost model (``tune="off"``, and steps moving under ``min_bytes`` with ``tune="auto"``): a
 step's nodes run ``grouped`` and aggregate by ``blocks``, except nodes of at least
 :data:`EDGE_BYTES` (per-node input) aggregate by ``edges`` and those of at least
 :data:`NODE_BYTES` run ``nodes``: where per-call overhead is small next to the memory traffic a
-block GEMM wastes on absent edges, and grouped kernels were measured slower than per-node ones.
+block GEMM spends on absent edges, and grouped kernels measured slower than per-node ones
+(RandWire stages on a 2-core AMD EPYC: ``benchmarks/executors.py``).
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import torch
 
 from ..errors import ParameterError
-from ._aggregate import EdgeSpec, Out, edge_spec, gather, sum_blocks, sum_edges
+from ._aggregate import EdgeSpec, Out, edge_spec, gather, sum_blocks, sum_edges, sum_gather
 from ._common import Coefficients, Executable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,6 +59,8 @@ MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
 EDGE_BYTES = 1 << 17
 #: Per-node input bytes from which the cost model runs a step node by node (calibrated on a CPU).
 NODE_BYTES = 1 << 20
+#: A grouped step is chosen over node-by-node only when measured this much faster (a ratio).
+GROUPED_MARGIN = 0.8
 _EDGE_LIMIT = 4096
 _CACHE_VERSION = 1
 
@@ -126,7 +137,7 @@ def _candidates(st: "Step", n_edges: int | None, opts: TuningOptions) -> list[St
         return [StepChoice("gather", o) for o in ops]
     out = [StepChoice("blocks", "grouped")]
     if n_edges is not None and 0 < n_edges <= opts.max_edges:
-        out += [StepChoice("edges", o) for o in ops]
+        out += [StepChoice("sum_gather", "grouped")] + [StepChoice("edges", o) for o in ops]
     return out
 
 
@@ -148,7 +159,9 @@ def _n_edges(plan: "Plan", st: "Step", opts: TuningOptions) -> int | None:
 def _finish(plan: "Plan", net: Executable, steps: list[StepChoice], fmt: str, device: torch.device) -> Schedule:
     units = net.wiring.unit_edges
     E = len(plan.edges)
-    edges = {st.index: edge_spec(st, E, device, units) for st, c in zip(plan.steps, steps) if c.agg == "edges"}
+    sizes = [st.size for st in plan.steps]
+    edges = {st.index: edge_spec(st, E, device, units, sizes) for st, c in zip(plan.steps, steps)
+             if c.agg in ("edges", "sum_gather")}
     return Schedule(fmt, steps, edges)
 
 
@@ -339,8 +352,9 @@ def measure_schedule(plan: "Plan", net: Executable, x: torch.Tensor, shapes: lis
     n_edges = [_n_edges(plan, st, opts) for st in plan.steps]
     cands = [_candidates(st, n, opts) for st, n in zip(plan.steps, n_edges)]
     model = model_schedule(plan, net, shapes, opts, device, itemsize)
-    specs = {st.index: edge_spec(st, E, device, wiring.unit_edges) for st, c in zip(plan.steps, cands)
-             if any(k.agg == "edges" for k in c)}
+    sizes = [st.size for st in plan.steps]
+    specs = {st.index: edge_spec(st, E, device, wiring.unit_edges, sizes) for st, c in zip(plan.steps, cands)
+             if any(k.agg in ("edges", "sum_gather") for k in c)}
 
     def big(st) -> bool:
         in_shape, out_shape = shapes[st.index]
@@ -370,11 +384,14 @@ def measure_schedule(plan: "Plan", net: Executable, x: torch.Tensor, shapes: lis
             in_shape = shapes[st.index][0]
             op_t = {"grouped": 0.0, "nodes": math.inf}
             if any(c.op == "nodes" for c in cs):
-                t = timer.race({"grouped": (_op_key(net, st, StepChoice("-", "grouped"), in_shape, fmt, st.size),
-                                            lambda: _op_fn(net, st, StepChoice("-", "grouped"), in_shape, mf, dtype,
-                                                           device, gen, st.size)),
+                grouped = StepChoice("-+forms", "grouped")
+                t = timer.race({"grouped": (_op_key(net, st, grouped, in_shape, fmt, st.size) + "+forms",
+                                            lambda: _op_fn(net, st, grouped, in_shape, mf, dtype, device, gen,
+                                                           st.size)),
                                 "node": node_op(st, fmt)})
-                op_t = {"grouped": t["grouped"], "nodes": st.size * t["node"]}
+                # grouped must win clearly: measured alone (caches warm, no neighbours) a grouped
+                # step looks faster than it runs among the others
+                op_t = {"grouped": t["grouped"] / GROUPED_MARGIN, "nodes": st.size * t["node"]}
             aggs = {c.agg for c in cs}
             times = {c: op_t[c.op] for c in cs if op_t[c.op] <= 1.25 * min(op_t.values())}
             if len(aggs) > 1 or len(times) > 1:
@@ -429,12 +446,21 @@ def _op_fn(net: Executable, st: "Step", c: StepChoice, in_shape, mf, dtype, devi
             ys = op.forward_nodes(xs) if G == op.groups else [op.node_forward(g, xs[g]) for g in range(G)]
             grads.backward(ys, xs + params)
         return run_nodes
-    shape = (in_shape[0], st.size * in_shape[1]) + tuple(in_shape[2:])
-    xg = _rand(shape, mf, dtype, device, gen)
+    if not c.agg.endswith("+forms"):
+        shape = (in_shape[0], st.size * in_shape[1]) + tuple(in_shape[2:])
+        xg = _rand(shape, mf, dtype, device, gen)
 
-    def run_grouped():
-        grads.backward([op(xg)], [xg] + params)
-    return run_grouped
+        def run_grouped():
+            grads.backward([op(xg)], [xg] + params)
+        return run_grouped
+    # against node by node: the G inputs stacked first and the output split after, as edge sums
+    # around a grouped step make them (channels-last splits are copies)
+    xs = [_rand(tuple(in_shape), mf, dtype, device, gen) for _ in range(st.size)]
+
+    def run_grouped_nodes():
+        ys = Out(op(torch.cat(xs, 1)), st.size).split()
+        grads.backward(ys, xs + params)
+    return run_grouped_nodes
 
 
 def _agg_key(plan: "Plan", st: "Step", c: StepChoice, chosen: list[StepChoice], shapes, fmt: str, mode: str,
@@ -479,6 +505,8 @@ def _agg_fn(plan: "Plan", st: "Step", c: StepChoice, chosen: list[StepChoice], s
         fw: Any = _Probe(Coefficients(coef_raw, mode, None), shapes[st.index][0][0])
         if c.agg == "edges":
             inp, _ = sum_edges(st, specs[st.index], outs, [], fw, rt, as_list)
+        elif c.agg == "sum_gather":
+            inp, _ = sum_gather(st, specs[st.index], plan.steps, outs, [], fw, rt)
         elif c.agg == "blocks":
             inp, _ = sum_blocks(st, plan.steps, outs, [], fw, rt, {})
         else:
