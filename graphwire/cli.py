@@ -57,16 +57,29 @@ LEARNED_NODE = ("depth_prob", "exec_rate")
 
 
 class _UsageError(Exception):
-    def __init__(self, message: str, usage: str):
+    def __init__(self, message: str, prog: str):
         super().__init__(message)
-        self.usage = usage
+        self.prog = prog
 
 
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors come back to :func:`main` instead of exiting."""
 
     def error(self, message: str):  # type: ignore[override]
-        raise _UsageError(message, self.format_usage())
+        raise _UsageError(message, self.prog)
+
+
+_TOP_OPTIONS = ("-h", "--help", "--version")
+
+
+def _check_leading_options(args: list[str], commands: list[str]) -> None:
+    """Name an unknown option given before the command (argparse would only say the command is missing)."""
+    for a in args:
+        if not a.startswith("-"):
+            return
+        if a not in _TOP_OPTIONS:
+            raise _UsageError(f"unknown option {a!r}: graphwire takes a command first ({', '.join(commands)}), "
+                              "then its options", "graphwire")
 
 
 # ---------------------------------------------------------------- helpers
@@ -338,6 +351,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     G = _load(args.input)
     if args.degrees:
         P = _load(args.pruned) if args.pruned is not None else None
+        if P is not None:
+            viz.check_pruning(G, P, what=f"--pruned {args.pruned}", of=args.input)
         viz.plot_degrees(G, P, path=args.output)
         print(f"wrote {args.output}: degree histograms of {_summary(G)}"
               + (f" and of the pruned graph ({P.number_of_edges()} edges)" if P is not None else ""))
@@ -466,6 +481,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _commands(parser: argparse.ArgumentParser) -> list[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 ok, 2 bad input)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -474,10 +496,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_demo(args_list[1:])
         parser = build_parser()
         try:
+            _check_leading_options(args_list, _commands(parser))
             args = parser.parse_args(args_list)
         except _UsageError as e:
-            sys.stderr.write(e.usage)
-            print(f"graphwire: error: {e}", file=sys.stderr)
+            print(f"graphwire: error: {e} (see '{e.prog} --help')", file=sys.stderr)
             return 2
         except SystemExit as e:  # --help / --version
             return e.code if isinstance(e.code, int) else 0

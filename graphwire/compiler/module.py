@@ -301,6 +301,9 @@ def check_input(x: Any, *, channels: int, dims: int, dtype: torch.dtype, where: 
     if x.dim() != dims + 2 or x.shape[1] != channels or x.shape[0] == 0:
         raise ShapeError(f"input of shape {list(x.shape)} does not fit: {where} expect(s) {shape} "
                          f"with C = {channels} and B >= 1")
+    if any(s == 0 for s in x.shape[2:]):
+        raise ShapeError(f"input of shape {list(x.shape)} has an empty spatial axis: {where} expect(s) {shape} "
+                         "with every spatial size >= 1")
 
 
 def _upgrade_state_dict(module, state_dict, prefix, local_metadata, strict, missing, unexpected, errors):
@@ -439,6 +442,9 @@ def compile(G: nx.DiGraph, *, in_channels: int, channels: int | None = None, def
     >>> net(torch.randn(2, 3, 16, 16)).shape
     torch.Size([2, 8, 16, 16])
     """
+    if "device" in options:
+        raise ParameterError(f"compile() takes no device (got device={options['device']!r}): it builds the network "
+                             "on the CPU; move it afterwards with net.to(device)")
     return _compile(G, copy=True, in_channels=in_channels, channels=channels, default_op=default_op,
                     output_op=output_op, dims=dims, wiring=wiring, executor=executor, resize=resize,
                     op_options=op_options, init_from=init_from, stacklevel=3, sparse_density=sparse_density,

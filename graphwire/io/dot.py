@@ -34,7 +34,7 @@ import networkx as nx
 from ..errors import AttributeValueError, FormatError, ParameterError
 from ..graph import assign_roles, generations, node_attr, validate
 from ._atomic import atomic_write
-from .json_format import graph_record, jsonable
+from .json_format import _NonFinite, _no_constant, graph_record, jsonable
 
 __all__ = ["to_dot", "parse_dot", "RANKDIRS", "EDGE_LABEL_LIMIT"]
 
@@ -381,9 +381,11 @@ def _decode_gw(raw: str, where: str) -> Any:
         except (binascii.Error, UnicodeError, ValueError):
             raise FormatError(f"{where} holds invalid base64") from None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
         raise FormatError(f"{where} is not valid JSON ({e.msg}): {text[:60]!r}") from None
+    except _NonFinite as e:
+        raise FormatError(f"{where} holds {e.args[0]}: JSON has no NaN or infinity; write a finite number") from None
     except RecursionError:
         raise FormatError(f"{where} is nested too deeply") from None
 

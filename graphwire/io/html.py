@@ -576,6 +576,10 @@ def to_html(G: nx.DiGraph, history: Any = None, path: str | os.PathLike | None =
         if not isinstance(history, History):
             history = History.load(history)
         history.check_graph(G)
+    if history is None and attr != "weight" and not any(_num(d.get(attr)) is not None for *_, d in G.edges(data=True)):
+        numeric = sorted({k for *_, d in G.edges(data=True) for k, v in d.items() if _num(v) is not None})
+        raise ParameterError(f"attr {attr!r}: no edge of the graph has a numeric {attr!r} (numeric edge attributes "
+                             f"here: {numeric or 'none'}); show one of those, or the default weight")
     snaps, keys = _history_data(G, edges, history, attr)
     if not isinstance(start, int) or isinstance(start, bool) or not -len(snaps) <= start < len(snaps):
         raise ParameterError(f"start must be a snapshot index in [-{len(snaps)}, {len(snaps) - 1}], got {start!r}")

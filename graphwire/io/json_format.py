@@ -12,6 +12,7 @@ import json
 import math
 import numbers
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -170,7 +171,8 @@ def read_path(path: Any, kind: str) -> tuple[str, str]:
     try:
         return raw.decode("utf-8-sig"), str(p)
     except UnicodeDecodeError as e:
-        raise FormatError(f"{p}: not UTF-8 text (byte {e.start})") from None
+        raise FormatError(f"{p}: not UTF-8 text (byte {e.start} is {raw[e.start:e.start + 1]!r}); "
+                          f"save the file as UTF-8") from None
 
 
 def text_of(source: Any, kind: str) -> tuple[str, str]:
@@ -283,11 +285,34 @@ def parse_json(text: str | bytes, where: str) -> Any:
     """``json.loads(text)``, with a :class:`~graphwire.errors.FormatError` naming ``where`` (and the
     line and column) when the text is not JSON."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
         raise FormatError(f"{where}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    except _NonFinite as e:
+        raise FormatError(f"{where}: {e.args[0]} at {_position(text, e.args[0])} is not a JSON number (JSON has no "
+                          "NaN or infinity, and graphwire writes none); write a finite number or null") from None
     except RecursionError:
         raise FormatError(f"{where}: JSON nested too deeply") from None
+
+
+class _NonFinite(Exception):
+    pass
+
+
+def _no_constant(name: str):
+    raise _NonFinite(name)
+
+
+def _position(text: str | bytes, token: str) -> str:
+    """``line L, column C`` of the first ``token`` outside a JSON string."""
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", "replace")
+    blanked = re.sub(r'"(?:[^"\\]|\\.)*"', lambda m: " " * len(m.group(0)), text)
+    i = blanked.find(token)
+    if i < 0:
+        return "an unknown position"
+    line = text.count("\n", 0, i) + 1
+    return f"line {line}, column {i - (text.rfind(chr(10), 0, i) + 1) + 1}"
 
 
 def parse_graph(text: str, where: str) -> nx.DiGraph:

@@ -64,4 +64,18 @@ def loads(text: str | bytes, *, format: str = "json") -> nx.DiGraph:
     """
     parser = _PARSERS[_check_format(format)]
     body, where = text_of(text, format.upper())
-    return parser(body, where)
+    try:
+        return parser(body, where)
+    except FormatError:
+        if _looks_like_path(body):
+            raise FormatError(f"loads() parses {format.upper()} text, and {body.strip()[:120]!r} looks like a file "
+                              f"path: read a file with graphwire.io.load(path)") from None
+        raise
+
+
+def _looks_like_path(text: str) -> bool:
+    """One line that names an existing file or ends with a graph file suffix."""
+    s = text.strip()
+    if not s or "\n" in s or len(s) > 4096:
+        return False
+    return Path(s).suffix.lower() in FORMATS or os.path.isfile(s)

@@ -228,6 +228,9 @@ def dnw_mobilenet_v1(*, in_channels: int = 3, num_classes: int = 10, width_mult:
     edges. ``compact=False`` builds every candidate as a networkx edge (same network, same edge
     order). ``graph`` (compact or not) replaces the built graph.
     """
+    if "width" in options:
+        raise ParameterError(f"dnw_mobilenet_v1 has no argument 'width': the width multiplier is "
+                             f"width_mult={options['width']!r}")
     budgets = mobilenet_v1_budgets(width_mult, stages)
     G = graph if graph is not None else channel_chain(stages, first_stride=1 if image_size <= 64 else 2,
                                                        compact=compact)

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._device import resolve_device
 from ..compiler.module import wired_core
 from ..errors import ParameterError
 from ..io.history import History
@@ -154,7 +155,7 @@ def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: It
                                        or snapshot_every < 1):
         raise ParameterError(f"snapshot_every must be a positive number of steps or None, got {snapshot_every!r}")
     _check_fit_args(epochs, lr, weight_decay, wiring_lr)
-    device = torch.device(device) if device is not None else default_device()
+    device = resolve_device(device)
     model.to(device)
     n_threads = _fit_threads(threads, model, device)
     before = torch.get_num_threads()

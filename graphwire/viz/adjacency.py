@@ -18,7 +18,7 @@ from ..errors import ParameterError
 from ..graph import inputs, outputs, sort_key
 from .history import _figure, _label, save_figure
 
-__all__ = ["plot_adjacency", "plot_degrees", "adjacency_matrix"]
+__all__ = ["plot_adjacency", "plot_degrees", "adjacency_matrix", "check_pruning"]
 
 
 def _graph(G: Any, what: str = "G") -> nx.DiGraph:
@@ -167,6 +167,19 @@ def _degrees(G: nx.DiGraph) -> tuple[list[int], list[int]]:
     return ([d for n, d in G.in_degree() if n not in ins], [d for n, d in G.out_degree() if n not in outs])
 
 
+def check_pruning(G: nx.DiGraph, H: nx.DiGraph, *, what: str = "pruned", of: str = "G") -> None:
+    """A :class:`~graphwire.errors.ParameterError` unless ``H`` is a pruning of ``G``: every node and
+    edge of ``H`` is one of ``G``'s."""
+    nodes = [n for n in H if n not in G]
+    edges = [e for e in H.edges if not G.has_edge(*e)]
+    if nodes or edges:
+        what_is = (f"{len(nodes)} of its {H.number_of_nodes()} nodes" if nodes else
+                   f"{len(edges)} of its {H.number_of_edges()} edges")
+        example = nodes[:4] if nodes else edges[:4]
+        raise ParameterError(f"{what} is not a pruning of {of}: {what_is} are not in {of} (e.g. {example}); "
+                             f"pass the graph that {of} was pruned to (graphwire.prune / graphwire prune)")
+
+
 def plot_degrees(G: Any, pruned: Any = None, *, path: str | os.PathLike | None = None,
                  title: str | None = None, labels: tuple[str, str] = ("before pruning", "after pruning"),
                  dpi: int = 120):
@@ -187,6 +200,8 @@ def plot_degrees(G: Any, pruned: Any = None, *, path: str | os.PathLike | None =
 
     G = _graph(G)
     H = _graph(pruned, "pruned") if pruned is not None else None
+    if H is not None:
+        check_pruning(G, H)
     before = _degrees(G)
     after = _degrees(H) if H is not None else None
     fig, axes = _figure(None, ncols=2, size=(4.4, 3.6))
