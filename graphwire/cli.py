@@ -6,7 +6,7 @@
     graphwire info g.json [--json]
     graphwire export g.json -o g.dot
     graphwire render g.json -o g.svg [--rankdir LR]
-    graphwire prune g.json --keep 0.5 [--attr weight] [--ensure-path] -o pruned.json
+    graphwire prune g.json --keep 0.5 [--attr weight] [--ensure-path] [--drop-unlearned] -o pruned.json
     graphwire plot history.json -o evolution.png [--attr weight]
     graphwire plot g.json --adjacency -o adj.png [--attr weight] [--per-stage]
     graphwire plot g.json --degrees [--pruned pruned.json] -o degrees.png
@@ -310,7 +310,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     G = _load(args.graph)
     try:
         H = prune(G, threshold=args.threshold, keep=keep, attr=args.attr, per_node=args.per_node,
-                  ensure_path=args.ensure_path)
+                  ensure_path=args.ensure_path, keep_unlearned=not args.drop_unlearned)
     except DeadNodeError as e:
         if args.ensure_path:
             raise
@@ -319,6 +319,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
     _save(H, args.output)
     print(f"wrote {args.output}: pruned {G.number_of_edges()} -> {H.number_of_edges()} edges, "
           f"{G.number_of_nodes()} -> {H.number_of_nodes()} nodes (depth {_depth(H)})")
+    unlearned = H.graph["graphwire"]["pruned"].get("kept_unlearned", 0)
+    if unlearned:
+        print(f"kept {unlearned} edge(s) marked learned=false (gates that could not learn, not ranked); "
+              "--drop-unlearned prunes them like the others")
     return 0
 
 
@@ -446,6 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-node", dest="per_node", choices=("in", "out"), help="apply --keep to each node's in/out edges")
     p.add_argument("--ensure-path", dest="ensure_path", action="store_true",
                    help="also keep, for every output, the input->output path whose weakest edge is strongest")
+    p.add_argument("--drop-unlearned", dest="drop_unlearned", action="store_true",
+                   help="also prune edges marked learned=false (gates that could not learn; kept by default)")
     p.add_argument("-o", "--output", required=True, help="output file, .json or .dot")
     p.set_defaults(func=cmd_prune)
 

@@ -23,10 +23,10 @@ from pathlib import Path
 import torch
 
 from . import data, generators, io, models, prune
-from ._device import resolve_device
 from .errors import ParameterError, RenderError
 from .io._atomic import atomic_write
 from .train import evaluate, fit, recalibrate_bn
+from .train.loop import resolve_device
 
 __all__ = ["main", "multi_input_nodes", "random_wiring", "run"]
 

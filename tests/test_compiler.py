@@ -114,7 +114,7 @@ def test_pruned_recompile_equals_masked_parent(family):
 
 def test_write_back_does_not_mutate_and_carries_gates():
     G = gw.generators.watts_strogatz(8, 4, 0.5, seed=3)
-    net = gw.compile(G, in_channels=3, channels=4, wiring="sigmoid", init=2.0)
+    net = gw.compile(G, in_channels=3, channels=4, wiring="sigmoid", init=2.0, carry=False)
     H = net.write_back()
     assert all("weight" not in d for *_, d in G.edges(data=True))
     w = torch.sigmoid(torch.tensor(2.0)).item()

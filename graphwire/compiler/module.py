@@ -227,6 +227,11 @@ class WiredNet(nn.Module):
         """The wiring's penalty term (add it to the loss); zero for methods without one."""
         return self.wiring.regularizer()
 
+    def wiring_parameters(self) -> list[nn.Parameter]:
+        """The wiring's learnable parameters (the edge gates of ``sigmoid``/``l0``...): give them their own
+        learning rate, see :func:`graphwire.train.param_groups`."""
+        return list(self.wiring.parameters())
+
     def mask_edges(self, edges: Sequence[tuple] | None) -> None:
         """Close the given edges (``(u, v)`` pairs) from now on; ``None`` reopens every edge."""
         rt = self.runtime

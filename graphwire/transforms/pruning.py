@@ -117,6 +117,7 @@ def prune(
     attr: str = "weight",
     per_node: Literal["in", "out"] | None = None,
     ensure_path: bool = False,
+    keep_unlearned: bool = True,
 ) -> nx.DiGraph:
     """Return a pruned copy of ``G``: weak edges dropped, then nodes left off every input->output path.
 
@@ -128,6 +129,11 @@ def prune(
     well, so the result never loses an output, at the cost of exceeding the budget by a few
     edges. ``attr="share"`` on a graph without ``share`` computes it first (see :func:`share`).
     The graph records what was removed under ``G.graph["graphwire"]["pruned"]``.
+
+    Edges marked ``learned=False`` (``write_back`` marks a gate that could not learn: a node's only
+    input behind its BatchNorm, see :mod:`graphwire.wiring.sigmoid`) say nothing about the edge, so
+    they are kept, and the budget of ``keep`` applies to the other edges; the record counts them
+    (``kept_unlearned``). ``keep_unlearned=False`` prunes them like any other edge.
 
     A compact graph (candidate blocks, :mod:`graphwire.candidates`; what ``write_back`` of a
     compact network gives) prunes to an ordinary graph. With ``attr="active"`` or a ``threshold``
@@ -157,27 +163,33 @@ def prune(
                                   or not math.isfinite(threshold)):
         raise ParameterError(f"threshold must be a finite number, got {threshold!r}")
 
+    if not isinstance(keep_unlearned, bool):
+        raise ParameterError(f"keep_unlearned must be True or False, got {keep_unlearned!r}")
     if is_compact(G):
-        fast = _prune_compact(G, attr, threshold, keep, per_node, ensure_path)
+        fast = _prune_compact(G, attr, threshold, keep, per_node, ensure_path, keep_unlearned)
         if fast is not None:
             return fast
         G = materialize_candidates(G)  # a budget over every candidate, or kept blocks: the full graph
     if attr == "share" and any("share" not in d for *_, d in G.edges(data=True)):
         G = share(G)
-    values = _edge_values(G, attr)
     edges = list(G.edges)
+    fixed = {(u, v) for u, v, d in G.edges(data=True) if d.get("learned") is False} if keep_unlearned else set()
+    values = _edge_values(G, attr) if not fixed else {**_edge_values(_without(G, fixed), attr),
+                                                      **{e: math.inf for e in fixed}}
+    ranked = [e for e in edges if e not in fixed]
     if threshold is None and keep is None:
         kept = [e for e in edges if values[e] > 0.5]
     elif threshold is not None:
         kept = [e for e in edges if values[e] >= threshold]
     elif per_node is None:
         assert keep is not None
-        kept = _strongest(edges, values, _count(keep, len(edges)))
+        kept_set = set(_strongest(ranked, values, _count(keep, len(ranked)))) | fixed
+        kept = [e for e in edges if e in kept_set]
     else:
         assert keep is not None
-        kept_set: set = set()
+        kept_set = set(fixed)
         for n in G:
-            own = list(G.in_edges(n) if per_node == "in" else G.out_edges(n))
+            own = [e for e in (G.in_edges(n) if per_node == "in" else G.out_edges(n)) if e not in fixed]
             kept_set.update(_strongest(own, values, _count(keep, len(own))))
         kept = [e for e in edges if e in kept_set]
 
@@ -197,12 +209,18 @@ def prune(
     record["pruned"] = {
         "attr": attr, "threshold": threshold, "keep": keep, "per_node": per_node, "ensure_path": ensure_path,
         "edges_before": len(edges), "edges_after": H.number_of_edges(),
-        "removed_nodes": dead,
+        "removed_nodes": dead, "kept_unlearned": sum(1 for e in fixed if H.has_edge(*e)),
     }
     return validate(H)
 
 
-def _prune_compact(G: nx.DiGraph, attr: str, threshold, keep, per_node, ensure_path) -> nx.DiGraph | None:
+def _without(G: nx.DiGraph, edges: set) -> nx.DiGraph:
+    """A view of ``G`` without ``edges`` (their attributes need not hold a value to prune by)."""
+    return nx.restricted_view(G, [], list(edges))
+
+
+def _prune_compact(G: nx.DiGraph, attr: str, threshold, keep, per_node, ensure_path,
+                   keep_unlearned: bool = True) -> nx.DiGraph | None:
     """``prune`` of a (validated) compact graph when only its networkx edges can survive: every
     block's ``attrs`` fail the test. None when the full graph is needed (see :func:`prune`).
     Labels are ``0..N-1`` and every edge goes up, so reachability is one pass over the kept edges
@@ -235,7 +253,9 @@ def _prune_compact(G: nx.DiGraph, attr: str, threshold, keep, per_node, ensure_p
         for v, d in succ[u].items():
             eu.append(u)
             ev.append(v)
-            if attr not in d:
+            if keep_unlearned and d.get("learned") is False:
+                kept.append((u, v))
+            elif attr not in d:
                 missing.append((u, v))
             elif passes(d[attr]):
                 kept.append((u, v))
@@ -281,6 +301,7 @@ def _prune_compact(G: nx.DiGraph, attr: str, threshold, keep, per_node, ensure_p
     record["pruned"] = {
         "attr": attr, "threshold": threshold, "keep": keep, "per_node": per_node, "ensure_path": ensure_path,
         "edges_before": before, "edges_after": H.number_of_edges(), "removed_nodes": dead,
+        "kept_unlearned": sum(1 for u, v in alive if succ[u][v].get("learned") is False) if keep_unlearned else 0,
     }
     return H
 
