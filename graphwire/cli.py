@@ -88,18 +88,23 @@ def _option(name: str) -> str:
 
 
 def _load(path: str) -> nx.DiGraph:
-    return load(path, format="dot" if Path(path).suffix.lower() in DOT_SUFFIXES else "json")
+    suffix = Path(path).suffix.lower()
+    return load(path, format="dot" if suffix in DOT_SUFFIXES else "graphml" if suffix == ".graphml" else "json")
 
 
 def _save(G: nx.DiGraph, out: str) -> None:
     suffix = Path(out).suffix.lower()
-    if suffix in DOT_SUFFIXES:
+    if suffix == ".graphml":
+        from .io import to_graphml
+
+        to_graphml(G, out)
+    elif suffix in DOT_SUFFIXES:
         to_dot(G, out)
     elif suffix in JSON_SUFFIXES:
         to_json(G, out)
     else:
         raise ParameterError(
-            f"cannot tell the format of the output {out!r} from its suffix: use .json or .dot "
+            f"cannot tell the format of the output {out!r} from its suffix: use .json, .dot or .graphml "
             "(graphwire render writes .svg/.png/.pdf)")
 
 
@@ -429,9 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print the numbers as JSON")
     i.set_defaults(func=cmd_info)
 
-    e = sub.add_parser("export", help="convert a graph between JSON and DOT (format from the -o suffix)")
+    e = sub.add_parser("export", help="convert a graph between JSON, DOT and GraphML (format from the -o suffix)")
     e.add_argument("graph", help="a .json or .dot graph file")
-    e.add_argument("-o", "--output", required=True, help="output file, .json or .dot")
+    e.add_argument("-o", "--output", required=True, help="output file, .json, .dot or .graphml")
     e.set_defaults(func=cmd_export)
 
     r = sub.add_parser("render", help="draw a graph to SVG/PNG/PDF with Graphviz dot")

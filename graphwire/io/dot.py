@@ -36,7 +36,7 @@ from ..graph import assign_roles, generations, node_attr, validate
 from ._atomic import atomic_write
 from .json_format import _NonFinite, _no_constant, graph_record, jsonable
 
-__all__ = ["to_dot", "parse_dot", "RANKDIRS", "EDGE_LABEL_LIMIT"]
+__all__ = ["to_dot", "parse_dot", "from_nx_dot", "RANKDIRS", "EDGE_LABEL_LIMIT"]
 
 RANKDIRS = ("TB", "LR", "BT", "RL")
 #: Above this many edges, per-edge labels and tooltips are left out (layout time, file size).
@@ -520,7 +520,12 @@ def parse_dot(text: str, where: str) -> nx.DiGraph:
     nodes: dict[str, dict] = {}
     edges: list = []
     _walk(pg, nodes, edges)
+    return _build(G, nodes, edges, where)
 
+
+def _build(G: nx.DiGraph, nodes: dict[str, dict], edges: list, where: str) -> nx.DiGraph:
+    """Add DOT nodes (name -> raw attributes) and edges ``(name, name, raw attributes)`` to ``G``, typed
+    from their ``gw_`` attributes; roles assigned when none is given; validated."""
     labels: dict[str, Hashable] = {}
     for key, attrs in nodes.items():
         where_n = f"{where}: node {key!r}"
@@ -546,3 +551,44 @@ def parse_dot(text: str, where: str) -> nx.DiGraph:
         G = assign_roles(G)
     return validate(G)
 
+
+
+def from_nx_dot(M: nx.Graph) -> nx.DiGraph:
+    """The graphwire graph that ``networkx.drawing.nx_pydot.read_dot`` (or ``nx.nx_agraph.read_dot``)
+    returned for a DOT file written by :func:`to_dot`: attributes under their own names with their
+    types (``weight`` a float, ``active`` a bool...), node labels as they were, Graphviz' drawing
+    attributes dropped, validated.
+
+    networkx's readers keep DOT values as the strings pydot parsed, and graphwire stores its
+    attributes as ``gw_<name>`` (JSON) so that Graphviz' own ``weight``, ``label``... keep their
+    drawing meaning. This maps the one to the other.
+
+    >>> import io, networkx as nx, graphwire as gw
+    >>> G = gw.generators.chain(1)
+    >>> G.edges[0, 1]["weight"] = 0.25
+    >>> M = nx.nx_pydot.read_dot(io.StringIO(gw.io.to_dot(G)))
+    >>> from_nx_dot(M).edges[0, 1]["weight"]
+    0.25
+    """
+    if not isinstance(M, nx.Graph):
+        raise ParameterError(f"from_nx_dot takes the graph networkx's read_dot returned, got {type(M).__name__}")
+    if not M.is_directed():
+        raise FormatError("from_nx_dot: the DOT graph is undirected; graphwire needs a digraph")
+    where = "DOT read by networkx"
+    G = nx.DiGraph()
+    attrs = dict(M.graph)
+    if isinstance(attrs.get("graph"), dict):  # nx_pydot keeps `graph [...]` attributes under "graph"
+        attrs.update(attrs["graph"])
+    if "gw_graph" in attrs:
+        record = _decode_gw(str(attrs["gw_graph"]), f"{where}: graph attribute 'gw_graph'")
+        if not isinstance(record, dict):
+            raise FormatError(f"{where}: graph attribute 'gw_graph' must hold a JSON object")
+        G.graph.update(record)
+    nodes = {str(n): {k: str(v) for k, v in d.items()} for n, d in M.nodes(data=True) if str(n) not in
+             ("node", "edge", "graph", "\\n")}
+    edges = []
+    for e in (M.edges(keys=True, data=True) if M.is_multigraph() else M.edges(data=True)):
+        u, v, d = e[0], e[1], e[-1]
+        edges.append((str(u), str(v), {k: str(x) for k, x in d.items()}))
+    return _build(G, {_node_key(k): d for k, d in nodes.items()},
+                  [(_node_key(u), _node_key(v), d) for u, v, d in edges], where)

@@ -105,8 +105,8 @@ class History:
         >>> net = gw.compile(gw.generators.chain(1), in_channels=2, channels=2, wiring="sigmoid")
         >>> h = History()
         >>> h.snapshot(net, epoch=0, step=0)
-        >>> h.edges, h.snapshots[0]["weight"]
-        ([(0, 1), (1, 2)], [0.5, 0.5])
+        >>> h.edges, [round(g, 3) for g in h.snapshots[0]["gate"]]  # sigmoid's gates start open: sigmoid(3)
+        ([(0, 1), (1, 2)], [0.953, 0.953])
         """
         edges = [tuple(e) for e in net.plan.edges]
         if not self.edges and not self.snapshots:
