@@ -177,6 +177,7 @@ def _run(out: Path, epochs, finetune, nodes, width, seed, dev, progress, snapsho
 
     report = {
         "data": "scikit-learn digits (8x8), 1348 train / 449 test",
+        "seed": seed,
         "graph": {"nodes": G.number_of_nodes(), "edges": G.number_of_edges()},
         "wiring": {"method": "sigmoid", **dict(GATES, penalty=penalty)},
         "gates": {"near_0": sum(g < 0.1 for g in gates), "near_1": sum(g > 0.9 for g in gates),
