@@ -280,7 +280,7 @@ def fill(markdown: str) -> str:
     return MARKER.sub(lambda m: render(m.group(1)), markdown)
 
 
-def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ARG001 (MkDocs hook signature)
+def on_page_markdown(markdown: str, page, config, files) -> str:
     if MARKER.search(markdown) is None:
         return markdown
     return fill(markdown)
