@@ -1,4 +1,4 @@
-"""The README's real (trained, not tabular) search: evolution against random on MNIST-1D, each
+"""The documentation's real (trained, not tabular) search (docs/search.md): evolution against random on MNIST-1D, each
 with 2 worker processes sharing one journal file, at the same trial budget.
 
     OMP_NUM_THREADS=1 nice -n 10 python examples/search_mnist1d.py --trials 24 --epochs 2 --out runs/mnist1d

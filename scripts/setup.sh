@@ -3,14 +3,15 @@
 # - creates .venv with python3 (override with PYTHON=...)
 # - installs PyTorch's CPU build (torch==2.13.0) when the venv has no torch and no NVIDIA GPU is
 #   present, so CPU machines never pull several GB of CUDA packages; with a GPU, pip's default build
-# - installs graphwire (editable) with the extras named in GRAPHWIRE_EXTRAS (default: data,test)
+# - installs graphwire (editable) with the extras named in GRAPHWIRE_EXTRAS (default: data,test,docs;
+#   docs is the documentation site's toolchain, which `make test` builds)
 # - installs Debian's graphviz (the `dot` binary) when it is missing and we are root with apt-get
 # - with GRAPHWIRE_BROWSER=1 (set by `make test`), also Debian's chromium and chromium-driver for the
 #   headless-browser test of the HTML export (skipped with a reason when they are missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-EXTRAS=${GRAPHWIRE_EXTRAS:-data,test}
+EXTRAS=${GRAPHWIRE_EXTRAS:-data,test,docs}
 TORCH_CPU_PIN=${GRAPHWIRE_TORCH_PIN:-torch==2.13.0}
 
 if [ ! -x .venv/bin/python ]; then

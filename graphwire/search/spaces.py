@@ -158,7 +158,7 @@ def _checked_values(name: str, values: Any, kind=int) -> list:
 
 # ====================================================================== macro (Zoph & Le)
 class MacroSpace(SearchSpace):
-    """Seed 003's RL space: ``layers`` conv layers, each with a filter height/width, a filter
+    """The RL space of Zoph & Le, "Neural Architecture Search with Reinforcement Learning": ``layers`` conv layers, each with a filter height/width, a filter
     count and a stride from given sets, and skip connections from any earlier layer.
 
     Rules from the paper: a layer with no input reads the image (input node); layer outputs

@@ -54,7 +54,7 @@ class PNAS(Strategy):
         self.beam, self.ensemble, self.hidden, self.steps, self.explore = beam, ensemble, hidden, steps, explore
         self.queue: list[Proposal] = []
         self.round = 0
-        self.pending: set[str] = set()       # hashes proposed this round, not yet finished
+        self.pending: set[str] = set()       # hashes proposed in the current beam round, not yet finished
         self.predicted: dict[str, float] = {}
         self.log: list[dict] = []
         self.level = 1

@@ -1,4 +1,4 @@
-"""Seed 003's RL controller (Zoph & Le 2017): an LSTM emits every choice in turn; skip
+"""The RL controller of Zoph & Le, "Neural Architecture Search with Reinforcement Learning" (2017): an LSTM emits every choice in turn; skip
 connections come from anchor points, P(layer j feeds layer i) = sigmoid(v^T tanh(W_prev h_j +
 W_curr h_i)). Trained by REINFORCE with a bias-corrected EMA baseline and an entropy bonus;
 actions are always sampled (never argmax) during search. Each update is logged with the
