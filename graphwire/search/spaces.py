@@ -98,6 +98,13 @@ class SearchSpace(abc.ABC):
 
     # -------------------------------------------------------------- strategy helpers
     def sample(self, rng: random.Random) -> nx.DiGraph:
+        """A uniformly drawn valid graph (choices that make an invalid graph are drawn again,
+        up to 100 times)."""
+        for _ in range(99):
+            try:
+                return self.decode({k: rng.choice(v) for k, v in self.dims.items()})
+            except GraphError:
+                continue
         return self.decode({k: rng.choice(v) for k, v in self.dims.items()})
 
     def mutate(self, G: nx.DiGraph, rng: random.Random, *, fallback: bool = True) -> nx.DiGraph | None:
