@@ -164,7 +164,7 @@ class TrainObjective:
                                  f"folder, got {dataset!r} (no such file or folder)")
         kw = {"dataset": dataset, "epochs": check_int("train objective: epochs", epochs, lo=1, hi=100_000),
               "channels": check_int("train objective: channels", channels, lo=1, hi=4096),
-              "lr": check_float("train objective: lr", lr, lo=0.0, lo_open=True, hi=100.0),
+              "lr": check_float("train objective: lr", lr, lo=0.0, lo_open=True),
               "batch": check_int("train objective: batch", batch, lo=1, hi=10 ** 6),
               "wiring": wiring, "device": device,
               "threads": None if threads is None else check_int("train objective: threads", threads, lo=1, hi=1024),
