@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +15,6 @@ optuna = pytest.importorskip("optuna")
 from graphwire.cli import main
 from graphwire.errors import ParameterError
 from graphwire.search import runner
-from graphwire.search.spaces import CellSpace
 
 SLEEPY = "graphwire.search._testing:sleepy"
 TABULAR = "tabular"
