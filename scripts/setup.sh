@@ -61,3 +61,20 @@ if [ "${GRAPHWIRE_BROWSER:-0}" = 1 ]; then
     fi
 fi
 echo "[setup] ready: $("$VPY" -c 'import torch, networkx; print("torch", torch.__version__, "| networkx", networkx.__version__)')"
+
+# ---- PostgreSQL (search storage tests) -----------------------------------------------------------
+# With GRAPHWIRE_BROWSER=1 (`make test`) or GRAPHWIRE_POSTGRES=1: Debian's postgresql server, for the
+# test that runs a search against a real server on 127.0.0.1 (it starts its own throw-away cluster
+# with initdb as the 'postgres' user; skipped with the reason when the server is missing).
+if [ "${GRAPHWIRE_POSTGRES:-${GRAPHWIRE_BROWSER:-0}}" = 1 ]; then
+    if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            echo "[setup] installing Debian's postgresql (search storage test)"
+            apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+                --no-install-recommends postgresql >/dev/null
+        else
+            echo "[setup] warning: PostgreSQL server not found; the PostgreSQL search test will be skipped" >&2
+            echo "        (Debian/Ubuntu: sudo apt-get install postgresql)" >&2
+        fi
+    fi
+fi
