@@ -127,7 +127,7 @@ def test_random_wiring_has_the_size_asked_and_every_edge_on_a_path():
 
 
 def test_history_follows_the_gates_every_few_steps(demo_run):
-    from graphwire.train import History
+    from graphwire.io import History
 
     _, _, out = demo_run
     report = json.loads((out / "report.json").read_text())
@@ -312,7 +312,7 @@ def test_carry_option_is_checked():
     G = gw.generators.chain(1)
     with pytest.raises(WiringError, match="carry must be True or False"):
         gw.compile(G, in_channels=2, channels=2, wiring="sigmoid", carry="yes")
-    with pytest.raises(WiringError, match="init must be a finite logit"):
+    with pytest.raises(WiringError, match="init must be a finite number"):
         gw.compile(G, in_channels=2, channels=2, wiring="sigmoid", init=float("nan"))
 
 

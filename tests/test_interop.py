@@ -128,13 +128,3 @@ def test_cli_exports_graphml(tmp_path, capsys):
     assert main(["info", str(tmp_path / "g.graphml"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["edges"] == G.number_of_edges()
 
-
-def test_the_interop_page_runs(tmp_path, monkeypatch):
-    from pathlib import Path
-
-    monkeypatch.chdir(tmp_path)
-    text = (Path(__file__).resolve().parents[1] / "docs" / "interop.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-    assert len(blocks) == 3
-    for i, block in enumerate(blocks):
-        exec(compile(block, f"docs/interop.md block {i}", "exec"), {"__name__": "docs"})

@@ -87,7 +87,7 @@ def test_plots_share_the_scale_colours_and_marks():
     assert to_hex(im.get_cmap()(0.0)) == style.hex_colour(style.GREY)
     assert len([p for p in fig.axes[0].patches if p.get_gid() == "fixed"]) == 1  # (0, 1) hatched
 
-    h = gw.History(edges=list(G.edges))
+    h = gw.io.History(edges=list(G.edges))
     h.add({"weight": [0.5] * 10, "active": [True] * 10, "learned": [e != (0, 1) for e in G.edges]}, epoch=0, step=0)
     h.add({"weight": [d["weight"] for *_, d in G.edges(data=True)],
            "active": [d["active"] for *_, d in G.edges(data=True)],

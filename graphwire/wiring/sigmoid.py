@@ -30,37 +30,75 @@ edges ``learned=False`` and :func:`graphwire.prune` keeps them unless told other
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ..errors import WiringError
-from .base import Wiring, WriteBack
-from .registry import WiringSpec, register_wiring
+from ..contract import boolean, finite
+from .base import Wiring, WiringSpec, WriteBack, check_bool, check_number
+from .registry import register_wiring
 
 __all__ = ["SigmoidWiring", "Sigmoid"]
+
+
+def _channel_weights(v) -> str | None:
+    if not isinstance(v, list) or any(finite(x) for x in v):
+        return f"must be a list of finite numbers (one gate per source channel), got {v!r:.60}"
+    return None
+
 
 #: Built-in ops that end in BatchNorm: behind them only the relative size of a node's gates matters.
 _NORMALISING = frozenset({"conv", "sepconv", "linear"})
 
 
+@dataclass(frozen=True)
+class Sigmoid(WiringSpec):
+    """``wiring="sigmoid"``: a learnable gate ``sigmoid(w)`` per edge (or per edge and source channel).
+
+    Options (defaults in brackets):
+
+    - ``carry`` [True]: hand each node's strength on past its BatchNorm, so every gate (a node's
+      only input too) scales what reaches the output and can close; False: plain gates, only their
+      ratio within a node matters behind a normalising op.
+    - ``init`` [3.0]: the starting logit of every gate (3.0: open, gate 0.95).
+    - ``penalty`` [0.3]: adds ``penalty * mean(gate)`` to ``net.regularizer()``, a push towards 0.
+    - ``per_channel`` [False]: one gate per (edge, source channel).
+
+    Train the gates on their own learning rate: ``torch.optim.Adam(graphwire.train.param_groups(net,
+    wiring_lr=0.3), lr=1e-3)`` or ``torch.optim.SGD(graphwire.train.param_groups(net, wiring_lr=3.0),
+    lr=0.05, momentum=0.9)`` (``net.wiring_parameters()`` are the gates), add ``net.regularizer()`` to the loss, then
+    ``net.write_back()`` puts each edge's gate (``gate``) and coefficient (``weight``) on it: prune
+    with ``graphwire.prune(G, threshold=0.5)``. ``docs/training-loop.md`` is the whole recipe and
+    ``docs/gates.md`` the measurements behind these defaults.
+    """
+
+    per_channel: bool = False
+    init: float = 3.0
+    penalty: float = 0.3
+    carry: bool = True
+
+    def __post_init__(self):
+        check_bool("sigmoid", "per_channel", self.per_channel)
+        check_number("sigmoid", "init", self.init, lambda v: True, "(a logit)")
+        check_number("sigmoid", "penalty", self.penalty, lambda v: v >= 0, ">= 0")
+        check_bool("sigmoid", "carry", self.carry)
+
+
 @register_wiring
 class SigmoidWiring(Wiring):
     name = "sigmoid"
-    options = ("per_channel", "init", "penalty", "carry")
+    Options = Sigmoid
+    attributes = (
+        ("edge", "channel_weights", _channel_weights, "per_channel: the gate of each source channel"),
+        ("edge", "learned", boolean, "False: a gate the node's normalisation undoes (it cannot learn)"),
+        ("edge", "flow", finite, "carry: what the edge passes on, its gate times its source's strength"),
+        ("edge", "gate", finite, "carry: the gate itself (weight is then the edge's coefficient, its flow)"),
+    )
 
-    def __init__(self, plan, edge_data, per_channel: bool = False, init: float = 3.0, penalty: float = 0.3,
-                 carry: bool = True):
-        super().__init__(plan, edge_data)
-        if not isinstance(init, (int, float)) or isinstance(init, bool) or not math.isfinite(init):
-            raise WiringError(f"sigmoid wiring: init must be a finite logit, got {init!r}")
-        if (not isinstance(penalty, (int, float)) or isinstance(penalty, bool) or not math.isfinite(penalty)
-                or penalty < 0):
-            raise WiringError(f"sigmoid wiring: penalty must be a finite number >= 0, got {penalty!r}")
-        if not isinstance(carry, bool):
-            raise WiringError(f"sigmoid wiring: carry must be True or False, got {carry!r}")
+    def __init__(self, plan, edge_data, options: Sigmoid):
+        super().__init__(plan, edge_data, options)
+        per_channel, init, penalty, carry = options.per_channel, options.init, options.penalty, options.carry
         self.per_channel = bool(per_channel)
         self.penalty = float(penalty)
         self.carry = carry
@@ -154,31 +192,3 @@ class SigmoidWiring(Wiring):
                 self.logit[new, :n] = other.logit.detach()[old, :n].to(self.logit)
             else:
                 self.logit[new] = other.logit.detach()[old].to(self.logit)
-
-
-@dataclass(frozen=True)
-class Sigmoid(WiringSpec):
-    """``wiring="sigmoid"``: a learnable gate ``sigmoid(w)`` per edge (or per edge and source channel).
-
-    Options (defaults in brackets):
-
-    - ``carry`` [True]: hand each node's strength on past its BatchNorm, so every gate (a node's
-      only input too) scales what reaches the output and can close; False: plain gates, only their
-      ratio within a node matters behind a normalising op.
-    - ``init`` [3.0]: the starting logit of every gate (3.0: open, gate 0.95).
-    - ``penalty`` [0.3]: adds ``penalty * mean(gate)`` to ``net.regularizer()``, a push towards 0.
-    - ``per_channel`` [False]: one gate per (edge, source channel).
-
-    Train the gates on their own learning rate: ``torch.optim.Adam(graphwire.train.param_groups(net,
-    wiring_lr=0.3), lr=1e-3)`` or ``torch.optim.SGD(graphwire.train.param_groups(net, wiring_lr=3.0),
-    lr=0.05, momentum=0.9)`` (``net.wiring_parameters()`` are the gates), add ``net.regularizer()`` to the loss, then
-    ``net.write_back()`` puts each edge's gate (``gate``) and coefficient (``weight``) on it: prune
-    with ``graphwire.prune(G, threshold=0.5)``. ``docs/training-loop.md`` is the whole recipe and
-    ``docs/gates.md`` the measurements behind these defaults.
-    """
-
-    method = "sigmoid"
-    per_channel: bool = False
-    init: float = 3.0
-    penalty: float = 0.3
-    carry: bool = True
