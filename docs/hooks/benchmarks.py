@@ -206,11 +206,16 @@ def t_generators(d: dict) -> str:
 
 def t_search(d: dict) -> str:
     r = d["results"]
-    rows = [[o["strategy"], o["trials"], f"{o['engine_ms_median']:.0f} ms", f"{o['objective_s_median']:.2f} s",
-             f"{o['overhead_percent']:.1f}%"] for o in r["overhead"]]
-    return ("From ask to tell with the journal file and one worker, against a 1-epoch MNIST-1D trial of the "
-            "cell space (width 16).\n\n"
-            + table(["strategy", "trials", "engine per trial (median)", "objective (median)", "overhead"], rows))
+    rows = [[storage, e["strategy"], e["trials"], f"{e['first_ms_median']:.1f} ms", f"{e['last_ms_median']:.1f} ms",
+             f"{e['ratio_last_first']:.2f}"] for storage, e in r["engine"].items()]
+    strategies = [[name, f"{s['ms_per_query']:.1f} ms"] for name, s in r["strategies_on_table"].items()]
+    return ("Engine cost per trial (ask, create the trial with its choices and hash, tell) with a trivial "
+            "objective and one worker: the median over the first and the last "
+            f"{next(iter(r['engine'].values()))['window']} trials of the run.\n\n"
+            + table(["storage", "strategy", "trials", "first trials (median)", "last trials (median)", "last / first"],
+                    rows)
+            + "\nA strategy's own cost per query on the tabular benchmark:\n\n"
+            + table(["strategy", "per query"], strategies))
 
 
 def t_search_tabular(d: dict) -> str:
