@@ -26,7 +26,7 @@ def _recipe() -> str:
 
 def test_the_doc_has_one_recipe():
     recipe = _recipe()
-    for needle in ("gw.train.param_groups", "regularizer()", "write_back()", "gw.prune(", "init_from=core"):
+    for needle in ("gw.train.param_groups", "regularizer()", "write_back()", "gw.prune(", "core.recompile(pruned)"):
         assert needle in recipe, needle
     assert "fit(" not in recipe  # a plain loop
 
@@ -45,7 +45,7 @@ def test_recipe_gates_separate_and_pruning_keeps_accuracy(tmp_path, monkeypatch)
     pruned = scope["pruned"]
     assert pruned.number_of_edges() < len(gates)
     assert full > 0.9 and tuned >= full - 0.01, (full, tuned)
-    assert scope["small_core"].wiring.name == "static"
+    assert scope["small_core"].wiring.name == "sigmoid"  # the recorded wiring, its gates carried over
     assert gw.io.load(tmp_path / "pruned.json").number_of_edges() == pruned.number_of_edges()
 
 

@@ -19,7 +19,7 @@ receives is handed on past its normalisation, so every gate scales what reaches 
 a gate of 0 cuts its edge's whole upstream contribution (per channel, ``g(u, v)`` in the strength
 is the mean of the edge's channel gates). ``write_back`` puts on each edge its ``gate`` and, as
 ``weight`` (and ``flow``), the coefficient ``g(u, v) * s(u)`` the edge actually carries: prune by
-it, and a pruned graph recompiled with the default ``static`` wiring (coefficient = ``weight``)
+it, and a pruned graph recompiled with ``wiring="static"`` (coefficient = ``weight``)
 computes exactly what the gated network computes with the pruned edges masked. Recompile with
 ``wiring="sigmoid"`` instead to keep training the gates.
 
