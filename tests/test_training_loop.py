@@ -100,3 +100,22 @@ def test_cli_prune_says_it_kept_unlearned_edges(tmp_path, capsys):
     assert main(["prune", str(tmp_path / "g.json"), "--keep", "0.5", "--ensure-path", "--drop-unlearned", "-o",
                  str(tmp_path / "q.json")]) == 0
     assert not gw.io.load(tmp_path / "q.json").has_edge(0, 1)
+
+
+def test_with_carry_a_masked_edge_feeds_no_strength_as_if_pruned():
+    torch.manual_seed(0)
+    net = gw.compile(gw.generators.complete(3), in_channels=2, channels=3, default_op="sepconv", wiring="sigmoid")
+    with torch.no_grad():
+        net.wiring.logit.copy_(torch.linspace(-1.5, 2.5, net.wiring.logit.numel()))
+    net.eval()
+    x = torch.randn(2, 2, 6, 6)
+    with torch.no_grad():
+        full = net(x)
+        net.mask_edges([(0, 2), (1, 3)])
+        masked = net(x)
+        assert (masked - full).abs().max() > 1e-3  # the masked edges mattered
+        pruned = gw.prune(net.write_back(), attr="active")
+        for wiring in ("sigmoid", "static"):  # the gates rebuilt on the pruned graph, or fixed at their weight
+            torch.testing.assert_close(net.recompile(pruned, wiring=wiring).eval()(x), masked, rtol=2e-5, atol=1e-5)
+        net.mask_edges(None)
+        torch.testing.assert_close(net(x), full)

@@ -106,6 +106,9 @@ class Runtime(nn.Module):
 
     def sync_mask(self) -> None:
         self.masked = bool((self.edge_mask == 0).any())
+        hook = getattr(self.wiring, "mask_changed", None)  # a wiring whose coefficients depend on which edges are open
+        if hook is not None:
+            hook(self.edge_mask)
 
 
 def step_key(index: int) -> str:
@@ -237,7 +240,7 @@ class WiredNet(nn.Module):
         if edges is None:
             with torch.no_grad():
                 rt.edge_mask.fill_(1.0)
-            rt.masked = False
+            rt.sync_mask()
             return
         ids = self.plan.edge_ids()
         keep = torch.ones(len(ids))

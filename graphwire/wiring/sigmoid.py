@@ -21,7 +21,8 @@ is the mean of the edge's channel gates). ``write_back`` puts on each edge its `
 ``weight`` (and ``flow``), the coefficient ``g(u, v) * s(u)`` the edge actually carries: prune by
 it, and a pruned graph recompiled with ``wiring="static"`` (coefficient = ``weight``)
 computes exactly what the gated network computes with the pruned edges masked. Recompile with
-``wiring="sigmoid"`` instead to keep training the gates.
+``wiring="sigmoid"`` instead to keep training the gates. An edge closed by ``net.mask_edges`` feeds
+no strength to its target, exactly as if it had been pruned.
 
 ``carry=False`` is the plain gate. Behind a normalising op only the *relative* size of a node's
 gates matters there, and the gate of a node's only input cannot learn: ``write_back`` marks such
@@ -119,6 +120,8 @@ class SigmoidWiring(Wiring):
         indeg = np.bincount(target, minlength=len(plan.nodes)) if len(target) else np.zeros(0, np.int64)
         normalising = np.array([nd.op in _NORMALISING for nd in plan.nodes], bool)
         self._fixed = ((indeg[target] == 1) & normalising[target] & (not carry)).tolist() if len(target) else []
+        # edges closed by net.mask_edges feed no strength (mask_changed), exactly as if pruned
+        self.register_buffer("_open", torch.ones(len(self.edges)), persistent=False)
         if carry:
             # nodes by plan position (a topological order); edges grouped by their target's generation
             self._nodes = len(plan.nodes)
@@ -153,9 +156,14 @@ class SigmoidWiring(Wiring):
     def coefficients(self):
         g = torch.sigmoid(self.logit)
         if self.carry:
-            s = self._strength(self._edge_gates(g))[self._src]
+            s = self._strength(self._edge_gates(g) * self._open)[self._src]
             return g * (s[:, None] if self.per_channel else s)
         return g
+
+    def mask_changed(self, edge_mask: torch.Tensor) -> None:
+        """The network's edge mask changed: a closed edge no longer feeds its target's strength."""
+        with torch.no_grad():
+            self._open.copy_((edge_mask != 0).to(self._open))
 
     def regularizer(self):
         if self.penalty == 0.0:
