@@ -28,6 +28,10 @@ def machine(device: torch.device) -> dict:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     try:
+        info["load_average"] = [round(v, 2) for v in os.getloadavg()]
+    except OSError:  # pragma: no cover
+        pass
+    try:
         with open("/proc/cpuinfo") as f:
             names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
         if names:
@@ -62,12 +66,17 @@ def interleaved(fns: dict[str, Callable[[], None]], device: torch.device, *, rep
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def save(name: str, results: dict, device: torch.device, out_dir: str | None = None) -> Path:
+def save(name: str, results: dict, device: torch.device, out_dir: str | None = None,
+         command: str | None = None) -> Path:
+    """Write ``benchmarks/results/<name>-<device>.json`` (``command``: the command line that made it)."""
     from graphwire.io._atomic import atomic_write
 
     out = Path(out_dir or Path(__file__).parent / "results")
     out.mkdir(parents=True, exist_ok=True)
     tag = "cuda" if device.type == "cuda" else "cpu"
     path = out / f"{name}-{tag}.json"
-    atomic_write(path, json.dumps({"benchmark": name, "machine": machine(device), "results": results}, indent=2) + "\n")
+    record = {"benchmark": name, "machine": machine(device), "results": results}
+    if command:
+        record["command"] = command
+    atomic_write(path, json.dumps(record, indent=2) + "\n")
     return path

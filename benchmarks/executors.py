@@ -207,10 +207,11 @@ def _load() -> list[float]:
 def bench_randwire(device, repeats, C, B, S, n=32, torch_compile=False, memory=True):
     torch.manual_seed(0)
     G = gw.generators.watts_strogatz(n, 4, 0.75, seed=1)
-    net = gw.compile(G, in_channels=C, channels=C, default_op="sepconv", wiring="sigmoid").to(device)
+    # plain sigmoid gates (carry=False), as the ports have them
+    net = gw.compile(G, in_channels=C, channels=C, default_op="sepconv", wiring="sigmoid", carry=False).to(device)
     with torch.no_grad():
         net.wiring.logit.normal_()  # distinct gates, so the equality check below means something
-    ref = gw.compile(G, in_channels=C, channels=C, default_op="sepconv", wiring="sigmoid",
+    ref = gw.compile(G, in_channels=C, channels=C, default_op="sepconv", wiring="sigmoid", carry=False,
                      executor="reference").to(device)
     ref.load_state_dict(net.state_dict())
     loop = RandWireLoop(net, C).to(device)
@@ -321,7 +322,7 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, nargs="+", default=None,
                    help="intra-op thread counts to run each row at (default: 1 and 2 on CPU, torch's on CUDA)")
-    p.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not for the README)")
+    p.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not for the published tables)")
     p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     p.add_argument("--torch-compile", choices=("auto", "on", "off"), default="auto",
                    help="time torch.compile'd RandWire stages too (auto: on CUDA, not with --quick)")
@@ -350,7 +351,8 @@ def main(argv=None) -> dict:
     results = {"randwire": rw_rows, "edge_sets": edge_rows, "repeats": a.repeats, "quick": a.quick,
                "threads": threads}
     if not a.quick or a.out:
-        print("saved", save("executors" + ("-quick" if a.quick else ""), results, device, a.out))
+        command = " ".join(["python", "benchmarks/executors.py", *(sys.argv[1:] if argv is None else argv)])
+        print("saved", save("executors" + ("-quick" if a.quick else ""), results, device, a.out, command=command))
     return results
 
 

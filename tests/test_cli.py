@@ -187,9 +187,9 @@ def test_real_subprocess():
     assert "Traceback" not in bad_err + bad_out
 
 
-# ---------------------------------------------------------------- plot / html (issue 7)
+# ---------------------------------------------------------------- plot / html
 def _history_file(tmp_path) -> Path:
-    from graphwire.train import History
+    from graphwire.io import History
 
     G = graphwire.generators.chain(3)  # 0 -> 1 -> 2 -> 3 -> 4
     h = History(edges=list(G.edges), meta={"wiring": "sigmoid"})

@@ -1,4 +1,4 @@
-"""Executors: interpreters of a :class:`~graphwire.compiler.plan.Plan`.
+"""Executors: interpreters of a :class:`~graphwire.plan.Plan`.
 
 An executor is a function ``(plan, net, x) -> y`` (an :class:`Executor`). The plan says what
 runs; the network (an :class:`Executable`: the :class:`~graphwire.compiler.module.WiredNet`, which

@@ -101,7 +101,7 @@ def _mass(c: torch.Tensor, a_src: torch.Tensor, mode: str) -> torch.Tensor:
 
 def sum_blocks(st, steps, outs, alive, fw: Forward, runtime: Buffers, node_major: dict):
     """sum: the step's input is the sum over its source steps of ``C_block @ Y_source``; a sparse
-    block (an edge list, see :class:`~graphwire.compiler.plan.SourceBlock`) is gathered source by
+    block (an edge list, see :class:`~graphwire.plan.SourceBlock`) is gathered source by
     source and all of a step's sparse blocks are scattered into it with one ``index_add_``.
 
     Sparse blocks work node-major (``[J, B, F]``, the source step's output transposed once per

@@ -19,7 +19,7 @@ from ..wiring.base import Wiring
 from ..wiring.routing import Routing
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..compiler.plan import Plan
+    from ..plan import Plan
 
 __all__ = ["Executable", "Buffers", "Executor", "Coefficients", "Forward", "resize_to", "smallest", "masked_max",
            "closed_output"]
@@ -35,7 +35,7 @@ class Buffers(Protocol):
     unit_blocks: list[list[bool]]
 
     def index(self, step: int, name: str) -> torch.Tensor:
-        """Step ``step``'s index array ``name`` (see :meth:`~graphwire.compiler.plan.Step.arrays`)."""
+        """Step ``step``'s index array ``name`` (see :meth:`~graphwire.plan.Step.arrays`)."""
         ...
 
 

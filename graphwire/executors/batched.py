@@ -26,7 +26,7 @@ from ._common import Executable, Forward, closed_output
 from .tuning import Schedule, TuningOptions, measure_schedule, model_schedule, provisional_schedule
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..compiler.plan import Plan
+    from ..plan import Plan
 
 __all__ = ["Batched", "batched_forward", "run_schedule"]
 

@@ -48,7 +48,7 @@ from ._aggregate import EdgeSpec, Out, edge_spec, gather, sum_blocks, sum_edges,
 from ._common import Coefficients, Executable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..compiler.plan import Plan, Step
+    from ..plan import Plan, Step
 
 __all__ = ["StepChoice", "Schedule", "TuningOptions", "TUNE_MODES", "MEMORY_FORMATS", "EDGE_BYTES", "NODE_BYTES",
            "model_schedule", "measure_schedule", "clear_memo"]

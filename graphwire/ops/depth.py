@@ -1,5 +1,5 @@
-"""Ops of variational depth search: ``dense`` (the input block) and ``dense_relu_bn`` (the residual
-function of the fully connected chain)."""
+"""Ops of variational depth search (Antorán, Allingham, Hernández-Lobato): ``dense`` (the input
+block) and ``dense_relu_bn`` (the residual function of the fully connected chain)."""
 
 from __future__ import annotations
 

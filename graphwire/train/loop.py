@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..compiler.module import wired_core
+from ..compiler import wired_core
 from ..errors import ParameterError
 from ..io.history import History
 
@@ -34,7 +34,7 @@ def _fit_threads(threads: int | str | None, model: nn.Module, device: torch.devi
 
     Small nets gain little from a second CPU thread and lose a lot when another process holds a
     core: OpenMP threads then wait on each other (``graphwire demo --fast`` ran 6x slower with 2
-    threads than with 1 on a busy 2-core machine, see the README). So ``"auto"`` picks one thread for
+    threads than with 1 on a busy 2-core machine, see the install page of the docs). So ``"auto"`` picks one thread for
     models of at most :data:`SMALL_MODEL_PARAMS` parameters on the CPU, unless the user chose a
     count (``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` set, or ``torch.set_num_threads`` called after
     importing graphwire).
@@ -51,6 +51,34 @@ def _fit_threads(threads: int | str | None, model: nn.Module, device: torch.devi
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ParameterError(f"threads must be a positive int, 'auto' or None, got {threads!r}")
     return threads
+
+
+def resolve_device(device: Any, *, name: str = "device") -> torch.device:
+    """``device`` (None: CUDA when available, else the CPU) as a :class:`torch.device` this machine can
+    use; a :class:`~graphwire.errors.ParameterError` naming ``name`` and the value otherwise.
+
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ParameterError(f"{name} {device!r} is not a torch device; use 'cpu', 'cuda' or 'cuda:N'") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ParameterError(f"{name} {device!r}: CUDA is not available here (torch {torch.__version__}); "
+                             f"use {name} 'cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ParameterError(f"{name} {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s); "
+                             f"use 'cuda:0'..'cuda:{max(torch.cuda.device_count() - 1, 0)}' or 'cpu'")
+    if dev.type not in ("cpu", "cuda"):
+        try:
+            torch.empty(1, device=dev)
+        except (RuntimeError, AssertionError):
+            raise ParameterError(f"{name} {device!r}: this torch build ({torch.__version__}) cannot use "
+                                 f"{dev.type!r} here; use {name} 'cpu'") from None
+    return dev
 
 
 def default_device() -> torch.device:
@@ -154,7 +182,7 @@ def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: It
                                        or snapshot_every < 1):
         raise ParameterError(f"snapshot_every must be a positive number of steps or None, got {snapshot_every!r}")
     _check_fit_args(epochs, lr, weight_decay, wiring_lr)
-    device = torch.device(device) if device is not None else default_device()
+    device = resolve_device(device)
     model.to(device)
     n_threads = _fit_threads(threads, model, device)
     before = torch.get_num_threads()
