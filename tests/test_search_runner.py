@@ -120,9 +120,22 @@ def test_storage_holding_another_run_is_refused(tmp_path, monkeypatch):
 
 
 def test_failures_are_recorded_and_the_search_goes_on(tmp_path):
-    out = runner.run("cell", "random", "graphwire.search._testing:flaky", trials=4, dir=tmp_path,
-                     progress=False)
-    assert out["counts"]["complete"] == 4
+    calls = []
+
+    def flaky(G, report, *, space, seed=0):  # raises, diverges, succeeds, in turn (no luck involved)
+        calls.append(seed)
+        if len(calls) % 3 == 1:
+            raise RuntimeError("boom: the objective raised")
+        if len(calls) % 3 == 2:
+            report(float("nan"), 1)
+            return float("nan")
+        report(0.5, 1)
+        return 0.5
+
+    flaky.spec = lambda: {"kind": "function", "kwargs": {"target": "graphwire.search._testing:flaky"}}
+    flaky.epochs = 1
+    out = runner.run("cell", "random", flaky, trials=4, dir=tmp_path, progress=False)
+    assert out["counts"]["complete"] == 4 and out["counts"]["failed"] == 8
     _, trials = _trials(tmp_path)
     reasons = [t.user_attrs.get("fail_reason", "") for t in trials if t.state.name == "FAIL"]
     assert any(r.startswith("RuntimeError: boom") for r in reasons)
