@@ -700,7 +700,8 @@ class Worker:
             return "lost"
         t_told = time.perf_counter()
         self.timings.append({"trial": ft.number, "engine_before": t_start - (t0 if t0 is not None else t_start),
-                             "objective": t_end - t_start, "engine_after": t_told - t_end, "told": t_told})
+                             "objective": t_end - t_start, "engine_after": t_told - t_end, "told": t_told,
+                             "cpu": time.process_time()})
         if self.verbose:
             print(f"[{self.name}] trial {ft.number} {state} value={value} {reason or ''}", flush=True)
         return state
