@@ -237,10 +237,40 @@ def start_postgres():
     return f"postgresql://gw@127.0.0.1:{port}/postgres", stop
 
 
+def combine(runs: list[dict]) -> dict:
+    """Several runs of one storage: every number is the median over the runs; the runs are kept."""
+    out = {}
+    for k, v in runs[0].items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("trials", "window"):
+            out[k] = statistics.median(r[k] for r in runs)
+        else:
+            out[k] = v
+    out["load_before"], out["load_after"] = runs[0]["load_before"], runs[-1]["load_after"]
+    out["repeats"] = len(runs)
+    out["runs"] = runs
+    return out
+
+
+def describe(name: str, r: dict) -> None:
+    met = max(r["first_ms_median"], r["last_ms_median"]) <= TARGET_MS[name]
+    print(f"engine cost per trial, {name:10s} (trivial objective, 1 worker): "
+          f"{r['first_ms_median']:.1f} ms over trials 1-{r['window']}, {r['last_ms_median']:.1f} ms over the "
+          f"last {r['window']} of {r['trials']} (ratio {r['ratio_last_first']:.2f}); target <= "
+          f"{TARGET_MS[name]:.0f} ms: {'met' if met else 'MISSED'}", flush=True)
+    print(f"    worker step {r['engine_first_ms_median']:.1f} / {r['engine_last_ms_median']:.1f} ms; 10th percentile "
+          f"{r['first_ms_p10']:.1f} / {r['last_ms_p10']:.1f} ms; CPU {r['cpu_first_ms_median']:.1f} / "
+          f"{r['cpu_last_ms_median']:.1f} ms (ratio {r['cpu_ratio_last_first']:.2f}); per trial "
+          f"{r['sql_statements_per_trial']:.1f} SQL statements, {r['sql_commits_per_trial']:.2f} commits, "
+          f"{r['fsyncs_per_trial']:.2f} fsyncs; disk fsync {r['disk_fsync_ms']:.2f} ms; load "
+          f"{r['load_before'][0]:.1f} -> {r['load_after'][0]:.1f}", flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=1000)
     ap.add_argument("--pg-trials", type=int, default=None, help="trials of the PostgreSQL run (default: --trials)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs per storage, journal and PostgreSQL alternating (the record holds their medians)")
     ap.add_argument("--window", type=int, default=100, help="trials in the first and the last window")
     ap.add_argument("--postgres", default=None, help="a PostgreSQL URL (default: start a throw-away server)")
     ap.add_argument("--no-postgres", action="store_true", help="measure the journal only")
@@ -257,32 +287,27 @@ def main(argv=None) -> int:
             stop = None
     counters = Counters()
     print(f"load average {res['load_average']}; {os.cpu_count()} cores", flush=True)
+    storages = [("journal", None)] + ([("postgresql", url)] if url else [])
+    runs: dict[str, list] = {name: [] for name, _ in storages}
     try:
         if url:
             res["postgresql_latency"] = postgres_latency(url)
             p = res["postgresql_latency"]
             print(f"PostgreSQL: loopback round trip {p['round_trip_ms']:.3f} ms, insert + commit "
                   f"{p['insert_commit_ms']:.2f} ms (synchronous_commit={p['synchronous_commit']})", flush=True)
-        for name, storage in (("journal", None), ("postgresql", url)):
-            if name == "postgresql" and not storage:
-                continue
-            n = args.pg_trials if name == "postgresql" and args.pg_trials else args.trials
-            r = engine_cost(n, storage, counters, window=args.window)
-            res["engine"][name] = r
-            print(f"engine cost per trial, {name:10s} (trivial objective, 1 worker): "
-                  f"{r['first_ms_median']:.1f} ms over trials 1-{r['window']}, {r['last_ms_median']:.1f} ms over the "
-                  f"last {r['window']} of {r['trials']} (ratio {r['ratio_last_first']:.2f}); target <= "
-                  f"{TARGET_MS[name]:.0f} ms: {'met' if max(r['first_ms_median'], r['last_ms_median']) <= TARGET_MS[name] else 'MISSED'}",
-                  flush=True)
-            print(f"    worker step {r['engine_first_ms_median']:.1f} / {r['engine_last_ms_median']:.1f} ms; 10th "
-                  f"percentile {r['first_ms_p10']:.1f} / {r['last_ms_p10']:.1f} ms; client CPU "
-                  f"{r['cpu_first_ms_median']:.1f} / {r['cpu_last_ms_median']:.1f} ms (ratio "
-                  f"{r['cpu_ratio_last_first']:.2f}); {r['sql_statements_per_trial']:.1f} SQL statements, {r['sql_commits_per_trial']:.2f} "
-                  f"commits, {r['fsyncs_per_trial']:.2f} fsyncs per trial; disk fsync {r['disk_fsync_ms']:.2f} ms; "
-                  f"load {r['load_before'][0]:.1f} -> {r['load_after'][0]:.1f}", flush=True)
+        for i in range(args.repeat):
+            for name, storage in storages:
+                n = args.pg_trials if name == "postgresql" and args.pg_trials else args.trials
+                runs[name].append(engine_cost(n, storage, counters, window=args.window))
+                print(f"[run {i + 1}/{args.repeat}] ", end="")
+                describe(name, runs[name][-1])
     finally:
         if stop:
             stop()
+    for name, rs in runs.items():
+        res["engine"][name] = combine(rs)
+        print(f"median of {len(rs)} runs: ", end="")
+        describe(name, res["engine"][name])
     res["query"] = query_time()
     q = res["query"]
     print(f"tabular query: {q['query_by_hash_ms']:.4f} ms by hash, {q['query_new_graph_ms']:.3f} ms for a new graph "
