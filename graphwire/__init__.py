@@ -34,6 +34,8 @@ _LAZY = {
     "nn": ("nn", None),
     "viz": ("viz", None),
     "sparsify": ("nn", "sparsify"),
+    "inference_cost": ("compiler.flops", "inference_cost"),
+    "training_cost": ("compiler.flops", "training_cost"),
 }
 
 
@@ -74,12 +76,14 @@ __all__ = [
     "errors",
     "generations",
     "generators",
+    "inference_cost",
     "io",
     "models",
     "prune",
     "register_op",
     "register_wiring",
     "train",
+    "training_cost",
     "validate",
     "wiring",
 ]
