@@ -6,8 +6,8 @@ from ..compiler.module import wired_core
 from ..io.history import History
 from .darts import arch_gradient, arch_parameters, bilevel_step, darts_optimizers, search, weight_parameters
 from .depth import fit_elbo
-from .loop import default_device, evaluate, fit, recalibrate_bn
+from .loop import RECIPES, SCHEDULES, default_device, evaluate, fit, load_checkpoint, recalibrate_bn
 
 __all__ = ["darts", "depth", "loop", "History", "wired_core", "fit", "evaluate", "recalibrate_bn",
-           "default_device", "arch_gradient", "arch_parameters", "bilevel_step", "darts_optimizers", "search",
+           "default_device", "load_checkpoint", "RECIPES", "SCHEDULES", "arch_gradient", "arch_parameters", "bilevel_step", "darts_optimizers", "search",
            "weight_parameters", "fit_elbo"]
