@@ -77,30 +77,57 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str | No
     return {"acc": correct / max(total, 1), "loss": loss / max(total, 1)}
 
 
+def _norm_layers(model: nn.Module) -> list[nn.Module]:
+    """BatchNorms with running statistics: torch's and the stacked ones of a step's G nodes."""
+    out = []
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            if m.track_running_stats:
+                out.append(m)
+        elif isinstance(getattr(m, "running_mean", None), torch.Tensor) and \
+                isinstance(getattr(m, "running_var", None), torch.Tensor) and hasattr(m, "momentum"):
+            out.append(m)
+    return out
+
+
 @torch.no_grad()
 def recalibrate_bn(model: nn.Module, loader: Iterable, *, batches: int | None = None,
                    device: torch.device | str | None = None) -> nn.Module:
-    """Re-estimate every BatchNorm's running statistics on ``loader`` (no weights change).
+    """Re-estimate every BatchNorm's running statistics on ``loader`` (no weights change): the
+    plain average over the batches seen, for torch's BatchNorms and the stacked ones of a wired
+    core alike.
 
     After pruning, a node sums fewer inputs, so the statistics its BatchNorm learned no longer
     match; recomputing them is the cheap first aid before (or instead of) fine-tuning.
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
-    saved = [m.momentum for m in bns]
+    bns = _norm_layers(model)
+    saved = [(m.__dict__.get("momentum", _UNSET), m.momentum) for m in bns]
     for m in bns:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over the batches seen
+        m.running_mean.zero_()
+        m.running_var.fill_(1.0)
+        if isinstance(getattr(m, "num_batches_tracked", None), torch.Tensor):
+            m.num_batches_tracked.zero_()
     was = model.training
     model.train()
-    for i, (x, _) in enumerate(loader):
-        if batches is not None and i >= batches:
-            break
-        model(x.to(device))
-    for m, mom in zip(bns, saved):
-        m.momentum = mom
-    model.train(was)
+    try:
+        for i, (x, _) in enumerate(loader):
+            if batches is not None and i >= batches:
+                break
+            for m in bns:  # momentum 1 / (i + 1): the cumulative average of the batch statistics
+                m.momentum = 1.0 / (i + 1)
+            model(x.to(device))
+    finally:
+        for m, (own, value) in zip(bns, saved):
+            if own is _UNSET:
+                del m.momentum  # back to the class's default
+            else:
+                m.momentum = value
+        model.train(was)
     return model
+
+
+_UNSET = object()
 
 
 #: ``fit(schedule=...)``: the learning-rate schedules.
@@ -362,6 +389,10 @@ def _fit(model, train_loader, epochs, val_loader, lr, weight_decay, wiring_lr, o
     core = wired_core(model)
     base = _unwrap(model)
     if state is not None:
+        try:
+            model.load_state_dict(state["model"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise ParameterError(f"resume: the checkpoint does not fit this model: {str(e).splitlines()[0]}") from None
         history = History.from_dict(json.loads(state["history"]), "checkpoint history")
         if state["epochs"] != epochs:
             raise ParameterError(f"the checkpoint comes from a run of epochs={state['epochs']}; resume it with the "
@@ -393,10 +424,9 @@ def _fit(model, train_loader, epochs, val_loader, lr, weight_decay, wiring_lr, o
     sched = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(recipe, steps, per_epoch))
     if state is not None:
         try:
-            model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as e:
-            raise ParameterError(f"resume: the checkpoint does not fit this model or optimizer: "
+            raise ParameterError(f"resume: the checkpoint does not fit this optimizer: "
                                  f"{str(e).splitlines()[0]}") from None
         sched.load_state_dict(state["scheduler"])
         _set_rng_state(state["rng"])
