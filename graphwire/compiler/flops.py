@@ -42,7 +42,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..errors import ParameterError, ShapeError
+from ..errors import ParameterError
 
 __all__ = ["Cost", "count_flops", "training_cost", "inference_cost"]
 
@@ -272,12 +272,10 @@ def _core_cost(core, x_shape: tuple) -> dict:
     learned = live_edge & ~unit
     edge_macs = int((out_ch[src[learned]] * per_elem[dst[learned]]).sum())
     per_edge_params = out_ch[src[learned]] if getattr(wiring, "mode", "edge") == "channel" else np.ones(int(learned.sum()), np.int64)
-    # the output: alive output nodes, concatenated in label order (dead ones give zeros of their shape)
+    # the output: the output nodes concatenated (a dead one gives zeros of its shape)
     outs = [plan.nodes[p] for p in plan.outputs]
-    sizes = [tuple(int(s) for s in out_size[nd.pos]) for nd in outs if alive[nd.pos]]
-    if dims and not sizes:
-        raise ShapeError("inference_cost: no output node is reachable over the chosen edges")
-    out_shape = (x_shape[0], plan.out_channels) + (tuple(min(s[i] for s in sizes) for i in range(dims)) if dims else ())
+    spatial = tuple(int(min(out_size[nd.pos, i] for nd in outs)) for i in range(dims)) if dims else ()
+    out_shape = (x_shape[0], plan.out_channels) + spatial
     return {"node_ops": int(node_macs[alive].sum()), "edges": edge_macs, "node_params": int(node_params[alive].sum()),
             "edge_params": int(per_edge_params.sum()), "nodes": n, "alive": int(alive.sum()), "edges_n": len(src),
             "chosen": int(live_edge.sum()), "dynamic": dynamic, "out_shape": out_shape}
