@@ -254,7 +254,7 @@ def main(argv=None) -> dict:
             if sn is not None:
                 print(f"  {fam:3s} {key:18s} vs nodes {sn:5.2f}  vs edges {se:5.2f}")
     results = {"rows": rows, "slopes": slopes, "threads": a.threads, "batch": 16, "channels": 8,
-               "sparse_density": gw.compiler.plan.SPARSE_DENSITY, "machine": machine(device)}
+               "sparse_density": gw.plan.SPARSE_DENSITY, "machine": machine(device)}
     print("saved", save(name, results, device, a.out))
     png = Path(a.plot) if a.plot else HERE.parent / "docs" / f"{name}.png"
     plot(ok, png)

@@ -1,5 +1,5 @@
 """Where sparse aggregation beats the dense block GEMM: the measurement behind
-``graphwire.compiler.plan.SPARSE_DENSITY``.
+``graphwire.plan.SPARSE_DENSITY``.
 
 One source block, ``J`` source nodes into ``G`` target nodes (C = 8 channels, batch 16, dims 0),
 at a range of densities, aggregated the two ways the batched executor can: the dense block GEMM
@@ -81,7 +81,7 @@ def graph_ab(n: int, device: torch.device, repeats: int) -> dict:
     G, _ = generate("er", n)
     x = torch.randn(16, 8, device=device)
     fns = {}
-    for name, d in (("all_dense", 0.0), ("default", gw.compiler.plan.SPARSE_DENSITY)):
+    for name, d in (("all_dense", 0.0), ("default", gw.plan.SPARSE_DENSITY)):
         torch.manual_seed(0)
         net = gw.compile(G, in_channels=8, channels=8, default_op="linear", dims=0, wiring="sigmoid",
                          sparse_density=d).to(device)
@@ -141,7 +141,7 @@ def main(argv=None) -> dict:
                 crossover[n] = m / (n * n)
     print("crossover density (first where dense wins), by G=J:", crossover)
     results = {"rows": rows, "crossover": crossover, "batch": 16, "channels": 8, "threads": a.threads,
-               "current_SPARSE_DENSITY": gw.compiler.plan.SPARSE_DENSITY}
+               "current_SPARSE_DENSITY": gw.plan.SPARSE_DENSITY}
     print("saved", save("sparse_threshold" + ("-quick" if a.quick else ""), results, device, a.out))
     return results
 

@@ -6,13 +6,12 @@
 >>> net(torch.randn(2, 3, 16, 16)).shape
 torch.Size([2, 8, 16, 16])
 >>> pruned = gw.prune(net.write_back(), keep=0.5, ensure_path=True)
->>> small = gw.compile(pruned, in_channels=3, channels=8, init_from=net)
+>>> small = net.recompile(pruned)  # the graph records how to compile it; parameters carry over
 """
 
 from . import errors, generators, io, transforms
 from .errors import GraphError, GraphwireError
 from .graph import SCHEMA_VERSION, assign_roles, generations, validate
-from .io.history import History
 from .transforms import derive, prune, share
 
 __version__ = "0.1.0"
@@ -33,7 +32,6 @@ _LAZY = {
     "compiler": ("compiler", None),
     "nn": ("nn", None),
     "viz": ("viz", None),
-    "sparsify": ("nn", "sparsify"),
     "inference_cost": ("compiler.flops", "inference_cost"),
     "training_cost": ("compiler.flops", "training_cost"),
 }
@@ -56,12 +54,10 @@ def __dir__():
 
 __all__ = [
     "SCHEMA_VERSION",
-    "History",
     "executors",
     "ops",
     "search",
     "share",
-    "sparsify",
     "transforms",
     "nn",
     "viz",

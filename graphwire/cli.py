@@ -438,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
                         description="A history.json gives the evolution of every edge over training; a graph "
                                     "gives its adjacency matrix (default) or, with --degrees, degree histograms. "
                                     "The format follows the -o suffix (.png, .svg, .pdf).")
-    pl.add_argument("input", help="history.json (graphwire.train.History.save) or a .json/.dot graph")
+    pl.add_argument("input", help="history.json (graphwire.io.History.save) or a .json/.dot graph")
     pl.add_argument("-o", "--output", required=True, help="output picture, e.g. evolution.png")
     pl.add_argument("--attr", default="weight",
                     help="the per-edge value to plot (history) or to colour the matrix by (graph) (default: weight)")

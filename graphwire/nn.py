@@ -10,7 +10,7 @@ back into the top-k. Biases stay dense.
 :func:`sparsify` swaps a model's ``Conv2d`` / ``Linear`` layers for these in place.
 
 >>> import torch, graphwire as gw
->>> m = gw.sparsify(torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)), 0.75)
+>>> m = gw.nn.sparsify(torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)), 0.75)
 >>> int((m[0].sparse_weight() == 0).sum()), type(m[2]).__name__
 (48, 'DNWLinear')
 """

@@ -21,6 +21,7 @@ graphwire.errors.ParameterError: unknown shape 'sqare' (did you mean 'square'?);
 
 from __future__ import annotations
 
+import builtins
 import difflib
 from typing import Callable, Generic, Iterator, TypeVar, overload
 
@@ -81,11 +82,11 @@ class Registry(Generic[T]):
             raise self.error(f"unknown {self.kind} {name!r}{where}{did_you_mean(name, known)}; "
                              f"known {self.kind}s: {known}{hint}") from None
 
-    def list(self) -> list[str]:
+    def list(self) -> builtins.list[str]:
         """The registered names, sorted."""
         return sorted(self._items)
 
-    def items(self) -> list[tuple[str, T]]:
+    def items(self) -> builtins.list[tuple[str, T]]:
         return sorted(self._items.items())
 
     def __contains__(self, name: object) -> bool:

@@ -24,7 +24,8 @@ from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's graphwire
 
 from graphwire import data, generators, models
-from graphwire.train import fit, wired_core
+from graphwire.compiler import wired_core
+from graphwire.train import fit
 
 BATCH, STEPS = 32, 5
 

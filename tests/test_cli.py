@@ -189,7 +189,7 @@ def test_real_subprocess():
 
 # ---------------------------------------------------------------- plot / html (issue 7)
 def _history_file(tmp_path) -> Path:
-    from graphwire.train import History
+    from graphwire.io import History
 
     G = graphwire.generators.chain(3)  # 0 -> 1 -> 2 -> 3 -> 4
     h = History(edges=list(G.edges), meta={"wiring": "sigmoid"})

@@ -9,7 +9,7 @@ import torch
 
 import graphwire as gw
 from graphwire.compiler.planners import build_plan
-from graphwire.candidates import EdgeList, candidate_edges, is_compact
+from graphwire.edgeset import BlockEdges, edge_set, is_compact
 from graphwire.errors import AttributeValueError, DeadNodeError, RoleError
 from graphwire.generators import materialize_candidates
 from graphwire.models import dnw as D
@@ -53,7 +53,7 @@ def test_materialized_compact_chain_is_the_full_chain_in_source_target_order():
     assert not is_compact(M) and "candidates" in C.graph["graphwire"]  # C untouched
     gw.validate(C)
     sizes = D.chain_sizes(STAGES)
-    assert candidate_edges(C).num_edges == sum(sizes["candidates"]) + 6
+    assert len(edge_set(C)) == sum(sizes["candidates"]) + 6
 
 
 def test_a_networkx_edge_inside_a_block_is_a_chosen_candidate_with_its_own_attributes():
@@ -72,7 +72,7 @@ def test_a_networkx_edge_inside_a_block_is_a_chosen_candidate_with_its_own_attri
 @pytest.mark.parametrize("executor", ["batched", "reference"])
 def test_compact_and_materialized_compile_to_the_same_network(executor):
     a, b = _pair(3)
-    assert a.plan.planner == "compact" and isinstance(a.plan.edges, EdgeList)
+    assert a.plan.planner == "compact" and isinstance(a.plan.edges, BlockEdges)
     # no per-edge Python objects: predecessors are ranges, in-edge ids arrays, edge attributes shared
     assert all(isinstance(nd.preds, range) and isinstance(nd.in_edges, np.ndarray) for nd in a.plan.nodes)
     assert all(list(x.preds) == list(y.preds) and list(x.in_edges) == list(y.in_edges)

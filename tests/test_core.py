@@ -64,7 +64,7 @@ def test_graph_is_a_frozen_copy_and_mutating_the_input_changes_nothing():
     G.remove_edge(*edges[0])
     G.nodes[1]["op"] = "sepconv"
     H = net.write_back()  # used to fail with a bare KeyError
-    assert list(H.edges) == edges and "op" not in H.nodes[1]
+    assert list(H.edges) == edges and H.nodes[1]["op"] == "conv"  # the compiled op, not the later edit
     assert nx.is_frozen(net.graph) and net.graph is not G
     with pytest.raises(nx.NetworkXError):
         net.graph.add_edge(0, 99)
@@ -184,7 +184,11 @@ def test_prune_per_node_with_threshold_is_an_error_and_per_node_budgets_work():
 
 
 def test_typed_specs_match_string_names_and_classes():
-    from graphwire.wiring.registry import WIRINGS, WiringSpec, spec_matches_class
+    from graphwire.wiring.base import WiringSpec
+    from graphwire.wiring.registry import WIRINGS
+
+    def spec_matches_class(spec):  # the class's options are the spec itself
+        return WIRINGS.get(spec.method).Options is spec
 
     specs = [gw.wiring.Static, gw.wiring.Sigmoid, gw.wiring.DNW, gw.wiring.DDW, gw.wiring.Darts,
              gw.wiring.Depth, gw.wiring.L0]
@@ -248,18 +252,21 @@ def test_mask_edges_names_bad_edges():
         net.mask_edges([(0, 3)])
 
 
-def _imports(path: pathlib.Path) -> set[str]:
-    """graphwire modules a file imports (absolute names), at any depth in the file."""
-    mod = ".".join(path.relative_to(PKG.parent).with_suffix("").parts)
+def _module_name(path: pathlib.Path) -> str:
+    parts = path.relative_to(PKG.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: pathlib.Path, modules: set[str], mod: str | None = None) -> set[str]:
+    """graphwire modules a file imports (absolute names), at any depth in the file and under
+    ``if TYPE_CHECKING:`` too; importing ``a.b.c`` also imports the packages ``a.b`` and ``a``
+    (except the file's own packages, imported before it)."""
+    mod = mod or _module_name(path)
     pkg = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
-    if path.name == "__init__.py":
-        mod = pkg
+    own = {".".join(mod.split(".")[:i]) for i in range(1, mod.count(".") + 2)}
     out = set()
-    tree = ast.parse(path.read_text())
-    for node in ast.walk(tree):  # imports only for type checkers do not count
-        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
-            node.body = []
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text())):
+        targets = []
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = pkg.split(".")
@@ -267,38 +274,36 @@ def _imports(path: pathlib.Path) -> set[str]:
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            if target.startswith("graphwire"):
-                out.add(target)
-                for alias in node.names:
-                    if (PKG.parent / (target.replace(".", "/") + "/" + alias.name + ".py")).exists():
-                        out.add(target + "." + alias.name)
+            targets.append(target)
+            targets += [f"{target}.{alias.name}" for alias in node.names if f"{target}.{alias.name}" in modules]
         elif isinstance(node, ast.Import):
-            out.update(a.name for a in node.names if a.name.startswith("graphwire"))
-    return out
+            targets += [a.name for a in node.names]
+        for t in targets:
+            parts = t.split(".")
+            out.update(".".join(parts[:i]) for i in range(2, len(parts) + 1) if ".".join(parts[:i]) in modules)
+    return out - own
 
 
 def module_graph() -> nx.DiGraph:
-    """The import graph between the package's top-level parts (graphwire.X)."""
+    """The import graph between the package's modules (``graphwire.x.y``), packages included."""
+    paths = {_module_name(p): p for p in PKG.rglob("*.py")}
     D = nx.DiGraph()
-    for path in PKG.rglob("*.py"):
-        rel = path.relative_to(PKG.parent).with_suffix("").parts
-        src = rel[1] if len(rel) > 1 else "__init__"
-        if src in ("__init__", "__main__"):
+    for mod, path in paths.items():
+        if mod in ("graphwire", "graphwire.__main__"):
             continue
-        D.add_node(src)
-        for target in _imports(path):
-            parts = target.split(".")
-            if len(parts) > 1 and parts[1] != src:
-                D.add_edge(src, parts[1])
+        D.add_node(mod)
+        D.add_edges_from((mod, t) for t in _imports(path, set(paths)) if t != "graphwire")
     return D
 
 
-# lower layers never import higher ones
+# lower layers never import higher ones; a module is in the layer of its longest listed prefix
 LAYERS = [
     {"errors", "_gc", "registry"},
-    {"graph", "candidates"},
+    {"contract"},
+    {"edgeset"},
+    {"graph"},
     {"io", "generators", "transforms"},
-    {"ops", "viz", "data"},
+    {"ops", "viz", "data", "plan"},
     {"wiring", "executors"},
     {"compiler"},
     {"nn", "models", "train"},
@@ -306,14 +311,29 @@ LAYERS = [
 ]
 
 
+def _layer(mod: str) -> int:
+    parts = mod.split(".")[1:]
+    for i in range(len(parts), 0, -1):
+        for level, layer in enumerate(LAYERS):
+            if ".".join(parts[:i]) in layer:
+                return level
+    raise AssertionError(f"module {mod} is in no layer")
+
+
 def test_module_layers_have_no_cycles_and_point_down():
     D = module_graph()
     assert nx.is_directed_acyclic_graph(D), list(nx.simple_cycles(D))[:3]
-    level = {m: i for i, layer in enumerate(LAYERS) for m in layer}
-    assert set(D) <= set(level), set(D) - set(level)
-    up = [(u, v) for u, v in D.edges if level[v] > level[u]]
+    up = [(u, v) for u, v in D.edges if _layer(v) > _layer(u)]
     assert not up, up
-    assert "train" not in nx.descendants(D, "io") | nx.descendants(D, "viz")
+    assert not any(m.startswith("graphwire.train") for m in nx.descendants(D, "graphwire.io") | nx.descendants(D, "graphwire.viz"))
+
+
+def test_the_layer_test_sees_type_checking_and_function_level_imports(tmp_path):
+    f = tmp_path / "m.py"
+    f.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from graphwire.compiler.module import WiredNet\n"
+                 "def g():\n    from graphwire import plan\n")
+    mods = {"graphwire.compiler", "graphwire.compiler.module", "graphwire.plan"}
+    assert _imports(f, mods, "graphwire.demo") == mods
 
 
 def test_graph_only_work_does_not_import_torch(tmp_path):
@@ -321,7 +341,7 @@ def test_graph_only_work_does_not_import_torch(tmp_path):
             "G = gw.generators.watts_strogatz(8, 4, 0.5, seed=1); "
             "[G.edges[e].update(weight=i + 1.0) for i, e in enumerate(G.edges)]; "
             "gw.prune(gw.share(G), keep=0.5, attr='share', ensure_path=True); "
-            "h = gw.History(edges=list(G.edges)); h.add({'weight': [1.0] * len(G.edges)}, epoch=0, step=0); "
+            "h = gw.io.History(edges=list(G.edges)); h.add({'weight': [1.0] * len(G.edges)}, epoch=0, step=0); "
             "gw.io.to_html(G, h); assert 'torch' not in sys.modules, 'torch imported'")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -127,7 +127,7 @@ def test_random_wiring_has_the_size_asked_and_every_edge_on_a_path():
 
 
 def test_history_follows_the_gates_every_few_steps(demo_run):
-    from graphwire.train import History
+    from graphwire.io import History
 
     _, _, out = demo_run
     report = json.loads((out / "report.json").read_text())

@@ -350,7 +350,7 @@ def test_sparsify_swaps_layers_copies_weights_and_keeps_first_dense():
     x = torch.randn(2, 3, 4, 4)
     before = model(x)
     weights = [model[0].weight.clone(), inner[0].weight.clone(), model[4].weight.clone()]
-    out = gw.sparsify(model, 0.0, keep_first_dense=True)
+    out = gw.nn.sparsify(model, 0.0, keep_first_dense=True)
     assert out is model
     assert type(model[0]) is nn.Conv2d
     assert isinstance(inner[0], gw.nn.DNWConv2d) and inner[0].groups == 2 and inner[0].bias is None
@@ -358,12 +358,12 @@ def test_sparsify_swaps_layers_copies_weights_and_keeps_first_dense():
     for w, m in zip(weights, (model[0], inner[0], model[4])):
         assert torch.equal(w, m.weight)
     torch.testing.assert_close(model(x), before)  # prune_rate 0: the same function
-    gw.sparsify(model, 0.5)  # everything, the first layer too; DNW layers get the new rate
+    gw.nn.sparsify(model, 0.5)  # everything, the first layer too; DNW layers get the new rate
     assert isinstance(model[0], gw.nn.DNWConv2d) and inner[0].prune_rate == 0.5
     assert int((model[4].sparse_weight() == 0).sum()) == model[4].weight.numel() // 2
     for bad in (1.0, -0.1, "0.5", True):
         with pytest.raises(ParameterError, match="prune_rate"):
-            gw.sparsify(model, bad)
+            gw.nn.sparsify(model, bad)
     with pytest.raises(ParameterError, match="prune_rate"):
         gw.nn.DNWLinear(3, 3, prune_rate=1.5)
 
@@ -506,18 +506,14 @@ def test_one_planner_interval_and_general_paths_agree():
 
 
 def _interval_ok(G):
-    from graphwire.compiler.planners import _interval_plan
-
-    return _interval_plan(G, in_channels=3, channels=4, default_op="conv", output_op="identity", dims=2) is not None
+    return _planned(G, "auto", in_channels=3, channels=4, default_op="conv").planner == "interval"
 
 
 def test_interval_planner_declines_what_it_cannot_plan():
-    from graphwire.compiler.planners import _interval_plan
-
     kw = dict(in_channels=3, channels=1, default_op="channel", dims=2)
     # not interval graphs (or invalid ones): the general planner does the work, and raises its own errors
     for G in (gw.generators.watts_strogatz(8, 4, 0.5, seed=1), gw.generators.layered([3, 4, 2], density=0.5, seed=2)):
-        assert _interval_plan(G, output_op="identity", **kw) is None
+        assert _planned(G, "auto", **kw).planner == "general"
         assert gw.compile(G, **kw).plan.planner == "general"
         with pytest.raises(gw.errors.ParameterError, match="planner='interval'"):
             _planned(G, "interval", **kw)

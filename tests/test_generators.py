@@ -12,7 +12,7 @@ import pytest
 
 from graphwire import generators as gen
 from graphwire.errors import ParameterError
-from graphwire.graph import validate
+from graphwire.graph import SCHEMA_VERSION, validate
 
 SEEDS = range(200)
 
@@ -58,7 +58,7 @@ def test_classic_edge_sets(n):
         assert list(G.edges()) == want, name  # added in sorted order
         check_roles(G, n)
         rec = G.graph["graphwire"]
-        assert rec["version"] == 1
+        assert rec["version"] == SCHEMA_VERSION
         assert rec["generator"] == {"name": name, "params": {"n": n}, "seed": None, "networkx": nx.__version__}
 
 
@@ -306,7 +306,7 @@ def test_stack_list_of_graphs():
     assert roles == ["input"] + ["hidden"] * 11 + ["output"] * 3
     assert [H.nodes[v]["block"] for v in range(9, 15)] == [0, 1, 1, 2, 2, 2]
     rec = H.graph["graphwire"]
-    assert rec["version"] == 1
+    assert rec["version"] == SCHEMA_VERSION
     assert rec["generator"]["name"] == "stack"
     assert [s["name"] for s in rec["generator"]["stages"]] == ["chain", "resnet", "layered"]
     assert rec["generator"]["stages"][0] == A.graph["graphwire"]["generator"]

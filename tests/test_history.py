@@ -12,7 +12,8 @@ import torch
 import graphwire as gw
 from graphwire import data, generators, models
 from graphwire.errors import FormatError, ParameterError
-from graphwire.train import History, fit
+from graphwire.io import History
+from graphwire.train import fit
 
 
 def _task(n=64, batch=16, seed=0):

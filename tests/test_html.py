@@ -13,7 +13,7 @@ import pytest
 
 import graphwire as gw
 from graphwire.errors import ParameterError, RenderError
-from graphwire.train import History
+from graphwire.io import History
 
 HAS_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz dot is not installed")

@@ -122,7 +122,7 @@ def test_to_json_is_deterministic_and_does_not_mutate():
     assert a == to_json(G.copy()) == to_json(loads(a))
     assert json.dumps(nx.node_link_data(G, edges="edges"), sort_keys=True) == before  # G untouched
     assert json.loads(a)["edges"][0]["pair"] == [1, 2]
-    assert json.loads(a)["graph"]["graphwire"]["version"] == 1
+    assert json.loads(a)["graph"]["graphwire"]["version"] == graphwire.SCHEMA_VERSION
     assert to_json(G, indent=None).count("\n") == 1
 
 

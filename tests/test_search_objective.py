@@ -15,7 +15,8 @@ from graphwire.search.objective import (
     TrainObjective,
     objective_from_spec,
 )
-from graphwire.train import History, fit
+from graphwire.io import History
+from graphwire.train import fit
 
 
 def test_fit_on_epoch_sees_each_epoch_and_can_stop_training():

@@ -13,6 +13,7 @@ import pytest
 optuna = pytest.importorskip("optuna")
 
 from graphwire.cli import main
+from graphwire.contract import SCHEMA_VERSION
 from graphwire.errors import ParameterError
 from graphwire.search import runner
 from graphwire.search._graphio import graph_from_text
@@ -40,7 +41,7 @@ def test_in_process_run_stores_each_trial_as_a_graph(tmp_path, monkeypatch):
     run, trials = _trials(tmp_path)
     for t in trials:
         info = t.user_attrs["graphwire"]
-        assert info["hash_version"] == runner.HASH_VERSION and info["schema_version"] == 1
+        assert info["hash_version"] == runner.HASH_VERSION and info["schema_version"] == SCHEMA_VERSION
         assert info["strategy"] == "evolution" and "op" in info["meta"] and isinstance(info["seed"], int)
         G = graph_from_text((tmp_path / info["graph_file"]).read_text())
         assert run.space.hash(G) == info["hash"]

@@ -15,7 +15,7 @@ from matplotlib.colors import to_rgba
 import graphwire as gw
 from graphwire import viz
 from graphwire.errors import FormatError, ParameterError
-from graphwire.train import History
+from graphwire.io import History
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -11,15 +11,15 @@ from typing import Any
 import torch
 
 from ..ops.registry import get_op
-from .module import WiredNet
 
 __all__ = ["carry_over"]
 
 
-def carry_over(new: WiredNet, old: WiredNet) -> dict[str, Any]:
-    """Copy what fits from ``old`` into ``new``; returns ``{"copied", "sliced", "skipped"}`` labels.
+def carry_over(new: Any, old: Any) -> dict[str, Any]:
+    """Copy what fits from ``old`` into ``new`` (two :class:`~graphwire.compiler.module.WiredNet`);
+    returns ``{"copied", "sliced", "skipped"}`` labels.
 
-    Works on per-node views (:meth:`WiredNet.node_state`), so stacked and per-node ops alike."""
+    Works on per-node views (``node_state()``), so stacked and per-node ops alike."""
     report: dict[str, list] = {"copied": [], "sliced": [], "skipped": []}
     old_state, new_state = old.node_state(), new.node_state()
     updates: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -62,7 +62,7 @@ def carry_over(new: WiredNet, old: WiredNet) -> dict[str, Any]:
     return report
 
 
-def _input_slice(old: WiredNet, od, new: WiredNet, nd) -> list[int] | None:
+def _input_slice(old: Any, od, new: Any, nd) -> list[int] | None:
     """Channel indices of ``nd``'s concatenated input inside ``od``'s (None: a new predecessor)."""
     old_ranges, off = {}, 0
     for p in od.preds:

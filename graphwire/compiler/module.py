@@ -12,8 +12,7 @@ The plan (what) is inert data; the :class:`Runtime` holds what an executor reads
 
 from __future__ import annotations
 
-import os
-import warnings
+import dataclasses
 from typing import Any, Sequence
 
 import networkx as nx
@@ -21,16 +20,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import GraphError, ParameterError, ShapeError
-from ..graph import assign_roles, copy_graph, meta
-from ..ops.registry import OPS, build_op, get_op
+from ..contract import SCHEMA_VERSION, meta
+from ..errors import ParameterError, ShapeError
+from ..executors import EXECUTORS
+from ..ops.registry import build_op, get_op
 from ..wiring.base import Wiring
-from ..wiring.registry import make_wiring
 from ..wiring.routing import Routing
-from .plan import SPARSE_DENSITY, Plan
-from .planners import build_plan
+from .assemble import assemble
+from ..plan import Plan
+from .settings import Settings, resolve
 
-__all__ = ["WiredNet", "Runtime", "compile", "wired_core", "check_input", "step_key"]
+__all__ = ["WiredNet", "Runtime", "check_input", "step_key"]
 
 
 class Runtime(nn.Module):
@@ -116,6 +116,9 @@ def step_key(index: int) -> str:
 class WiredNet(nn.Module):
     """A neural network whose wiring is a graph. Build it with :func:`graphwire.compile`."""
 
+    #: what it was compiled with (set by ``compile``; :meth:`write_back` records it in the graph)
+    settings: Settings
+
     def __init__(self, plan: Plan, wiring: Wiring, graph: nx.DiGraph, *, executor: str = "batched",
                  resize: str = "area", op_options: dict | None = None):
         super().__init__()
@@ -164,8 +167,6 @@ class WiredNet(nn.Module):
 
     @executor.setter
     def executor(self, name: str) -> None:
-        from ..executors import EXECUTORS
-
         EXECUTORS.get(name)
         self._executor = name
 
@@ -193,8 +194,6 @@ class WiredNet(nn.Module):
 
     # ---- forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from ..executors import EXECUTORS
-
         plan = self.plan
         ins = [nd.label for nd in plan.nodes if nd.role == "input"][:4]
         check_input(x, channels=plan.in_channels, dims=plan.dims, dtype=self.runtime.edge_mask.dtype,
@@ -248,31 +247,55 @@ class WiredNet(nn.Module):
         rt.sync_mask()
 
     def write_back(self) -> nx.DiGraph:
-        """A copy of the graph with what the wiring learned (``weight``, ``active``, ...): the
-        wiring's :meth:`~graphwire.wiring.Wiring.describe`, with masked edges inactive. A compact
-        graph's (candidate blocks): the chosen edges as networkx edges, see :mod:`.compact`."""
-        if hasattr(self.plan.edges, "cand"):
-            from .compact import write_back_compact
+        """A copy of the graph with what the wiring learned (``weight``, ``active``, ...: the
+        wiring's :meth:`~graphwire.wiring.Wiring.describe`, masked edges inactive), every node's
+        ``op`` and ``channels``, and the ``compile`` record (the network input, the wiring to
+        rebuild with and its options): ``graphwire.compile(H)`` rebuilds this network's wiring, and
+        with ``init_from=net`` its parameters. A compact graph's (candidate blocks) written back
+        stays compact, its chosen edges as networkx edges (see :mod:`graphwire.edgeset.blocks`)."""
+        wiring, rt = self.wiring, self.runtime
+        with torch.no_grad():
+            active = wiring.active_mask().detach().cpu().bool()
+            if rt.masked:
+                active = active & (rt.edge_mask.detach().cpu() > 0)
+        described: dict = {}
 
-            return write_back_compact(self)
-        desc = self.wiring.describe()
-        H = copy_graph(self._graph)
-        edges = self.plan.edges
-        for key, values in desc.edges.items():
-            if key == "active" and self.runtime.masked:
-                mask = self.runtime.edge_mask.detach().cpu().tolist()
-                values = [v if v is None else bool(v) and m > 0 for v, m in zip(values, mask)]
-            for (u, v), val in zip(edges, values):
-                if val is not None:  # a method may describe only some edges
-                    H.edges[u, v][key] = val
-        for key, by_label in desc.nodes.items():
+        def describe(ids):
+            wb = wiring.describe() if ids is None else wiring.describe_edges(torch.from_numpy(ids))
+            described["wb"] = wb
+            return wb.edges
+
+        H = self.plan.edges.write(describe, active.numpy())
+        wb = described["wb"]
+        for key, by_label in wb.nodes.items():
             for label, val in by_label.items():
                 if val is not None:
                     H.nodes[label][key] = val
+        for nd in self.plan.nodes:
+            data = H.nodes[nd.label]
+            data["op"] = nd.op
+            if nd.op != "identity" or "channels" in data:  # an identity node follows its input's width
+                data["channels"] = nd.out_ch
         record = meta(H)
-        record.update(desc.graph)
-        record["wiring"] = self.wiring.name
+        record.update(wb.graph)
+        record["version"] = SCHEMA_VERSION
+        record["wiring"] = wiring.name
+        record["compile"] = self.settings.record(wiring.rebuild_spec())
         return H
+
+    def recompile(self, G: nx.DiGraph, *, init_from: nn.Module | None = None, fresh: bool = False,
+                  **overrides: Any) -> "WiredNet":
+        """A network compiled from ``G`` (a pruned copy of :meth:`write_back`, say) with this
+        network's settings and parameters carried over by node label and edge from ``init_from``
+        (default: this network; ``fresh=True``: none). Other arguments are
+        :func:`graphwire.compile`'s; they override what ``G`` records, which overrides this
+        network's settings."""
+        fallback = dataclasses.asdict(self.settings) | {"wiring": self.wiring.rebuild_spec()}
+        wiring = overrides.pop("wiring", None)
+        explicit = {k: overrides.pop(k) for k in list(overrides) if k in _SETTING_NAMES}
+        settings = resolve(G, {**explicit, "wiring": wiring, "options": overrides}, fallback=fallback)
+        source = None if fresh else (init_from if init_from is not None else self)
+        return assemble(type(self), G, settings, init_from=source)
 
     def count_flops(self, input_shape) -> int:
         """FLOPs of one forward pass (see :func:`graphwire.compiler.flops.count_flops`)."""
@@ -286,6 +309,9 @@ class WiredNet(nn.Module):
     def extra_repr(self) -> str:
         return (f"nodes={len(self.plan.nodes)}, edges={len(self.plan.edges)}, steps={len(self.plan.steps)}, "
                 f"wiring={self.wiring.name!r}, executor={self._executor!r}")
+
+
+_SETTING_NAMES = {f.name for f in dataclasses.fields(Settings)} - {"wiring"}
 
 
 def check_input(x: Any, *, channels: int, dims: int, dtype: torch.dtype, where: str) -> None:
@@ -361,125 +387,3 @@ def _stack_node_keys(module: WiredNet, state_dict, prefix, local_metadata, stric
 def _after_load(module: WiredNet, incompatible) -> None:
     incompatible.missing_keys.extend(module.__dict__.pop("_absent_on_load", []))
     module.runtime.sync_mask()
-
-
-_NODE_OVERHEAD = 8192  # bytes of Python/nn.Module bookkeeping per node module (measured order)
-_PARAMLESS = ("identity", "channel")
-
-
-def estimate_bytes(plan: Plan) -> int:
-    """A lower-end estimate of what compiling ``plan`` allocates: node parameters (at least one
-    ``in x out`` matrix per op with weights), the index buffers, the edge coefficients and the
-    bookkeeping of a module per node (for ops without a stacked form)."""
-    item = torch.empty((), dtype=torch.get_default_dtype()).element_size()
-    params = sum(nd.in_ch * nd.out_ch for nd in plan.nodes if nd.op not in _PARAMLESS)
-    index = sum(a.nbytes for st in plan.steps for a in st.arrays().values())
-    modules = sum(st.size for st in plan.steps if get_op(st.op).stacked is None)  # a module per node
-    return item * params + index + 4 * item * len(plan.edges) + _NODE_OVERHEAD * modules
-
-
-def available_bytes() -> int | None:
-    """Physical memory of this machine (None where the OS does not say)."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def check_memory(plan: Plan) -> None:
-    """Fail early, with an estimate, for a graph that cannot fit in memory (instead of a
-    MemoryError deep inside torch)."""
-    need, have = estimate_bytes(plan), available_bytes()
-    if have is not None and need > have:
-        raise GraphError(f"the graph needs about {need / 2**30:.1f} GiB to compile ({len(plan.nodes)} nodes, "
-                         f"{len(plan.edges)} edges, {sum(nd.in_ch * nd.out_ch for nd in plan.nodes):.3g} weights) "
-                         f"but this machine has {have / 2**30:.1f} GiB; use fewer or narrower nodes")
-
-
-def wired_core(model: nn.Module) -> WiredNet | None:
-    """The :class:`WiredNet` inside ``model`` (itself, ``model.wired``, or the first submodule)."""
-    if isinstance(model, WiredNet):
-        return model
-    inner = getattr(model, "module", None)  # DistributedDataParallel
-    if isinstance(inner, nn.Module) and inner is not model:
-        return wired_core(inner)
-    for m in model.modules():
-        if isinstance(m, WiredNet):
-            return m
-    return None
-
-
-def compile(G: nx.DiGraph, *, in_channels: int, channels: int | None = None, default_op: str = "conv",
-            output_op: str | None = "identity", dims: int = 2, wiring: Any = "static",
-            executor: str = "batched", resize: str = "area", op_options: dict | None = None,
-            init_from: nn.Module | None = None, sparse_density: float = SPARSE_DENSITY, **options) -> WiredNet:
-    """Compile a graph into a :class:`WiredNet` (a plain ``nn.Module``).
-
-    ``in_channels``: channels of the network input, fed to every input node. ``channels``: default
-    width of nodes without a ``channels`` attribute. ``default_op``/``output_op``: ops of nodes
-    without an ``op`` attribute (output nodes aggregate with ``identity`` unless told otherwise).
-    ``dims``: 2 for images, 1 for sequences, 0 for vectors. ``wiring``: a method name
-    (``"static"``, ``"sigmoid"``, ...; its options as keyword arguments) or a typed spec such as
-    ``graphwire.wiring.Sigmoid(penalty=1e-3)``. ``executor``: ``"batched"`` or ``"reference"``.
-    ``resize``: how inputs of different spatial size meet (``"area"`` or ``"bilinear"``, to the
-    smallest). ``op_options``: ``{op name: {option: value}}`` for the node ops. ``init_from``: a
-    network whose node parameters (by label) and edge parameters (by ``(u, v)``) are carried over,
-    e.g. after pruning. ``sparse_density``: source blocks of ``sum`` nodes sparser than this
-    (edges / (targets x sources), in [0, 1]) are aggregated edge by edge (gather + ``index_add_``,
-    O(edges) memory) instead of by a dense block matmul; the default was measured (README,
-    Benchmarks). The network keeps a frozen copy of ``G``; a graph whose estimated size exceeds the
-    machine's memory raises a :class:`~graphwire.errors.GraphError` before anything is allocated.
-
-    A plain ``nx.DiGraph`` works as it is: when no node has a ``role``, sources become inputs and
-    sinks outputs (:func:`graphwire.assign_roles`); labels may be any hashable (tuples from
-    ``nx.grid_2d_graph`` too), module names are made safe (:func:`~graphwire.compiler.plan.module_key`).
-
-    >>> import torch, graphwire as gw
-    >>> net = gw.compile(gw.generators.resnet(4), in_channels=3, channels=8, wiring="sigmoid")
-    >>> net(torch.randn(2, 3, 16, 16)).shape
-    torch.Size([2, 8, 16, 16])
-    """
-    return _compile(G, copy=True, in_channels=in_channels, channels=channels, default_op=default_op,
-                    output_op=output_op, dims=dims, wiring=wiring, executor=executor, resize=resize,
-                    op_options=op_options, init_from=init_from, stacklevel=3, sparse_density=sparse_density,
-                    **options)
-
-
-def _compile(G: nx.DiGraph, *, copy: bool, in_channels: int, channels: int | None = None, default_op: str = "conv",
-             output_op: str | None = "identity", dims: int = 2, wiring: Any = "static", executor: str = "batched",
-             resize: str = "area", op_options: dict | None = None, init_from: nn.Module | None = None,
-             stacklevel: int = 3, sparse_density: float = SPARSE_DENSITY, **options) -> WiredNet:
-    """``compile``; ``copy=False`` freezes ``G`` itself instead of a copy (for graphs a model
-    builder made and nobody else holds: a DNW candidate graph can have millions of edges)."""
-    if resize not in ("area", "bilinear"):
-        raise ParameterError(f"resize must be 'area' or 'bilinear', got {resize!r}")
-    if op_options is not None:
-        if not isinstance(op_options, dict):
-            raise ParameterError(f"op_options must be a dict {{op name: {{option: value}}}}, got {op_options!r}")
-        unknown = sorted(str(k) for k in op_options if k not in OPS)
-        if unknown:
-            raise ParameterError(f"op_options names unknown op(s) {unknown}; known ops: {OPS.list()}")
-    old = None
-    if init_from is not None:
-        old = wired_core(init_from) if isinstance(init_from, nn.Module) else None
-        if old is None:
-            raise ParameterError(f"init_from must be a compiled network (a WiredNet or a model holding one), "
-                                 f"got {type(init_from).__name__}; load a state dict with net.load_state_dict")
-    if isinstance(G, nx.DiGraph) and not any("role" in d for _, d in G.nodes(data=True)):
-        G, copy = assign_roles(G), False  # a plain DiGraph: sources are inputs, sinks outputs
-    plan, edge_data = build_plan(G, in_channels=in_channels, channels=channels, default_op=default_op,
-                                 output_op=output_op, dims=dims, sparse_density=sparse_density)
-    check_memory(plan)
-    w = make_wiring(wiring, plan, edge_data, options)
-    frozen = copy_graph(G) if copy else G
-    net = WiredNet(plan, w, frozen, executor=executor, resize=resize, op_options=op_options)
-    if old is not None:
-        from .carry_over import carry_over
-
-        report = carry_over(net, old)
-        net.init_report = report
-        if report["skipped"]:
-            warnings.warn(f"init_from: {len(report['skipped'])} node(s) kept fresh parameters "
-                          f"(new, different op or incompatible shape): {report['skipped'][:8]}",
-                          stacklevel=stacklevel)
-    return net

@@ -1,4 +1,4 @@
-"""Executors: interpreters of a :class:`~graphwire.compiler.plan.Plan`.
+"""Executors: interpreters of a :class:`~graphwire.plan.Plan`.
 
 An executor is a function ``(plan, runtime, x) -> y``. The plan says what runs; the runtime
 (owned by the :class:`~graphwire.compiler.module.WiredNet`) gives the node modules, the wiring,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..compiler.plan import Plan
+    from ..plan import Plan
 from ._common import Forward, closed_output, masked_max, resize_to, smallest
 
 __all__ = ["batched_forward"]
@@ -69,7 +69,7 @@ def _mass(c: torch.Tensor, a_src: torch.Tensor, mode: str) -> torch.Tensor:
 
 def _aggregate_sum(st, steps, outs, alive, fw: Forward, runtime, node_major: dict):
     """sum: the step's input is the sum over its source steps of ``C_block @ Y_source``; a sparse
-    block (an edge list, see :class:`~graphwire.compiler.plan.SourceBlock`) is gathered source by
+    block (an edge list, see :class:`~graphwire.plan.SourceBlock`) is gathered source by
     source and all of a step's sparse blocks are scattered into it with one ``index_add_``.
 
     Sparse blocks work node-major (``[J, B, F]``, the source step's output transposed once per

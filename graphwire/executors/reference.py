@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..compiler.plan import Plan
+    from ..plan import Plan
 from ._common import Forward, closed_output, masked_max, resize_to, smallest
 
 __all__ = ["reference_forward"]

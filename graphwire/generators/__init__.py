@@ -23,7 +23,7 @@ what the machine has available, before allocating it.
 34
 """
 
-from ..candidates import materialize_candidates
+from ..edgeset.blocks import materialize_candidates
 from .classic import chain, complete, densenet, resnet
 from .darts_cell import darts_cell, darts_cells
 from .ddw import ddw_resnet_graph

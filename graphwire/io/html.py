@@ -540,7 +540,7 @@ def to_html(G: nx.DiGraph, history: Any = None, path: str | os.PathLike | None =
     finish quickly (see :data:`DOT_COST_LIMIT`) or ``dot`` is not installed (then it warns, with
     the install hint, and uses the layered layout); ``layout="dot"`` raises a
     :class:`~graphwire.errors.RenderError` when ``dot`` is missing. With
-    ``history`` (a :class:`graphwire.train.History` or the path of a saved one) a slider walks
+    ``history`` (a :class:`graphwire.io.History` or the path of a saved one) a slider walks
     through its snapshots (a list of graphs, one per snapshot, works too: each graph's edge
     attributes are that snapshot's values, an edge a graph lacks is inactive there): each edge's width and opacity follow ``attr`` (default ``weight``),
     inactive edges are hidden ("show inactive" draws them dashed), and nodes left without an

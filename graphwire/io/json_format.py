@@ -20,7 +20,8 @@ import networkx as nx
 
 from .._gc import paused
 from ..errors import AttributeValueError, FormatError
-from ..graph import SCHEMA_VERSION, validate
+from ..contract import SCHEMA_VERSION, check_version
+from ..graph import validate
 from ._atomic import atomic_write
 
 __all__ = ["to_json", "from_node_link", "parse_graph"]
@@ -198,11 +199,12 @@ def _version_check(graph: dict, where: str) -> None:
         return
     if not isinstance(record, dict):
         raise FormatError(f"{where}: 'graph.graphwire' must be an object, got {type(record).__name__}")
-    version = record.get("version", SCHEMA_VERSION)
-    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
+    try:
+        check_version(record)
+    except AttributeValueError:
         raise FormatError(
-            f"{where}: unsupported graphwire schema version {version!r} in 'graph.graphwire.version' "
-            f"(this graphwire reads versions 1..{SCHEMA_VERSION})")
+            f"{where}: unsupported graphwire schema version {record.get('version')!r} in 'graph.graphwire.version' "
+            f"(this graphwire reads versions 1..{SCHEMA_VERSION})") from None
 
 
 def from_node_link(data: Any, where: str = "JSON") -> nx.DiGraph:

@@ -22,7 +22,7 @@ import networkx as nx
 import torch
 from torch import nn
 
-from ..compiler.module import _compile
+from ..compiler import compile
 from ..errors import ParameterError, ShapeError
 from ..graph import meta
 from ..generators.dnw import MOBILENET_V1_STAGES, chain_sizes, channel_chain, tiny_graph
@@ -77,12 +77,11 @@ def random_edges(G: nx.DiGraph, k, *, seed: int = 0, group_by: str = "stage", us
     its random graphs, and draws the rest of the budget uniformly: the same nodes and the same number
     of edges. Raises :class:`~graphwire.errors.ParameterError` when ``k`` is too small for that.
     """
-    from ..candidates import is_compact, materialize_candidates
+    from ..edgeset import edge_set
     from ..transforms.pruning import remove_dead_nodes
     from ..wiring.dnw import K_OVER, budget, dense_size
 
-    if is_compact(G):  # the baseline draws from every candidate edge
-        G = materialize_candidates(G)
+    G = edge_set(G).networkx()  # the baseline draws from every candidate edge
 
     if k_over not in K_OVER:
         raise ParameterError(f"random_edges: k_over must be one of {', '.join(map(repr, K_OVER))}, got {k_over!r}")
@@ -150,7 +149,7 @@ class DNWClassifier(WiredClassifier):
     """
 
     def recompile(self, graph: nx.DiGraph, *, wiring: str = "static", **options) -> "DNWClassifier":
-        wired = _compile(graph, copy=True, init_from=self.wired, wiring=wiring, **self.compile_kwargs, **options)
+        wired = compile(graph, init_from=self.wired, wiring=wiring, **self.compile_kwargs, **options)
         old_out = self.wired.plan.nodes[self.wired.plan.outputs[0]]
         old_labels = [self.wired.plan.nodes[p].label for p in old_out.preds]
         new_out = wired.plan.nodes[wired.plan.outputs[0]]
@@ -237,7 +236,9 @@ def dnw_mobilenet_v1(*, in_channels: int = 3, num_classes: int = 10, width_mult:
                                                        compact=compact)
     k = {i: b for i, b in enumerate(budgets)}
     kw = dict(in_channels=in_channels, channels=1, default_op="channel", dims=2, executor=executor)
-    wired = _compile(G, copy=graph is not None, wiring=wiring, **kw, **_dnw_options(wiring, k, refresh, options))
+    # a graph built here is frozen, not copied (millions of candidate edges); a given one is copied
+    wired = compile(G if graph is not None else nx.freeze(G), wiring=wiring, **kw,
+                    **_dnw_options(wiring, k, refresh, options))
     c = wired.out_channels
     head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
     model = DNWClassifier(nn.Identity(), wired, head, kw)
@@ -304,7 +305,9 @@ def dnw_tiny(*, in_channels: int = 3, num_classes: int = 10, dims: int = 2,
     if norm != "batch":  # the default stays out of op_options (recompile reuses them)
         channel_options["norm"] = norm
     kw = dict(in_channels=sc, channels=1, default_op="channel", dims=dims, op_options={"channel": channel_options})
-    wired = _compile(G, copy=graph is not None, wiring=wiring, **kw, **_dnw_options(wiring, k, refresh, options))
+    # a graph built here is frozen, not copied (millions of candidate edges); a given one is copied
+    wired = compile(G if graph is not None else nx.freeze(G), wiring=wiring, **kw,
+                    **_dnw_options(wiring, k, refresh, options))
     pooling = [CentrePool(dims)] if pool == "centre" else [avg(1), nn.Flatten()]
     head = nn.Sequential(*pooling, nn.Linear(wired.out_channels, num_classes))
     return DNWClassifier(stem, wired, head, kw)

@@ -2,12 +2,10 @@
 (bilevel search) and :mod:`~graphwire.train.depth` (the exact-ELBO loop)."""
 
 from . import darts, depth, loop
-from ..compiler.module import wired_core
-from ..io.history import History
 from .darts import arch_gradient, arch_parameters, bilevel_step, darts_optimizers, search, weight_parameters
 from .depth import fit_elbo
 from .loop import RECIPES, SCHEDULES, default_device, evaluate, fit, load_checkpoint, recalibrate_bn
 
-__all__ = ["darts", "depth", "loop", "History", "wired_core", "fit", "evaluate", "recalibrate_bn",
+__all__ = ["darts", "depth", "loop", "fit", "evaluate", "recalibrate_bn",
            "default_device", "load_checkpoint", "RECIPES", "SCHEDULES", "arch_gradient", "arch_parameters", "bilevel_step", "darts_optimizers", "search",
            "weight_parameters", "fit_elbo"]

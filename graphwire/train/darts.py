@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ParameterError
-from ..compiler.module import wired_core
+from ..compiler import wired_core
 from ..io.history import History
 from ..wiring.base import Wiring
 from .loop import default_device

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..compiler.module import wired_core
+from ..compiler import wired_core
 from ..errors import FormatError, ParameterError
 from ..io.history import History
 

@@ -107,7 +107,9 @@ def derive(G: Any, top_k: int = 2, *, threshold: float | None = None,
     H2.graph = H.graph
     H2.add_nodes_from((n, H.nodes[n]) for n in order)
     H2.add_edges_from(sorted(H.edges(data=True), key=lambda e: (sort_key(e[0]), sort_key(e[1]))))
-    meta(H2)["derived"] = {"top_k": top_k, "threshold": threshold, "genotype": genotype,
-                           "removed_nodes": dead}
+    record = meta(H2)
+    record["derived"] = {"top_k": top_k, "threshold": threshold, "genotype": genotype, "removed_nodes": dead}
+    if isinstance(record.get("compile"), dict):  # a discrete architecture: it compiles with fixed wiring
+        record["compile"]["wiring"] = {"method": "static", "options": {}}
     return validate(H2)
 

@@ -7,20 +7,19 @@ turns into a smaller network. The input graph is never mutated.
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Literal
 
 import networkx as nx
-import numpy as np
 
 from ..errors import AttributeValueError, DeadNodeError, ParameterError, describe
-from .._gc import paused
-from ..candidates import CANDIDATES, check_candidates, is_compact, materialize_candidates
-from ..graph import (copy_graph, edges_hash, inputs, meta, outputs, own_attrs, reachable, sort_key, topological_order,
-                     validate)
+from ..contract import (copy_graph, edges_hash, inputs, meta, outputs, reachable, register_attribute, sort_key,
+                        unit)
+from ..graph import checked_edges, topological_order, validate
 
 __all__ = ["prune", "remove_dead_nodes", "share"]
+
+register_attribute("edge", "share", unit, owner="share", doc="the edge's fraction of its target's input (share(G))")
 
 
 def _edge_values(G: nx.DiGraph, attr: str) -> dict[tuple, float]:
@@ -143,7 +142,7 @@ def prune(
     >>> sorted(P.edges), P.graph["graphwire"]["pruned"]["removed_nodes"]
     ([(0, 2), (2, 4)], [1, 3])
     """
-    validate(G)
+    es = checked_edges(G)
     if per_node not in (None, "in", "out"):
         raise ParameterError(f"per_node must be None, 'in' or 'out', got {per_node!r}")
     if threshold is not None and keep is not None:
@@ -157,11 +156,21 @@ def prune(
                                   or not math.isfinite(threshold)):
         raise ParameterError(f"threshold must be a finite number, got {threshold!r}")
 
-    if is_compact(G):
-        fast = _prune_compact(G, attr, threshold, keep, per_node, ensure_path)
+    if keep is None and per_node is None and not ensure_path and attr != "share":
+        def passes(val) -> bool:
+            return float(val) > 0.5 if threshold is None else float(val) >= threshold
+
+        fast = es.keep_own_edges(attr, passes)  # a compact graph whose candidate blocks all fail
         if fast is not None:
-            return fast
-        G = materialize_candidates(G)  # a budget over every candidate, or kept blocks: the full graph
+            record = meta(fast.graph)
+            record["lineage"] = list(meta(G).get("lineage", [])) + [fast.digest]
+            record["pruned"] = {
+                "attr": attr, "threshold": threshold, "keep": keep, "per_node": per_node, "ensure_path": ensure_path,
+                "edges_before": fast.before, "edges_after": fast.graph.number_of_edges(),
+                "removed_nodes": fast.removed,
+            }
+            return fast.graph
+    G = es.networkx()  # a compact graph: every candidate edge as a networkx edge
     if attr == "share" and any("share" not in d for *_, d in G.edges(data=True)):
         G = share(G)
     values = _edge_values(G, attr)
@@ -200,102 +209,3 @@ def prune(
         "removed_nodes": dead,
     }
     return validate(H)
-
-
-def _prune_compact(G: nx.DiGraph, attr: str, threshold, keep, per_node, ensure_path) -> nx.DiGraph | None:
-    """``prune`` of a (validated) compact graph when only its networkx edges can survive: every
-    block's ``attrs`` fail the test. None when the full graph is needed (see :func:`prune`).
-    Labels are ``0..N-1`` and every edge goes up, so reachability is one pass over the kept edges
-    in label order; the result graph is built once, each attribute dict copied once."""
-    if keep is not None or per_node is not None or ensure_path or attr == "share":
-        return None
-    rows, attrs = check_candidates(G, edges=False)
-
-    def passes(val) -> bool:
-        x = float(val)
-        return x > 0.5 if threshold is None else x >= threshold
-
-    for i, d in enumerate(attrs):
-        if attr not in d:
-            raise AttributeValueError(
-                f"cannot prune by {attr!r}: the candidate block graph.graphwire.{CANDIDATES}[{i}] (sources "
-                f"{rows[i, :2].tolist()}, targets {rows[i, 2:].tolist()}) has no {attr!r} in its 'attrs'; "
-                f"train the network and call net.write_back() first, or prune materialize_candidates(G)")
-        if not isinstance(d[attr], (bool, int, float)):
-            return None
-        if passes(d[attr]):
-            return None  # the block's edges survive: the full graph
-    N = G.number_of_nodes()
-    kept: list[tuple[int, int]] = []
-    missing: list[tuple[int, int]] = []
-    eu: list[int] = []
-    ev: list[int] = []
-    succ = G._succ
-    for u in range(N):  # label order (not insertion order): every edge goes up
-        for v, d in succ[u].items():
-            eu.append(u)
-            ev.append(v)
-            if attr not in d:
-                missing.append((u, v))
-            elif passes(d[attr]):
-                kept.append((u, v))
-    if missing:
-        raise AttributeValueError(
-            f"cannot prune by {attr!r}: {len(missing)} edge(s) have no {attr!r} attribute, e.g. "
-            f"{describe(missing, 4)}; train the network and call net.write_back() first")
-    reach = bytearray(N)
-    for n in inputs(G):
-        reach[n] = 1
-    for u, v in kept:  # sorted by u: reach[u] is final when its out-edges come
-        if reach[u]:
-            reach[v] = 1
-    coreach = bytearray(N)
-    for n in outputs(G):
-        coreach[n] = 1
-    for u, v in reversed(kept):
-        if coreach[v]:
-            coreach[u] = 1
-    dead = [n for n in range(N) if not (reach[n] and coreach[n])]
-    alive = [(u, v) for u, v in kept if reach[u] and coreach[v]]
-    n_cand = int(((rows[:, 1] - rows[:, 0]) * (rows[:, 3] - rows[:, 2])).sum())
-    au, av = np.array(eu, np.int64), np.array(ev, np.int64)
-    inside = sum(int(((au >= a) & (au < b) & (av >= c) & (av < d)).sum()) for a, b, c, d in rows.tolist())
-    before = n_cand + len(eu) - inside
-    with paused():
-        H = nx.DiGraph()
-        H.graph.update(copy.deepcopy({k: v for k, v in G.graph.items() if k != "graphwire"}))
-        record = copy.deepcopy({k: v for k, v in meta(G).items() if k != CANDIDATES})
-        H.graph["graphwire"] = record
-        nodes = G._node
-        H.add_nodes_from((n, own_attrs(nodes[n])) for n in G if reach[n] and coreach[n])
-        hs, hp = H._succ, H._pred  # a new graph: each kept edge's dict copied once, inserted in order
-        for u, v in alive:
-            d = own_attrs(succ[u][v])
-            hs[u][v] = d
-            hp[v][u] = d
-    if not inputs(H) or not outputs(H):
-        raise DeadNodeError(
-            f"pruning by {attr!r} leaves no path from an input to an output "
-            f"(kept {len(kept)} of {before} edges)", nodes=dead)
-    record["lineage"] = list(meta(G).get("lineage", [])) + [_compact_hash(G, au, av)]
-    record["pruned"] = {
-        "attr": attr, "threshold": threshold, "keep": keep, "per_node": per_node, "ensure_path": ensure_path,
-        "edges_before": before, "edges_after": H.number_of_edges(), "removed_nodes": dead,
-    }
-    return H
-
-
-
-
-def _compact_hash(G: nx.DiGraph, u: np.ndarray, v: np.ndarray) -> str:
-    """A short hash of a compact graph's edge set: its blocks' ranges and its networkx edges (the
-    lineage entry; ``edges_hash`` over every candidate would cost seconds)."""
-    import hashlib
-    import json
-
-    blocks = sorted([int(x) for x in list(b["sources"]) + list(b["targets"])] for b in meta(G)[CANDIDATES])
-    order = np.lexsort((v, u))
-    h = hashlib.sha256(json.dumps(blocks).encode())
-    h.update(u[order].tobytes())
-    h.update(v[order].tobytes())
-    return h.hexdigest()[:16]

@@ -68,7 +68,7 @@ def _as_history(history: Any):
     if isinstance(history, (str, os.PathLike, dict, bytes)):
         return History.load(history)
     raise ParameterError(
-        f"expected a graphwire.train.History (or the path of a saved one), got {type(history).__name__}")
+        f"expected a graphwire.io.History (or the path of a saved one), got {type(history).__name__}")
 
 
 def _source_colours(sources: list, cmap_name: str = "tab10"):
@@ -95,13 +95,13 @@ def plot_edge_history(history: Any, attr: str = "weight", *, edges: Sequence[tup
                       max_legend: int = 12, dpi: int = 120):
     """Plot how every edge's ``attr`` evolved over training; return the matplotlib Figure.
 
-    ``history`` is a :class:`graphwire.train.History` or the path of a saved one. One line per edge
+    ``history`` is a :class:`graphwire.io.History` or the path of a saved one. One line per edge
     (or per edge in ``edges``), x = epoch (fractional for ``snapshot_every`` snapshots), coloured
     by the edge's *source node* so the fan-out of each node reads as one colour; edges that end
     inactive are dashed. The legend names the source nodes (up to ``max_legend``, else a
     colour bar). ``ax`` draws into existing axes; ``path`` saves the figure (atomically).
 
-    >>> from graphwire.train import History
+    >>> from graphwire.io import History
     >>> h = History(edges=[(0, 1), (0, 2), (1, 2)])
     >>> h.add({"weight": [0.5, 0.5, 0.5], "active": [True] * 3}, epoch=0, step=0)
     >>> h.add({"weight": [0.9, 0.2, 0.6], "active": [True, False, True]}, epoch=1, step=10)

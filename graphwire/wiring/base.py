@@ -13,16 +13,21 @@ An edge whose coefficient is exactly 0 is *closed*: it contributes nothing (it i
 ``max``), and a node whose open inputs all come from closed nodes outputs exactly 0 (not f(0),
 which BatchNorm would make non-zero). That is what makes a masked network equal its pruned copy.
 
-Writing a method: subclass :class:`Wiring`, set ``name`` and ``options``, build parameters in
-``__init__(self, plan, edge_data, **options)`` (``plan.edges`` are ``(u, v)`` labels in the order
-of the coefficients, ``edge_data`` their attribute dicts, ``plan.source_channels()`` the widths of
-their sources), implement :meth:`coefficients`, and register it with
-:func:`graphwire.register_wiring`.
+Writing a method: declare its options once, as a frozen dataclass subclassing
+:class:`WiringSpec` (defaults, and checks in ``__post_init__`` with :func:`check_number`,
+:func:`check_bool`, :func:`check_choice`); subclass :class:`Wiring`, set ``name``, ``Options`` (the
+dataclass) and, for what ``write_back`` writes beyond ``weight`` and ``active``, ``attributes``
+(``(kind, name, check, doc)`` rows added to the graph contract, :mod:`graphwire.contract`); build
+parameters in ``__init__(self, plan, edge_data, options)`` (``plan.edges`` is the
+:class:`~graphwire.edgeset.EdgeSet` in the order of the coefficients, ``edge_data`` their
+attribute dicts, ``plan.source_channels()`` the widths of their sources); implement
+:meth:`coefficients`; register it with :func:`graphwire.register_wiring`.
 """
 
 from __future__ import annotations
 
 import abc
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Sequence
@@ -32,7 +37,21 @@ from torch import nn
 
 from ..errors import WiringError
 
-__all__ = ["Wiring", "WriteBack", "check_number"]
+__all__ = ["Wiring", "WiringSpec", "WriteBack", "check_number", "check_bool", "check_choice", "check_int"]
+
+
+@dataclasses.dataclass(frozen=True)
+class WiringSpec:
+    """A method's options: each method subclasses it as a frozen dataclass whose fields are its
+    options, with their defaults, checked in ``__post_init__``. ``compile(G, wiring="dnw", k=0.05)``
+    and ``compile(G, wiring=graphwire.wiring.DNW(k=0.05))`` build the same spec. ``method`` is the
+    registered name (set by :func:`~graphwire.wiring.register_wiring`)."""
+
+    method: ClassVar[str] = ""
+
+    def options(self) -> dict[str, Any]:
+        """The options as a dict (what a written-back graph records)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 @dataclass
@@ -49,7 +68,11 @@ class Wiring(nn.Module, metaclass=abc.ABCMeta):
     """Base class of the wiring methods (see the module docstring)."""
 
     name: ClassVar[str] = "base"
-    options: ClassVar[tuple[str, ...]] = ()
+    #: the method's options (a :class:`WiringSpec` dataclass); none by default
+    Options: ClassVar[type[WiringSpec]] = WiringSpec
+    #: what ``write_back`` writes beyond ``weight``/``active``: ``(kind, name, check, doc)`` rows,
+    #: registered with the graph contract (owner: the method) by ``register_wiring``
+    attributes: ClassVar[tuple[tuple[str, str, Callable[[Any], "str | None"], str], ...]] = ()
     #: ``"edge"`` ([E] coefficients) or ``"channel"`` ([E, C])
     mode: str = "edge"
     #: coefficients can be exactly zero (closed edges)
@@ -57,10 +80,16 @@ class Wiring(nn.Module, metaclass=abc.ABCMeta):
     #: edge ids whose coefficient is the constant 1
     unit_edges: frozenset = frozenset()
 
-    def __init__(self, plan: Any, edge_data: Sequence[dict]):
+    def __init__(self, plan: Any, edge_data: Sequence[dict], options: WiringSpec | None = None):
         super().__init__()
-        # a compact graph's edges stay array-backed (graphwire.candidates.EdgeList, read-only)
-        self.edges = plan.edges if hasattr(plan.edges, "arrays") else list(plan.edges)
+        self.edges = plan.edges  # an EdgeSet: (u, v) per coefficient
+        self.spec = options if options is not None else self.Options()
+
+    def rebuild_spec(self) -> WiringSpec:
+        """The wiring a written-back graph of this network compiles with by default (recorded in
+        the graph): this method with the same options, unless the method's learned wiring is a
+        fixed one (DNW: ``static``)."""
+        return self.spec
 
     @abc.abstractmethod
     def coefficients(self) -> torch.Tensor:
@@ -91,6 +120,13 @@ class Wiring(nn.Module, metaclass=abc.ABCMeta):
         return WriteBack(edges={k: [v[i] for i in idx] for k, v in full.edges.items()}, nodes=full.nodes,
                          graph=full.graph)
 
+    def active_mask(self) -> torch.Tensor:
+        """Which edges the network uses at inference (bool ``[E]``), before the user's mask."""
+        flags = self.describe().edges.get("active")
+        if flags is None:
+            return torch.ones(len(self.edges), dtype=torch.bool)
+        return torch.tensor([bool(x) for x in flags], dtype=torch.bool)
+
     def snapshot(self) -> dict[str, Sequence[Any]]:
         """Per-edge values to record during training (a :class:`~graphwire.io.history.History`
         snapshot); the write-back description by default."""
@@ -107,3 +143,24 @@ def check_number(method: str, name: str, value: Any, ok: Callable[[float], bool]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
         raise WiringError(f"{method} wiring: {name} must be a finite number {expected}, got {value!r}")
     return float(value)
+
+
+def check_int(method: str, name: str, value: Any, ok: Callable[[int], bool], expected: str) -> int:
+    """``value`` when it is an integer for which ``ok`` holds, else a :class:`WiringError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not ok(value):
+        raise WiringError(f"{method} wiring: {name} must be an integer {expected}, got {value!r}")
+    return int(value)
+
+
+def check_bool(method: str, name: str, value: Any) -> bool:
+    """``value`` when it is True or False, else a :class:`WiringError`."""
+    if not isinstance(value, bool):
+        raise WiringError(f"{method} wiring: {name} must be True or False, got {value!r}")
+    return value
+
+
+def check_choice(method: str, name: str, value: Any, allowed: Sequence[Any]) -> Any:
+    """``value`` when it is one of ``allowed``, else a :class:`WiringError` listing them."""
+    if value not in allowed or (isinstance(value, bool) and not any(a is value for a in allowed)):
+        raise WiringError(f"{method} wiring: {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+    return value

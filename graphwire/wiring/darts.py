@@ -37,36 +37,82 @@ from torch import nn
 
 from ..generators.darts_cell import find_connections, select_connections
 from ..errors import WiringError
-from .base import Wiring, WriteBack, check_number
-from .registry import WiringSpec, register_wiring
+from ..contract import finite
+from .base import Wiring, WiringSpec, WriteBack, check_bool, check_choice, check_number
+from .registry import register_wiring
 
 __all__ = ["DartsWiring", "Darts"]
+
+
+def _op_name(v) -> str | None:
+    return None if isinstance(v, str) and v else f"must be a non-empty op name, got {v!r}"
+
+
+def _op_list(v) -> str | None:
+    if not isinstance(v, (list, tuple)) or not v or not all(isinstance(o, str) and o for o in v):
+        return f"must be a non-empty list of op names, got {v!r}"
+    return None
+
+
+def _op_weights(v) -> str | None:
+    if not isinstance(v, dict) or not v:
+        return f"must be a non-empty mapping op -> probability, got {v!r}"
+    for k, p in v.items():
+        if not isinstance(k, str):
+            return f"has a non-string op name {k!r}"
+        err = finite(p)
+        if err:
+            return f"entry {k!r} {err}"
+    return None
 
 
 def _number(name: str, value) -> float:
     return check_number("darts", name, value, lambda v: v >= 0, ">= 0")
 
 
+@dataclass(frozen=True)
+class Darts(WiringSpec):
+    """``wiring="darts"``: candidate ops mixed by ``softmax(alpha)`` (or sigmoid gates)."""
+
+    gate: str = "softmax"
+    init_std: float = 1e-3
+    edge_norm: bool = False
+    zero_one: float | None = None
+    top_k: int = 2
+    threshold: float | None = None
+
+    def __post_init__(self):
+        check_choice("darts", "gate", self.gate, ("softmax", "sigmoid"))
+        _number("init_std", self.init_std)
+        check_bool("darts", "edge_norm", self.edge_norm)
+        if self.zero_one is not None:
+            _number("zero_one", self.zero_one)
+        select_connections([], [], top_k=self.top_k, threshold=self.threshold)  # argument checks
+
+
 @register_wiring
 class DartsWiring(Wiring):
     name = "darts"
     mode = "edge"
-    options = ("gate", "init_std", "edge_norm", "zero_one", "top_k", "threshold")
+    Options = Darts
+    attributes = (
+        ("edge", "op", _op_name, "the op an edge runs (the strongest candidate of its connection)"),
+        ("edge", "ops", _op_list, "the candidate ops of the edge's connection"),
+        ("edge", "op_weights", _op_weights, "op -> probability of the edge's connection"),
+        ("edge", "connection_weight", finite, "sigmoid gate of the whole connection (zero_one / edge_norm)"),
+    )
 
-    def __init__(self, plan, edge_data, gate: str = "softmax", init_std: float = 1e-3,
-                 edge_norm: bool = False, zero_one: float | None = None, top_k: int = 2,
-                 threshold: float | None = None):
-        super().__init__(plan, edge_data)
+    def __init__(self, plan, edge_data, options: Darts):
+        super().__init__(plan, edge_data, options)
+        gate, init_std, edge_norm, zero_one = options.gate, options.init_std, options.edge_norm, options.zero_one
+        top_k, threshold = options.top_k, options.threshold
         edges = self.edges
-        if gate not in ("softmax", "sigmoid"):
-            raise WiringError(f"darts wiring: gate must be 'softmax' or 'sigmoid', got {gate!r}")
         self.gate = gate
         self.zero_one = _number("zero_one", 10.0 if zero_one is None and gate == "sigmoid" else (zero_one or 0.0))
         self.edge_norm = bool(edge_norm)
         self.top_k = top_k
         self.threshold = threshold
-        init_std = _number("init_std", init_std)
-        select_connections([], [], top_k=top_k, threshold=threshold)  # argument checks
+        init_std = float(init_std)
 
         self.conns = find_connections(list(edges), list(edge_data))
         if not self.conns:
@@ -239,16 +285,3 @@ class DartsWiring(Wiring):
                     self.alpha[i, :n] = other.alpha[j, :n]
                     if self.edge_norm and other.edge_norm:
                         self.beta[i] = other.beta[j]
-
-
-@dataclass(frozen=True)
-class Darts(WiringSpec):
-    """``wiring="darts"``: candidate ops mixed by ``softmax(alpha)`` (or sigmoid gates)."""
-
-    method = "darts"
-    gate: str = "softmax"
-    init_std: float = 1e-3
-    edge_norm: bool = False
-    zero_one: float | None = None
-    top_k: int = 2
-    threshold: float | None = None

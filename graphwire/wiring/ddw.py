@@ -46,9 +46,10 @@ from typing import Any, Iterable, Iterator
 import torch
 from torch import nn
 
+from ..contract import finite, unit
 from ..errors import WiringError
-from .base import Wiring, WriteBack
-from .registry import WiringSpec, register_wiring
+from .base import Wiring, WiringSpec, WriteBack, check_bool, check_choice, check_number
+from .registry import register_wiring
 from .routing import Routing
 
 __all__ = ["DDWWiring", "DDW", "Router", "recording", "record"]
@@ -92,21 +93,40 @@ class _Recorder:
         self.sum, self.sq, self.open, self.exec = z(E), z(E), z(E), z(N)
 
 
+@dataclass(frozen=True)
+class DDW(WiringSpec):
+    """``wiring="ddw"``: instance-aware routers on every node's output edges."""
+
+    router_bias: float = 3.0
+    tau_init: float = 0.5
+    temperature: float = 1.0
+    eval_weight: str = "gate"
+    penalty: float = 0.0
+    route_single: bool = False
+
+    def __post_init__(self):
+        check_number("ddw", "router_bias", self.router_bias, lambda v: True, "")
+        check_number("ddw", "tau_init", self.tau_init, lambda v: True, "")
+        check_number("ddw", "temperature", self.temperature, lambda v: v > 0, "> 0")
+        check_choice("ddw", "eval_weight", self.eval_weight, EVAL_WEIGHTS)
+        check_number("ddw", "penalty", self.penalty, lambda v: v >= 0, ">= 0")
+        check_bool("ddw", "route_single", self.route_single)
+
+
 @register_wiring
 class DDWWiring(Wiring, Routing):
     name = "ddw"
-    options = ("router_bias", "tau_init", "temperature", "eval_weight", "penalty", "route_single")
+    Options = DDW
+    attributes = (
+        ("edge", "ddw_mean", finite, "the router's mean gate over a recorded dataset"),
+        ("edge", "ddw_std", finite, "the router's gate standard deviation over a recorded dataset"),
+        ("node", "exec_rate", unit, "fraction of recorded samples for which the node ran"),
+    )
 
-    def __init__(self, plan, edge_data, router_bias: float = 3.0, tau_init: float = 0.5,
-                 temperature: float = 1.0, eval_weight: str = "gate", penalty: float = 0.0,
-                 route_single: bool = False):
-        super().__init__(plan, edge_data)
-        if eval_weight not in EVAL_WEIGHTS:
-            raise WiringError(f"ddw wiring: eval_weight must be one of {list(EVAL_WEIGHTS)}, got {eval_weight!r}")
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise WiringError(f"ddw wiring: temperature must be > 0, got {temperature!r}")
-        if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not penalty >= 0:
-            raise WiringError(f"ddw wiring: penalty must be >= 0, got {penalty!r}")
+    def __init__(self, plan, edge_data, options: DDW):
+        super().__init__(plan, edge_data, options)
+        router_bias, tau_init, temperature = options.router_bias, options.tau_init, options.temperature
+        eval_weight, penalty, route_single = options.eval_weight, options.penalty, options.route_single
         self.router_bias, self.tau_init = float(router_bias), float(tau_init)
         self.temperature, self.eval_weight, self.penalty = float(temperature), eval_weight, float(penalty)
         self.route_single = bool(route_single)
@@ -352,17 +372,6 @@ class DDWWiring(Wiring, Routing):
             nodes={"exec_rate": {lab: min(1.0, exec_rate[i]) for i, lab in enumerate(self._labels)}})
 
 
-@dataclass(frozen=True)
-class DDW(WiringSpec):
-    """``wiring="ddw"``: instance-aware routers on every node's output edges."""
-
-    method = "ddw"
-    router_bias: float = 3.0
-    tau_init: float = 0.5
-    temperature: float = 1.0
-    eval_weight: str = "gate"
-    penalty: float = 0.0
-    route_single: bool = False
 
 
 def _ddw_of(net: nn.Module) -> DDWWiring:

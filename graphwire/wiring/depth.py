@@ -32,8 +32,9 @@ import torch
 from torch import nn
 
 from ..errors import ParameterError, WiringError
-from .base import Wiring, WriteBack, check_number
-from .registry import WiringSpec, register_wiring
+from ..contract import boolean, unit
+from .base import Wiring, WiringSpec, WriteBack, check_bool, check_number
+from .registry import register_wiring
 
 __all__ = ["DepthWiring", "depth_prior", "depth_cutoff", "fold_tail", "categorical_kl"]
 
@@ -90,15 +91,37 @@ def fold_tail(q: torch.Tensor, d: int) -> torch.Tensor:
     return out
 
 
+@dataclass(frozen=True)
+class Depth(WiringSpec):
+    """``wiring="depth"``: a categorical posterior over the depth of a residual chain."""
+
+    prior: str = "exponential"
+    prior_rate: float = 0.85
+    n_train: int | None = None
+    fixed: bool = False
+    rule: str = "mode"
+    level: float = 0.95
+
+    def __post_init__(self):
+        depth_prior(0, self.prior, self.prior_rate)  # argument checks
+        if self.n_train is not None:
+            check_number("depth", "n_train", self.n_train, lambda v: v > 0, "> 0")
+        check_bool("depth", "fixed", self.fixed)
+        depth_cutoff([1.0], self.rule, self.level)  # argument checks
+
+
 @register_wiring
 class DepthWiring(Wiring):
     name = "depth"
     mode = "edge"
-    options = ("prior", "prior_rate", "n_train", "fixed", "rule", "level")
+    Options = Depth
+    attributes = (("node", "depth_prob", unit, "posterior probability that the network ends at this block"),
+                  ("node", "active", boolean, "whether the block is kept (depth <= the chosen depth)"))
 
-    def __init__(self, plan, edge_data, prior: str = "exponential", prior_rate: float = 0.85,
-                 n_train: int | None = None, fixed: bool = False, rule: str = "mode", level: float = 0.95):
-        super().__init__(plan, edge_data)
+    def __init__(self, plan, edge_data, options: Depth):
+        super().__init__(plan, edge_data, options)
+        prior, prior_rate, n_train = options.prior, options.prior_rate, options.n_train
+        fixed, rule, level = options.fixed, options.rule, options.level
         edges = self.edges
         self.unit_edges = frozenset(range(len(edges)))
         taps: dict[int, int] = {}
@@ -117,11 +140,8 @@ class DepthWiring(Wiring):
                               "build it with graphwire.models.depth_chain")
         self.max_depth = len(taps) - 1
         self.taps = [taps[d] for d in range(len(taps))]
-        if n_train is not None:
-            check_number("depth", "n_train", n_train, lambda v: v > 0, "> 0")
         self.n_train = n_train
         self.fixed = bool(fixed)
-        depth_cutoff([1.0], rule, level)  # argument checks
         self.rule, self.level = rule, level
         self.register_buffer("log_prior", depth_prior(self.max_depth, prior, prior_rate).log())
         self.prior_kind = prior
@@ -204,16 +224,3 @@ class DepthWiring(Wiring):
         for d, e in enumerate(self.taps):
             out[self.edges[e][0]] = d
         return out
-
-
-@dataclass(frozen=True)
-class Depth(WiringSpec):
-    """``wiring="depth"``: a categorical posterior over the depth of a residual chain."""
-
-    method = "depth"
-    prior: str = "exponential"
-    prior_rate: float = 0.85
-    n_train: int | None = None
-    fixed: bool = False
-    rule: str = "mode"
-    level: float = 0.95

@@ -69,9 +69,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..contract import finite
 from ..errors import WiringError
-from .base import Wiring, WriteBack
-from .registry import WiringSpec, register_wiring
+from .base import Wiring, WiringSpec, WriteBack, check_choice, check_int
+from .registry import register_wiring
 
 __all__ = ["CLOSED_NODES", "EVAL_MASKS", "K_OVER", "DNWWiring", "DNW", "StraightThrough", "budget", "dense_size",
            "topk_mask"]
@@ -120,18 +121,11 @@ def dense_size(edges) -> tuple[int, int]:
 def _dense_size_runs(edges, runs) -> tuple[int, int]:
     """:func:`dense_size` of the edges in ``runs`` (``(start, stop)`` id ranges), with arrays for
     a compact graph's edges."""
-    arrays = getattr(edges, "arrays", None)
-    if arrays is None:
+    u, v = edges.arrays()
+    if u.dtype == object:  # labels that are not integers
         return dense_size(itertools.chain.from_iterable(edges[a:b] for a, b in runs))
-    u, v = arrays()
     n = len(np.unique(np.concatenate([x[a:b] for a, b in runs for x in (u, v)])))
     return n, n * n
-
-
-def _choice(value, allowed, name):
-    if not isinstance(value, str) or value not in allowed:
-        raise WiringError(f"dnw wiring: {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-    return value
 
 
 def topk_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
@@ -160,25 +154,39 @@ def budget(k: Any, total: int, what: str = "k", where: str = "dnw wiring") -> in
     return max(1, min(total, math.ceil(k * total - 1e-9)))
 
 
+@dataclass(frozen=True)
+class DNW(WiringSpec):
+    """``wiring="dnw"``: top-k edges by ``|w|``, straight-through gradients to all edges."""
+
+    k: Any = 0.5
+    refresh: int = 1
+    group_by: str | None = None
+    k_over: str = "edges"
+    closed_nodes: str = "zero"
+    eval_mask: str = "last"
+
+    def __post_init__(self):
+        check_int("dnw", "refresh", self.refresh, lambda v: v >= 1,
+                  ">= 1 (recompute the top-k every that many training steps)")
+        if self.group_by is not None and not isinstance(self.group_by, str):
+            raise WiringError(f"dnw wiring: group_by must be an edge attribute name or None, got {self.group_by!r}")
+        check_choice("dnw", "k_over", self.k_over, K_OVER)
+        check_choice("dnw", "closed_nodes", self.closed_nodes, CLOSED_NODES)
+        check_choice("dnw", "eval_mask", self.eval_mask, EVAL_MASKS)
+
+
 @register_wiring
 class DNWWiring(Wiring):
     name = "dnw"
     mode = "edge"
-    options = ("k", "refresh", "group_by", "k_over", "closed_nodes", "eval_mask")
+    Options = DNW
+    attributes = (("edge", "magnitude", finite, "|w|, what DNW ranks (prune by it with attr='magnitude')"),)
 
-    def __init__(self, plan, edge_data, k: Any = 0.5, refresh: int = 1,
-                 group_by: str | None = None, k_over: str = "edges", closed_nodes: str = "zero",
-                 eval_mask: str = "last"):
-        super().__init__(plan, edge_data)
-        self.k_over = _choice(k_over, K_OVER, "k_over")
-        self.closed_nodes = _choice(closed_nodes, CLOSED_NODES, "closed_nodes")
-        self.eval_mask = _choice(eval_mask, EVAL_MASKS, "eval_mask")
+    def __init__(self, plan, edge_data, options: DNW):
+        super().__init__(plan, edge_data, options)
+        k, refresh, group_by = options.k, options.refresh, options.group_by
+        self.k_over, self.closed_nodes, self.eval_mask = options.k_over, options.closed_nodes, options.eval_mask
         E = len(self.edges)
-        if isinstance(refresh, bool) or not isinstance(refresh, numbers.Integral) or refresh < 1:
-            raise WiringError(f"dnw wiring: refresh must be an integer >= 1 (recompute the top-k every "
-                              f"that many training steps), got {refresh!r}")
-        if group_by is not None and not isinstance(group_by, str):
-            raise WiringError(f"dnw wiring: group_by must be an edge attribute name or None, got {group_by!r}")
         if E == 0:
             raise WiringError("dnw wiring: the graph has no edges to choose from")
         self.refresh, self.group_by = int(refresh), group_by
@@ -186,18 +194,12 @@ class DNWWiring(Wiring):
         # ---- groups: edge ids ranked together, each with its own budget (runs of equal keys:
         # no per-edge Python beyond reading the attribute, graphs may have millions of edges)
         runs: dict[Any, list[tuple[int, int]]] = {}
-        if group_by is not None and hasattr(edge_data, "runs"):  # a compact graph: runs from its blocks
-            for g, a, b in edge_data.runs(group_by):
+        if group_by is None:
+            runs[None] = [(0, E)]
+        else:
+            for g, a, b in self.edges.runs(group_by):
                 if g is not None:
                     runs.setdefault(g, []).append((a, b))
-        else:
-            keys = [None] * E if group_by is None else [d.get(group_by) for d in edge_data]
-            start = 0
-            for g, run in itertools.groupby(keys):
-                n = len(list(run))
-                if group_by is None or g is not None:
-                    runs.setdefault(g, []).append((start, start + n))
-                start += n
         if not runs:
             raise WiringError(f"dnw wiring: group_by={group_by!r} but no edge has the attribute "
                               f"{group_by!r}; set it on the edges to rank, or use group_by=None")
@@ -221,8 +223,6 @@ class DNWWiring(Wiring):
         self.budgets = ks
         self._groups: list[tuple[Any, int, int | None, int]] = []  # (key, k, start or None, size)
         self._unread: list[tuple[int, int]] = []  # per group: (offset, count) in self.unread
-        compact = getattr(self.edges, "distinct_sources", None)  # a compact graph's edges: from its segments
-        sources = [u for u, _ in self.edges] if compact is None else []
         fixed = torch.ones(E, dtype=torch.bool)
         bounds = torch.empty(E)
         unread_bounds = []
@@ -235,8 +235,7 @@ class DNWWiring(Wiring):
                 self._unread.append((sum(c for _, c in self._unread), n_unread))
                 unread_bounds.append(torch.full((n_unread,), 1.0 / math.sqrt(fan_in)))
             else:
-                fan_in = (compact(r) if compact is not None
-                          else len(set(itertools.chain.from_iterable(sources[a:b] for a, b in r))))
+                fan_in = self.edges.distinct_sources(r)
             bounds[t] = 1.0 / math.sqrt(fan_in)
             self._groups.append((g, ks[g], r[0][0] if len(r) == 1 else None, sizes[g]))
             self.register_buffer(f"_gids{gi}", t, persistent=False)
@@ -351,6 +350,13 @@ class DNWWiring(Wiring):
         return WriteBack(edges={"weight": coef.cpu().tolist(), "magnitude": self.strength()[ids].cpu().tolist(),
                                 "active": active.cpu().tolist()})
 
+    def rebuild_spec(self) -> WiringSpec:
+        """A written-back DNW graph is its learned wiring: ``weight`` is the coefficient each edge
+        had (0 for the edges not chosen), so it compiles with ``static``."""
+        from .static import Static
+
+        return Static()
+
     def transfer_from(self, other: Wiring, pairs: list[tuple[int, int]]) -> None:
         if not isinstance(other, DNWWiring) or not pairs:
             return
@@ -368,16 +374,3 @@ class DNWWiring(Wiring):
                       (("k_over", K_OVER), ("closed_nodes", CLOSED_NODES), ("eval_mask", EVAL_MASKS))
                       if getattr(self, name) != allowed[0])
         return f"edges={len(self.edges)}, k={self.k}, refresh={self.refresh}, groups={{{groups}}}{ref}"
-
-
-@dataclass(frozen=True)
-class DNW(WiringSpec):
-    """``wiring="dnw"``: top-k edges by ``|w|``, straight-through gradients to all edges."""
-
-    method = "dnw"
-    k: Any = 0.5
-    refresh: int = 1
-    group_by: str | None = None
-    k_over: str = "edges"
-    closed_nodes: str = "zero"
-    eval_mask: str = "last"

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .base import Wiring, WriteBack, check_number
-from .registry import WiringSpec, register_wiring
+from ..contract import unit
+from .base import Wiring, WiringSpec, WriteBack, check_number
+from .registry import register_wiring
 
 __all__ = ["L0Wiring", "hard_concrete_sample", "hard_concrete_p_open", "hard_concrete_eval"]
 
@@ -54,22 +55,38 @@ def hard_concrete_eval(log_alpha: torch.Tensor, gamma: float = -0.1, zeta: float
     return (torch.sigmoid(log_alpha) * (zeta - gamma) + gamma).clamp(0.0, 1.0)
 
 
+@dataclass(frozen=True)
+class L0(WiringSpec):
+    """``wiring="l0"``: hard-concrete edge gates with an expected-L0 penalty ``lam``."""
+
+    lam: float = 0.0
+    init_drop: float = 0.5
+    beta: float = 2 / 3
+    gamma: float = -0.1
+    zeta: float = 1.1
+
+    def __post_init__(self):
+        check_number("l0", "lam", self.lam, lambda v: v >= 0, ">= 0")
+        check_number("l0", "init_drop", self.init_drop, lambda v: 0 < v < 1, "in (0, 1)")
+        check_number("l0", "beta", self.beta, lambda v: v > 0, "> 0")
+        check_number("l0", "gamma", self.gamma, lambda v: v < 0, "< 0")
+        check_number("l0", "zeta", self.zeta, lambda v: v > 1, "> 1")
+
+
 @register_wiring
 class L0Wiring(Wiring):
     name = "l0"
     mode = "edge"
-    options = ("lam", "init_drop", "beta", "gamma", "zeta")
+    Options = L0
+    attributes = (("edge", "p_open", unit, "the probability that the edge's hard-concrete gate is open"),)
 
     may_close = True
 
-    def __init__(self, plan, edge_data, lam: float = 0.0, init_drop: float = 0.5,
-                 beta: float = 2 / 3, gamma: float = -0.1, zeta: float = 1.1):
-        super().__init__(plan, edge_data)
-        self.lam = check_number("l0", "lam", lam, lambda v: v >= 0, ">= 0")
-        p = check_number("l0", "init_drop", init_drop, lambda v: 0 < v < 1, "in (0, 1)")
-        self.beta = check_number("l0", "beta", beta, lambda v: v > 0, "> 0")
-        self.gamma = check_number("l0", "gamma", gamma, lambda v: v < 0, "< 0")
-        self.zeta = check_number("l0", "zeta", zeta, lambda v: v > 1, "> 1")
+    def __init__(self, plan, edge_data, options: L0):
+        super().__init__(plan, edge_data, options)
+        self.lam, self.beta, self.gamma, self.zeta = (float(options.lam), float(options.beta), float(options.gamma),
+                                                      float(options.zeta))
+        p = float(options.init_drop)
         self.log_alpha = nn.Parameter(torch.randn(len(self.edges)) * 0.01 + math.log((1 - p) / p))
 
     def coefficients(self) -> torch.Tensor:
@@ -106,15 +123,3 @@ class L0Wiring(Wiring):
         with torch.no_grad():
             for new, old in pairs:
                 self.log_alpha[new] = other.log_alpha[old]
-
-
-@dataclass(frozen=True)
-class L0(WiringSpec):
-    """``wiring="l0"``: hard-concrete edge gates with an expected-L0 penalty ``lam``."""
-
-    method = "l0"
-    lam: float = 0.0
-    init_drop: float = 0.5
-    beta: float = 2 / 3
-    gamma: float = -0.1
-    zeta: float = 1.1

@@ -19,39 +19,60 @@ edge as ``weight`` (prune by it) and the coefficient as ``flow``; recompile a pr
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ..contract import boolean, finite
 from ..errors import WiringError
-from .base import Wiring, WriteBack
-from .registry import WiringSpec, register_wiring
+from .base import Wiring, WiringSpec, WriteBack, check_bool, check_number
+from .registry import register_wiring
 
 __all__ = ["SigmoidWiring", "Sigmoid"]
+
+
+def _channel_weights(v) -> str | None:
+    if not isinstance(v, list) or any(finite(x) for x in v):
+        return f"must be a list of finite numbers (one gate per source channel), got {v!r:.60}"
+    return None
+
 
 #: Built-in ops that end in BatchNorm: behind them only the relative size of a node's gates matters.
 _NORMALISING = frozenset({"conv", "sepconv", "linear"})
 
 
+@dataclass(frozen=True)
+class Sigmoid(WiringSpec):
+    """``wiring="sigmoid"``: a gate per edge (or per edge and source channel)."""
+
+    per_channel: bool = False
+    init: float = 0.0
+    penalty: float = 0.0
+    carry: bool = False
+
+    def __post_init__(self):
+        check_bool("sigmoid", "per_channel", self.per_channel)
+        check_number("sigmoid", "init", self.init, lambda v: True, "(a logit)")
+        check_number("sigmoid", "penalty", self.penalty, lambda v: v >= 0, ">= 0")
+        check_bool("sigmoid", "carry", self.carry)
+        if self.carry and self.per_channel:
+            raise WiringError("sigmoid wiring: carry=True works with one gate per edge, not per_channel=True")
+
+
 @register_wiring
 class SigmoidWiring(Wiring):
     name = "sigmoid"
-    options = ("per_channel", "init", "penalty", "carry")
+    Options = Sigmoid
+    attributes = (
+        ("edge", "channel_weights", _channel_weights, "per_channel: the gate of each source channel"),
+        ("edge", "learned", boolean, "False: a gate the node's normalisation undoes (it cannot learn)"),
+        ("edge", "flow", finite, "carry: what the edge passes on, its gate times its source's strength"),
+    )
 
-    def __init__(self, plan, edge_data, per_channel: bool = False, init: float = 0.0, penalty: float = 0.0,
-                 carry: bool = False):
-        super().__init__(plan, edge_data)
-        if not isinstance(init, (int, float)) or isinstance(init, bool) or not math.isfinite(init):
-            raise WiringError(f"sigmoid wiring: init must be a finite logit, got {init!r}")
-        if (not isinstance(penalty, (int, float)) or isinstance(penalty, bool) or not math.isfinite(penalty)
-                or penalty < 0):
-            raise WiringError(f"sigmoid wiring: penalty must be a finite number >= 0, got {penalty!r}")
-        if not isinstance(carry, bool):
-            raise WiringError(f"sigmoid wiring: carry must be True or False, got {carry!r}")
-        if carry and per_channel:
-            raise WiringError("sigmoid wiring: carry=True works with one gate per edge, not per_channel=True")
+    def __init__(self, plan, edge_data, options: Sigmoid):
+        super().__init__(plan, edge_data, options)
+        per_channel, init, penalty, carry = options.per_channel, options.init, options.penalty, options.carry
         self.per_channel = bool(per_channel)
         self.penalty = float(penalty)
         self.carry = carry
@@ -137,14 +158,3 @@ class SigmoidWiring(Wiring):
                 self.logit[new, :n] = other.logit.detach()[old, :n].to(self.logit)
             else:
                 self.logit[new] = other.logit.detach()[old].to(self.logit)
-
-
-@dataclass(frozen=True)
-class Sigmoid(WiringSpec):
-    """``wiring="sigmoid"``: a gate per edge (or per edge and source channel)."""
-
-    method = "sigmoid"
-    per_channel: bool = False
-    init: float = 0.0
-    penalty: float = 0.0
-    carry: bool = False

@@ -10,19 +10,24 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import Wiring, WriteBack
-from .registry import WiringSpec, register_wiring
+from .base import Wiring, WiringSpec, WriteBack
+from .registry import register_wiring
 
 __all__ = ["StaticWiring", "Static"]
+
+
+@dataclass(frozen=True)
+class Static(WiringSpec):
+    """``wiring="static"``: coefficients from each edge's ``weight`` (default 1)."""
 
 
 @register_wiring
 class StaticWiring(Wiring):
     name = "static"
-    options = ()
+    Options = Static
 
-    def __init__(self, plan, edge_data):
-        super().__init__(plan, edge_data)
+    def __init__(self, plan, edge_data, options: Static | None = None):
+        super().__init__(plan, edge_data, options)
         w = [float(d.get("weight", 1.0)) if d else 1.0 for d in edge_data]
         self.register_buffer("weight", torch.tensor(w, dtype=torch.get_default_dtype()))
         self.may_close = any(x == 0.0 for x in w)
@@ -34,10 +39,3 @@ class StaticWiring(Wiring):
     def describe(self) -> WriteBack:
         w = self.weight.detach().cpu()
         return WriteBack(edges={"weight": w.abs().tolist(), "active": (w != 0).tolist()})
-
-
-@dataclass(frozen=True)
-class Static(WiringSpec):
-    """``wiring="static"``: coefficients from each edge's ``weight`` (default 1)."""
-
-    method = "static"

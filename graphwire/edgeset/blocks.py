@@ -24,18 +24,25 @@ network of a compact graph and of its materialised graph have the same edges in 
 from __future__ import annotations
 
 import bisect
+import copy
+import hashlib
 import itertools
-from typing import Any, Iterator, Mapping, Sequence
+import json
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import networkx as nx
 import numpy as np
 
-from .errors import AttributeValueError
+from .._gc import paused
+from ..contract import SCALAR_TYPES, inputs, is_int, meta, outputs, own_attrs
+from ..errors import AttributeValueError, DeadNodeError, describe
+from .base import DescribeEdges, EdgeSet, OwnEdges, Ranges
 
-_IMMUTABLE = (bool, int, float, str, type(None))  # attribute values a dict copy may share
+__all__ = ["CANDIDATES", "BlockEdges", "check_candidates", "CandidateEdges", "EdgeData", "materialize_candidates",
+           "compact_reach", "NOT_CHOSEN"]
 
-__all__ = ["CANDIDATES", "is_compact", "check_candidates", "CandidateEdges", "EdgeList", "EdgeData",
-           "candidate_edges", "materialize_candidates", "compact_reach"]
+#: What a candidate edge that is not chosen gets in a written-back compact graph (per described key).
+NOT_CHOSEN = {"active": False, "weight": 0.0}
 
 #: Key of the compact record in ``G.graph["graphwire"]``.
 CANDIDATES = "candidates"
@@ -43,18 +50,8 @@ _FIELD = "graph.graphwire.candidates"
 _BLOCK_KEYS = ("sources", "targets", "attrs")
 
 
-def is_compact(G: Any) -> bool:
-    """Whether ``G`` holds a compact candidate record (``G.graph["graphwire"]["candidates"]``)."""
-    record = getattr(G, "graph", {}).get("graphwire")
-    return isinstance(record, dict) and CANDIDATES in record
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-
 def _range(value: Any, where: str, n: int) -> tuple[int, int]:
-    if (not isinstance(value, (list, tuple)) or len(value) != 2 or not all(_is_int(x) for x in value)
+    if (not isinstance(value, (list, tuple)) or len(value) != 2 or not all(is_int(x) for x in value)
             or not 0 <= value[0] < value[1] <= n):
         raise AttributeValueError(f"{where} must be a node range [lo, hi] of integers with 0 <= lo < hi <= {n} "
                                   f"(the number of nodes), got {value!r}")
@@ -75,7 +72,7 @@ def check_candidates(G: nx.DiGraph, edge_checks: Mapping[str, Any] | None = None
         raise AttributeValueError(f"{_FIELD} must be a list of blocks {{'sources': [lo, hi], 'targets': [lo, hi], "
                                   f"'attrs': {{...}}}}, got {type(blocks).__name__}")
     n = G.number_of_nodes()
-    bad = [x for x in G if not _is_int(x) or not 0 <= x < n]
+    bad = [x for x in G if not is_int(x) or not 0 <= x < n]
     if bad:
         raise AttributeValueError(f"{_FIELD}: a graph with candidate blocks needs the node labels 0..{n - 1} "
                                   f"(integers), got the label {bad[0]!r}")
@@ -177,7 +174,7 @@ class CandidateEdges:
         ok &= (self.seg_u[segc] == u) & (v < self.seg_hi[segc]) & (v >= self.seg_lo[segc])
         return np.where(ok, self.seg_start[segc] + v - self.seg_lo[segc], -1)
 
-    def segment_of(self, ids: np.ndarray) -> np.ndarray:
+    def segment_of(self, ids: np.ndarray | int) -> np.ndarray:
         return np.searchsorted(self.seg_start, np.asarray(ids, np.int64), side="right") - 1
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
@@ -226,57 +223,6 @@ class CandidateEdges:
         return out
 
 
-def candidate_edges(G: nx.DiGraph) -> CandidateEdges:
-    """Every edge of the compact graph ``G`` (see :class:`CandidateEdges`)."""
-    return CandidateEdges(G)
-
-
-class EdgeList(Sequence):
-    """A compiled compact graph's edges as a read-only sequence of ``(u, v)`` tuples, held as
-    arrays (``plan.edges`` of a compact graph). ``arrays()`` gives ``(u, v)`` as int64 arrays."""
-
-    def __init__(self, cand: CandidateEdges):
-        self.cand = cand
-
-    def __len__(self) -> int:
-        return self.cand.num_edges
-
-    def __getitem__(self, i):  # type: ignore[override]
-        u, v = self.cand.arrays()
-        if isinstance(i, slice):
-            return list(zip(u[i].tolist(), v[i].tolist()))
-        i = int(i)
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(f"edge index {i} out of range")
-        seg = int(self.cand.segment_of(i))
-        return int(self.cand.seg_u[seg]), int(self.cand.seg_lo[seg] + i - self.cand.seg_start[seg])
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        u, v = self.cand.arrays()
-        return zip(u.tolist(), v.tolist())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, EdgeList):
-            return all(np.array_equal(a, b) for a, b in zip(self.arrays(), other.arrays()))
-        if isinstance(other, (list, tuple)):
-            return len(other) == len(self) and list(self) == [tuple(e) for e in other]
-        return NotImplemented
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.cand.arrays()
-
-    def distinct_sources(self, runs: Sequence[tuple[int, int]]) -> int:
-        """How many distinct source nodes the edges of the id ranges ``runs`` have (from the segments)."""
-        c = self.cand
-        parts = [c.seg_u[int(c.segment_of(a)):int(c.segment_of(b - 1)) + 1] for a, b in runs if b > a]
-        return len(np.unique(np.concatenate(parts))) if parts else 0
-
-    def index_map(self) -> "EdgeIndex":
-        return EdgeIndex(self.cand)
-
-
 class EdgeIndex(Mapping):
     """``{(u, v): edge id}`` of a compact graph's edges, answered by binary search (no dict of E entries)."""
 
@@ -288,7 +234,7 @@ class EdgeIndex(Mapping):
         self._start = cand.seg_start.tolist()
 
     def _id(self, key: Any) -> int:
-        if not isinstance(key, tuple) or len(key) != 2 or not all(_is_int(x) for x in key):
+        if not isinstance(key, tuple) or len(key) != 2 or not all(is_int(x) for x in key):
             return -1
         u, v = int(key[0]), int(key[1])
         s = bisect.bisect_right(self._key, u * (self.cand.n + 1) + v) - 1
@@ -309,7 +255,8 @@ class EdgeIndex(Mapping):
         return self.cand.num_edges
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        return iter(EdgeList(self.cand))
+        u, v = self.cand.arrays()
+        return zip(u.tolist(), v.tolist())
 
 
 class EdgeData(Sequence):
@@ -367,21 +314,18 @@ def materialize_candidates(G: nx.DiGraph) -> nx.DiGraph:
     >>> "candidates" in H.graph["graphwire"]
     False
     """
-    import copy as _copy
-
-    from ._gc import paused
-
-    if not is_compact(G):
+    record = G.graph.get("graphwire")
+    if not (isinstance(record, dict) and CANDIDATES in record):
         H = nx.DiGraph()
-        H.graph.update(_copy.deepcopy(G.graph))
-        H.add_nodes_from((n, _copy.deepcopy(d)) for n, d in G.nodes(data=True))
-        H.add_edges_from((u, v, _copy.deepcopy(d)) for u, v, d in G.edges(data=True))
+        H.graph.update(copy.deepcopy(G.graph))
+        H.add_nodes_from((n, copy.deepcopy(d)) for n, d in G.nodes(data=True))
+        H.add_edges_from((u, v, copy.deepcopy(d)) for u, v, d in G.edges(data=True))
         return H
     cand = CandidateEdges(G)
     H = nx.DiGraph()
 
-    H.graph.update(_copy.deepcopy({k: v for k, v in G.graph.items() if k != "graphwire"}))
-    H.graph["graphwire"] = _copy.deepcopy({k: v for k, v in G.graph["graphwire"].items() if k != CANDIDATES})
+    H.graph.update(copy.deepcopy({k: v for k, v in G.graph.items() if k != "graphwire"}))
+    H.graph["graphwire"] = copy.deepcopy({k: v for k, v in G.graph["graphwire"].items() if k != CANDIDATES})
     with paused():
         H.add_nodes_from((n, dict(d)) for n, d in G.nodes(data=True))
         u, v = cand.arrays()
@@ -391,14 +335,14 @@ def materialize_candidates(G: nx.DiGraph) -> nx.DiGraph:
         for s in range(len(cand.seg_u)):
             d = cand.attrs_of_segment(s)
             a, b = starts[s], starts[s + 1]
-            if all(type(x) in _IMMUTABLE for x in d.values()):  # networkx copies the dict per edge
+            if all(type(x) in SCALAR_TYPES for x in d.values()):  # networkx copies the dict per edge
                 H.add_edges_from(zip(ul[a:b], vl[a:b], itertools.repeat(d)))
             else:
-                H.add_edges_from((ul[e], vl[e], _copy.deepcopy(d)) for e in range(a, b))
+                H.add_edges_from((ul[e], vl[e], copy.deepcopy(d)) for e in range(a, b))
         for e, d in over.items():  # chosen candidates: their own attributes over the block's
             data = H.edges[ul[e], vl[e]]
             data.clear()
-            data.update(_copy.deepcopy(d))
+            data.update(copy.deepcopy(d))
     return H
 
 
@@ -450,3 +394,279 @@ def compact_reach(G: nx.DiGraph, is_in: np.ndarray, is_out: np.ndarray,
         coreach[x] = ok
         above[x] = above[x + 1] + ok
     return reach, coreach
+
+
+class BlockEdges(EdgeSet):
+    """The edges of a compact graph ``G``: its networkx edges and its candidate blocks, numbered in
+    ``(source, target)`` order, held as arrays (see the module doc)."""
+
+    interval_planner = "compact"
+
+    def __init__(self, G: nx.DiGraph):
+        self.graph = G
+        self._cand: CandidateEdges | None = None
+        self._rows: np.ndarray | None = None
+        self._ranges: Any = ...  # not computed yet
+
+    @property
+    def cand(self) -> CandidateEdges:
+        if self._cand is None:
+            self._cand = CandidateEdges(self.graph)
+        return self._cand
+
+    # ---- sequence
+    def __len__(self) -> int:
+        return self.cand.num_edges
+
+    def __getitem__(self, i):
+        c = self.cand
+        u, v = c.arrays()
+        if isinstance(i, slice):
+            return list(zip(u[i].tolist(), v[i].tolist()))
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"edge index {i} out of range")
+        seg = int(c.segment_of(i))
+        return int(c.seg_u[seg]), int(c.seg_lo[seg] + i - c.seg_start[seg])
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        u, v = self.cand.arrays()
+        return zip(u.tolist(), v.tolist())
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.cand.arrays()
+
+    def data(self) -> "EdgeData":
+        return EdgeData(self.cand)
+
+    def ids(self) -> "EdgeIndex":
+        return EdgeIndex(self.cand)
+
+    def endpoints(self, position: Mapping[Any, int]) -> tuple[np.ndarray, np.ndarray]:
+        pos = np.fromiter((position[x] for x in range(self.cand.n)), np.int64, self.cand.n)
+        u, v = self.arrays()
+        return pos[u], pos[v]
+
+    def runs(self, key: str) -> list[tuple[Any, int, int]]:
+        return self.cand.runs(key)
+
+    def distinct_sources(self, runs: Sequence[tuple[int, int]]) -> int:
+        c = self.cand
+        parts = [c.seg_u[int(c.segment_of(a)):int(c.segment_of(b - 1)) + 1] for a, b in runs if b > a]
+        return len(np.unique(np.concatenate(parts))) if parts else 0
+
+    # ---- validation
+    def check(self, edge_checks: Mapping[str, Callable[[Any], str | None]]) -> None:
+        from .networkx_edges import check_edge_attributes
+
+        check_edge_attributes(self.graph, edge_checks)
+        # also: labels 0..N-1 and every edge goes up (so: no loops, no cycles)
+        self._rows, _ = check_candidates(self.graph, edge_checks)
+
+    @property
+    def _blocks(self) -> np.ndarray:
+        if self._rows is None:
+            self._rows, _ = check_candidates(self.graph, edges=False)
+        return self._rows
+
+    def _covered(self, col: int) -> np.ndarray:
+        """Labels inside some block's target (``col`` 2) or source (``col`` 0) range."""
+        n = self.graph.number_of_nodes()
+        cnt = np.zeros(n + 1, np.int64)
+        for row in self._blocks.tolist():
+            cnt[row[col]] += 1
+            cnt[row[col + 1]] -= 1
+        return np.cumsum(cnt)[:n] > 0
+
+    def into(self, nodes: Sequence) -> tuple[list, str]:
+        G = self.graph
+        hit = self._covered(2)
+        bad = [(u, x) for x in nodes for u in G.predecessors(x)] + [("candidates", x) for x in nodes if hit[x]]
+        return bad, " ('candidates': from a candidate block)"
+
+    def out_of(self, nodes: Sequence) -> tuple[list, str]:
+        G = self.graph
+        hit = self._covered(0)
+        bad = [(x, v) for x in nodes for v in G.successors(x)] + [(x, "candidates") for x in nodes if hit[x]]
+        return bad, " ('candidates': into a candidate block)"
+
+    def dead(self, ins: Sequence, outs: Sequence) -> tuple[list, list]:
+        n = self.graph.number_of_nodes()
+        is_in = np.zeros(n, bool)
+        is_in[list(ins)] = True
+        is_out = np.zeros(n, bool)
+        is_out[list(outs)] = True
+        reached, reaching = compact_reach(self.graph, is_in, is_out, self._blocks)
+        return np.flatnonzero(~reached).tolist(), np.flatnonzero(reached & ~reaching).tolist()
+
+    # ---- planning and transforms
+    def ranges(self) -> Ranges | None:
+        if self._ranges is ...:
+            N = self.graph.number_of_nodes()
+            self._ranges = _compact_ranges(self.cand, N) if list(self.graph._succ) == list(range(N)) else None
+        return self._ranges
+
+    def networkx(self) -> nx.DiGraph:
+        return materialize_candidates(self.graph)
+
+    def write(self, describe: DescribeEdges, active: np.ndarray) -> nx.DiGraph:
+        """The compact graph again -- its nodes, candidate record and networkx edges -- with every
+        *active* edge added as a networkx edge carrying what the wiring learned. The blocks'
+        ``attrs`` gain the values of an edge that is not chosen (:data:`NOT_CHOSEN`), so every
+        candidate has them: ``compile(H, wiring="static")`` computes what the network computes,
+        ``prune(H, attr="active")`` keeps the chosen edges, and ``materialize_candidates(H)`` is what
+        ``write_back`` of the materialised network gives for the attributes it writes."""
+        G, cand = self.graph, self.cand
+        eu = np.fromiter((u for u, _ in G.edges), np.int64, G.number_of_edges())
+        ev = np.fromiter((v for _, v in G.edges), np.int64, G.number_of_edges())
+        chosen = np.asarray(active, bool).copy()
+        chosen[cand.ids(eu, ev)] = True  # the graph's own networkx edges stay, active or not
+        ids = np.flatnonzero(chosen)
+        desc = dict(describe(ids))
+        if "active" in desc:
+            act = np.asarray(active, bool)[ids].tolist()
+            desc["active"] = [x if x is None else bool(x) and a for x, a in zip(desc["active"], act)]
+        keys = set(desc)
+
+        H = nx.DiGraph()
+        H.graph.update(copy.deepcopy(dict(G.graph)))
+        record = meta(H)
+        for blk in record[CANDIDATES]:
+            attrs = dict(blk.get("attrs", {}))
+            attrs.update({k: v for k, v in NOT_CHOSEN.items() if k in keys})
+            blk["attrs"] = attrs
+        seg = cand.segment_of(ids)
+        us = cand.seg_u[seg].tolist()
+        vs = (cand.seg_lo[seg] + ids - cand.seg_start[seg]).tolist()
+        over = cand.overrides
+        names = list(desc)
+        cols = [desc[k] for k in names]
+        blocks = cand.seg_block[seg].tolist()
+        plain = [all(type(x) in SCALAR_TYPES for x in d.values()) for d in cand.block_attrs]
+        nones = any(None in col for col in cols)
+        with paused():
+            H.add_nodes_from((n, own_attrs(d)) for n, d in G.nodes(data=True))
+            succ, pred = H._succ, H._pred  # a new graph: each edge's dict is made here, once
+            for e, b, u, v, *vals in zip(ids.tolist(), blocks, us, vs, *cols):
+                base = over.get(e)
+                if base is None:
+                    base = cand.block_attrs[b] if b >= 0 else cand.extra_attrs[-1 - b]
+                    d = base.copy() if b >= 0 and plain[b] else own_attrs(base)
+                else:
+                    d = own_attrs(base)
+                if nones:
+                    d.update((k, x) for k, x in zip(names, vals) if x is not None)
+                else:
+                    d.update(zip(names, vals))
+                succ[u][v] = d
+                pred[v][u] = d
+        return H
+
+    def keep_own_edges(self, attr: str, passes: Callable[[Any], bool]) -> OwnEdges | None:
+        """Labels are ``0..N-1`` and every edge goes up, so reachability is one pass over the kept
+        edges in label order; the result graph is built once, each attribute dict copied once."""
+        G = self.graph
+        rows, attrs = check_candidates(G, edges=False)
+        for i, d in enumerate(attrs):
+            if attr not in d:
+                raise AttributeValueError(
+                    f"cannot prune by {attr!r}: the candidate block graph.graphwire.{CANDIDATES}[{i}] (sources "
+                    f"{rows[i, :2].tolist()}, targets {rows[i, 2:].tolist()}) has no {attr!r} in its 'attrs'; "
+                    f"train the network and call net.write_back() first, or prune materialize_candidates(G)")
+            if not isinstance(d[attr], (bool, int, float)) or passes(d[attr]):
+                return None  # the block's edges may survive: the full graph
+        N = G.number_of_nodes()
+        kept: list[tuple[int, int]] = []
+        missing: list[tuple[int, int]] = []
+        eu: list[int] = []
+        ev: list[int] = []
+        succ = G._succ
+        for u in range(N):  # label order (not insertion order): every edge goes up
+            for v, d in succ[u].items():
+                eu.append(u)
+                ev.append(v)
+                if attr not in d:
+                    missing.append((u, v))
+                elif passes(d[attr]):
+                    kept.append((u, v))
+        if missing:
+            raise AttributeValueError(
+                f"cannot prune by {attr!r}: {len(missing)} edge(s) have no {attr!r} attribute, e.g. "
+                f"{describe(missing, 4)}; train the network and call net.write_back() first")
+        reach = bytearray(N)
+        for n in inputs(G):
+            reach[n] = 1
+        for u, v in kept:  # sorted by u: reach[u] is final when its out-edges come
+            if reach[u]:
+                reach[v] = 1
+        coreach = bytearray(N)
+        for n in outputs(G):
+            coreach[n] = 1
+        for u, v in reversed(kept):
+            if coreach[v]:
+                coreach[u] = 1
+        dead = [n for n in range(N) if not (reach[n] and coreach[n])]
+        alive = [(u, v) for u, v in kept if reach[u] and coreach[v]]
+        n_cand = int(((rows[:, 1] - rows[:, 0]) * (rows[:, 3] - rows[:, 2])).sum())
+        au, av = np.array(eu, np.int64), np.array(ev, np.int64)
+        inside = sum(int(((au >= a) & (au < b) & (av >= c) & (av < d)).sum()) for a, b, c, d in rows.tolist())
+        with paused():
+            H = nx.DiGraph()
+            H.graph.update(copy.deepcopy({k: v for k, v in G.graph.items() if k != "graphwire"}))
+            H.graph["graphwire"] = copy.deepcopy({k: v for k, v in meta(G).items() if k != CANDIDATES})
+            nodes = G._node
+            H.add_nodes_from((n, own_attrs(nodes[n])) for n in G if reach[n] and coreach[n])
+            hs, hp = H._succ, H._pred  # a new graph: each kept edge's dict copied once, inserted in order
+            for u, v in alive:
+                d = own_attrs(succ[u][v])
+                hs[u][v] = d
+                hp[v][u] = d
+        if not inputs(H) or not outputs(H):
+            raise DeadNodeError(f"pruning by {attr!r} leaves no path from an input to an output "
+                                f"(kept {len(kept)} of {n_cand + len(eu) - inside} edges)", nodes=dead)
+        return OwnEdges(graph=H, removed=dead, before=n_cand + len(eu) - inside, kept=len(kept),
+                        digest=_digest(G, au, av))
+
+
+def _digest(G: nx.DiGraph, u: np.ndarray, v: np.ndarray) -> str:
+    """A short hash of a compact graph's edge set: its blocks' ranges and its networkx edges (the
+    lineage entry; hashing every candidate would cost seconds)."""
+    blocks = sorted([int(x) for x in list(b["sources"]) + list(b["targets"])] for b in meta(G)[CANDIDATES])
+    order = np.lexsort((v, u))
+    h = hashlib.sha256(json.dumps(blocks).encode())
+    h.update(u[order].tobytes())
+    h.update(v[order].tobytes())
+    return h.hexdigest()[:16]
+
+
+def _compact_ranges(cand: CandidateEdges, N: int) -> Ranges | None:
+    """:class:`~graphwire.edgeset.base.Ranges` of a compact graph's edges from its segments; None
+    when some node's predecessors or successors are not one contiguous range."""
+    su, sl, sh = cand.seg_u, cand.seg_lo, cand.seg_hi
+    outdeg = np.bincount(su, weights=cand.seg_len, minlength=N).astype(np.int64)
+    slo = np.zeros(N, np.int64)
+    first = np.ones(len(su), bool)
+    first[1:] = su[1:] != su[:-1]
+    slo[su[first]] = sl[first]
+    last = np.ones(len(su), bool)
+    last[:-1] = su[1:] != su[:-1]
+    span = np.zeros(N, np.int64)
+    span[su[last]] = sh[last]
+    span[su[first]] -= sl[first]
+    if (span != outdeg).any():
+        return None
+    cnt = np.zeros(N + 1, np.int64)
+    np.add.at(cnt, sl, 1)
+    np.add.at(cnt, sh, -1)
+    indeg = np.cumsum(cnt)[:N]
+    lo = np.full(N, N, np.int64)
+    hi = np.zeros(N, np.int64)
+    for u, a, b in zip(su.tolist(), sl.tolist(), sh.tolist()):  # one numpy call per segment
+        np.minimum(lo[a:b], u, out=lo[a:b])
+        np.maximum(hi[a:b], u + 1, out=hi[a:b])
+    lo[indeg == 0] = 0
+    if ((hi - lo) != indeg).any():
+        return None
+    return lo, hi, slo, outdeg

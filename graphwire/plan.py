@@ -2,9 +2,10 @@
 
 A plan turns a validated graph into positions, channel counts and *steps*: the nodes of one
 topological generation that share a signature (op, in/out channels, stride, aggregation). It
-holds no torch tensors and no reference to the graph -- only labels, numbers and numpy index
-arrays -- so it can be inspected, compared and saved like any value (the torch.fx split: the
-plan is the graph, the executors in :mod:`graphwire.executors` are its interpreters, and the
+holds no torch tensors -- only labels, numbers, numpy index arrays and the read-only
+:class:`~graphwire.edgeset.EdgeSet` of the network's frozen graph -- so it can be inspected and
+compared like any value (the torch.fx split: the plan is the graph, the executors in
+:mod:`graphwire.executors` are its interpreters, and the
 :class:`~graphwire.compiler.module.WiredNet` owns the parameters and buffers).
 """
 
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
+
+from .edgeset import EdgeSet
 
 __all__ = ["NodePlan", "SourceBlock", "Step", "Plan", "group_steps", "module_key", "make_block", "SPARSE_DENSITY"]
 
@@ -53,7 +56,7 @@ class NodePlan:
 # Density (edges / (G * J)) below which a source block is stored as an edge list and aggregated
 # by gather/scatter (index_select + index_add_) instead of a dense block GEMM. Measured by
 # ``benchmarks/sparse_threshold.py`` (forward + backward of one block, batch 16, C = 8, 1 thread,
-# the shared 2-core CPU of this project; benchmarks/results/sparse_threshold-cpu.json): the dense
+# a 2-core AMD EPYC; benchmarks/results/sparse_threshold-cpu.json): the dense
 # GEMM first wins at density 0.05 for 64 x 64 and 256 x 256 blocks and at 0.02 for 1024 x 1024
 # (where sparse is still 0.70x dense at 0.01). Large blocks are where the choice costs most, so the
 # default sits just under their crossover.
@@ -137,7 +140,7 @@ class Step:
 @dataclass
 class Plan:
     nodes: list[NodePlan]
-    edges: Sequence[tuple]         # (u, v) per edge; compact graphs: an array-backed EdgeList
+    edges: EdgeSet                 # (u, v) per edge, in the order of the wiring's coefficients
     steps: list[Step]
     outputs: list[int]             # positions of output nodes, label order
     in_channels: int
@@ -168,21 +171,20 @@ class Plan:
         return sum(self.nodes[p].out_ch for p in self.outputs)
 
     def edge_ids(self) -> Mapping[tuple, int]:
-        """``{(u, v): edge id}`` (a compact graph's: answered by binary search, no dict of E entries)."""
-        index_map = getattr(self.edges, "index_map", None)
-        if index_map is not None:
-            return index_map()
-        return {e: i for i, e in enumerate(self.edges)}
+        """``{(u, v): edge id}``."""
+        return self.edges.ids()
+
+    def edge_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every edge's source and target position, aligned with ``edges`` (two int64 arrays)."""
+        cached = self.__dict__.get("_edge_positions")
+        if cached is None:
+            cached = self.__dict__["_edge_positions"] = self.edges.endpoints({nd.label: nd.pos for nd in self.nodes})
+        return cached
 
     def source_channels(self) -> list[int]:
         """Output channels of each edge's source node, aligned with ``edges``."""
-        by = self.by_label
-        arrays = getattr(self.edges, "arrays", None)
-        if arrays is not None:
-            out = np.array([nd.out_ch for nd in self.nodes], np.int64)
-            pos = np.array([nd.pos for nd in self.nodes], np.int64)
-            return out[np.argsort(pos)][arrays()[0]].tolist()  # compact: labels are positions' labels
-        return [by[u].out_ch for u, _ in self.edges]
+        out = np.array([nd.out_ch for nd in self.nodes], np.int64)
+        return out[self.edge_positions()[0]].tolist()
 
 
 def group_steps(nodes: list[NodePlan], generations: Iterable[Iterable[int]]) -> list[Step]:
