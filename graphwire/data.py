@@ -273,7 +273,7 @@ def _to_tensor(img, image_size: int | tuple | None, mode: str) -> torch.Tensor:
     if image_size is not None:
         img = img.resize((image_size, image_size) if isinstance(image_size, int) else tuple(image_size)[::-1],
                          _pil().BILINEAR)
-    a = np.asarray(img, dtype=np.uint8)
+    a = np.array(img, dtype=np.uint8)  # a writable copy
     a = a[:, :, None] if a.ndim == 2 else a
     return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).float().div_(255.0)
 
