@@ -34,6 +34,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 import graphwire as gw
 from _common import interleaved, machine, save
+from graphwire.plan import SPARSE_DENSITY
 
 COSTS = ("generate", "compile", "step_batched", "step_reference", "step_handwritten", "write_back", "prune",
          "json_roundtrip", "peak_rss_mb")
@@ -254,7 +255,7 @@ def main(argv=None) -> dict:
             if sn is not None:
                 print(f"  {fam:3s} {key:18s} vs nodes {sn:5.2f}  vs edges {se:5.2f}")
     results = {"rows": rows, "slopes": slopes, "threads": a.threads, "batch": 16, "channels": 8,
-               "sparse_density": gw.plan.SPARSE_DENSITY, "machine": machine(device)}
+               "sparse_density": SPARSE_DENSITY, "machine": machine(device)}
     print("saved", save(name, results, device, a.out))
     png = Path(a.plot) if a.plot else HERE.parent / "docs" / f"{name}.png"
     plot(ok, png)

@@ -74,7 +74,7 @@ DARTS_V2 = Genotype(
 #: Genotypes by name (``darts_network("DARTS_V2")``).
 GENOTYPES = {"DARTS_V1": DARTS_V1, "DARTS_V2": DARTS_V2}
 
-#: The evaluation settings: (cells, C, classes, auxiliary head's pooling stride) of each.
+#: The evaluation settings: cells, width C and classes of each.
 SETTINGS = {"cifar10": {"cells": 20, "channels": 36, "num_classes": 10},
             "imagenet": {"cells": 14, "channels": 48, "num_classes": 1000}}
 
@@ -368,7 +368,8 @@ def darts_network(genotype: Any = "DARTS_V2", *, setting: str = "cifar10", in_ch
     ``model.input_shape``.
 
     DARTS_V2: 3,349,342 parameters on CIFAR-10 without the auxiliary head (the paper: 3.3M); in
-    the mobile setting 4.72M parameters and 575M multiply-adds at 224 px (the paper: 4.7M, 574M).
+    the mobile setting 4.72M parameters (the paper: 4.7M) and 530M multiply-adds at 224 px counted
+    over the convolutions and the classifier, short of the paper's 574M (see docs/models.md).
 
     >>> m = darts_network("DARTS_V2", channels=4, cells=3, auxiliary=True)
     >>> m(torch.randn(2, 3, 32, 32)).shape, m.aux_logits.shape
