@@ -192,13 +192,15 @@ def _reach(n: int, src: np.ndarray, dst: np.ndarray, gen: np.ndarray, start: np.
 
 
 def _node_params(core, nd) -> int:
-    from .module import step_key
-
-    key = step_key(nd.step)
-    if key in core.steps:
-        stack = core.steps[key]
+    stack = core.runtime.stacks[nd.step]  # a step's stacked op holds its G nodes' tensors
+    if stack is not None:
         return sum(p.numel() for p in stack.parameters()) // max(core.plan.steps[nd.step].size, 1)
     return sum(p.numel() for p in core.nodes[nd.key].parameters())
+
+
+def _is_core(m: nn.Module) -> bool:
+    """A compiled graph (``WiredNet``; recognised by what it holds, as this module sits beside it)."""
+    return all(hasattr(m, a) for a in ("plan", "runtime", "wiring", "write_back"))
 
 
 @torch.no_grad()
@@ -322,10 +324,8 @@ def inference_cost(model: nn.Module, input_shape: tuple[int, ...] | torch.Tensor
     >>> cost.parts["node_ops"] == 3 * 8 * 8 * (9 * 4 + 4 * 4), cost.parts["edges"]
     (True, 0)
     """
-    from .module import WiredNet
-
     x, shape = _input(model, input_shape)
-    cores = [m for m in model.modules() if isinstance(m, WiredNet)]
+    cores = [m for m in model.modules() if _is_core(m)]
     if not cores:
         raise ParameterError(f"inference_cost: {type(model).__name__} holds no compiled graph (WiredNet); "
                              "use training_cost for a plain module")
