@@ -179,7 +179,7 @@ def _check() -> int:
     from graphwire import generators
 
     torch.manual_seed(0)
-    G = generators.erdos_renyi(1000, 0.0086, seed=1)  # ~4.3k hidden edges, as in issue 11
+    G = generators.erdos_renyi(1000, 0.0086, seed=1)  # ~4.3k hidden edges
     C, B, cin = 8, 16, 8
     t = time.perf_counter()
     net = HandWiredMLP(G, in_channels=cin, channels=C)

@@ -206,7 +206,7 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's); 1 on a shared machine")
-    p.add_argument("--quick", action="store_true", help="channels / 4 (a smoke run, not for the README)")
+    p.add_argument("--quick", action="store_true", help="channels / 4 (a smoke run, not for the published tables)")
     p.add_argument("--configs", nargs="+", default=["x0.225", "x0.49"], choices=sorted(CONFIGS))
     p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)  # one configuration, result as JSON on stdout

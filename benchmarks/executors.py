@@ -139,7 +139,7 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not for the README)")
+    p.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not for the published tables)")
     p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     p.add_argument("--torch-compile", choices=("auto", "on", "off"), default="auto",
                    help="time torch.compile'd RandWire stages too (auto: unless --quick)")

@@ -146,7 +146,7 @@ def run(name: str, seed: int, epochs: int, finetune: int, controls: int) -> dict
 
 
 def table(paths: list[str]) -> str:
-    """The README's table from saved result files: one line per candidate, procedure and pruning
+    """The documentation's table from saved result files: one line per candidate, procedure and pruning
     attribute, each cell the values per seed (seed 0 / seed 1)."""
     rows = [r for p in paths for r in json.loads(Path(p).read_text())["results"]["rows"]]
     head = ("| candidate | seeds | full acc | gates < 0.1 / > 0.9 | pruned by | edges kept "
@@ -179,7 +179,7 @@ def main(argv=None) -> int:
     ap.add_argument("--finetune", type=int, default=2)
     ap.add_argument("--controls", type=int, default=3)
     ap.add_argument("--tag", default="gates")
-    ap.add_argument("--table", nargs="+", metavar="RESULTS_JSON", help="print the README table from saved results")
+    ap.add_argument("--table", nargs="+", metavar="RESULTS_JSON", help="print the documentation's table from saved results")
     a = ap.parse_args(argv)
     if a.table:
         print(table(a.table))

@@ -1,4 +1,4 @@
-"""How graphwire's cost grows with the graph: ER and WS graphs from 1k to 100k nodes (issue 11).
+"""How graphwire's cost grows with the graph: ER and WS graphs from 1k to 100k nodes.
 
 For each family and size, in a subprocess of its own (so its peak resident memory is its own):
 generate, compile (``linear`` nodes, C = 8, ``sigmoid`` wiring, dims 0), one training step
@@ -33,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 import graphwire as gw
+from graphwire.plan import SPARSE_DENSITY
 from _common import interleaved, machine, save
 from graphwire.plan import SPARSE_DENSITY
 
@@ -41,7 +42,7 @@ COSTS = ("generate", "compile", "step_batched", "step_reference", "step_handwrit
 
 
 def generate(family: str, n: int, seed: int = 0):
-    """ER with about 2 hidden edges per node (p = 4 / n: ER(10000, 0.0004) as in issue 11) or
+    """ER with about 2 hidden edges per node (p = 4 / n: ER(10000, 0.0004), the 10k-node target) or
     WS(n, 4, 0.75). Uses graphwire's O(n + m) sampler when the generators have one (the
     ``algorithm`` option), else networkx's ``fast_gnp_random_graph`` through the same DAG recipe."""
     if family == "ws":

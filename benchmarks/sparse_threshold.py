@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import graphwire as gw
+from graphwire.plan import SPARSE_DENSITY
 from _common import interleaved, save
 
 
@@ -81,7 +81,7 @@ def graph_ab(n: int, device: torch.device, repeats: int) -> dict:
     G, _ = generate("er", n)
     x = torch.randn(16, 8, device=device)
     fns = {}
-    for name, d in (("all_dense", 0.0), ("default", gw.plan.SPARSE_DENSITY)):
+    for name, d in (("all_dense", 0.0), ("default", SPARSE_DENSITY)):
         torch.manual_seed(0)
         net = gw.compile(G, in_channels=8, channels=8, default_op="linear", dims=0, wiring="sigmoid",
                          sparse_density=d).to(device)
@@ -141,7 +141,7 @@ def main(argv=None) -> dict:
                 crossover[n] = m / (n * n)
     print("crossover density (first where dense wins), by G=J:", crossover)
     results = {"rows": rows, "crossover": crossover, "batch": 16, "channels": 8, "threads": a.threads,
-               "current_SPARSE_DENSITY": gw.plan.SPARSE_DENSITY}
+               "current_SPARSE_DENSITY": SPARSE_DENSITY}
     print("saved", save("sparse_threshold" + ("-quick" if a.quick else ""), results, device, a.out))
     return results
 

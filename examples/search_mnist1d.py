@@ -1,4 +1,4 @@
-"""The README's real (trained, not tabular) search: evolution against random on MNIST-1D, each
+"""The documentation's real (trained, not tabular) search (docs/search.md): evolution against random on MNIST-1D, each
 with 2 worker processes sharing one journal file, at the same trial budget.
 
     OMP_NUM_THREADS=1 nice -n 10 python examples/search_mnist1d.py --trials 24 --epochs 2 --out runs/mnist1d
@@ -62,17 +62,17 @@ def main(argv=None) -> int:
                     "--dir", str(out / "random"), "-o", str(rep), "--top", "3"], check=True)
     shutil.copyfile(rep / "search.png", args.plot)
 
-    from graphwire.search.runner import _Run
+    from graphwire.search.runner import Run
 
     print("\n| strategy | trials (complete/failed) | best val accuracy | mean val accuracy | workers | wall s |")
     print("|---|---|---|---|---|---|")
     summary = {}
     for name, d, secs in rows:
-        r = _Run(d)
+        r = Run(d)
         trials = r.study.get_trials(deepcopy=False)
         vals = [t.value for t in trials if t.state.name == "COMPLETE"]
         fails = sum(t.state.name == "FAIL" for t in trials)
-        workers = {(t.user_attrs.get("graphwire") or {}).get("worker", "").rsplit(":", 1)[-1] for t in trials} - {""}
+        workers = {t.user_attrs.get("worker", "").rsplit(":", 1)[-1] for t in trials} - {""}
         summary[name] = {"best": max(vals), "mean": sum(vals) / len(vals), "complete": len(vals), "failed": fails,
                          "seconds": secs, "workers_seen": sorted(workers)}
         print(f"| {name} | {len(vals)}/{fails} | {max(vals):.4f} | {sum(vals) / len(vals):.4f} | "

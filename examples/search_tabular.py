@@ -1,4 +1,4 @@
-"""The README's tabular experiment: every strategy, many seeds, equal query budgets, on graphwire's
+"""The documentation's tabular experiment (docs/search.md): every strategy, many seeds, equal query budgets, on graphwire's
 own MNIST-1D cell benchmark (a query is a dict lookup, so each search takes well under a second
 to a few seconds).
 

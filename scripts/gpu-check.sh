@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check (issue 11): the gpu-marked tests, then the executor, DNW, DDW and scale benchmarks on
+# GPU check: the gpu-marked tests, then the executor, DNW, DDW and scale benchmarks on
 # one device, each writing its JSON (named after the machine and device) to the results folder.
 # Sized to finish in under 8 minutes on one CUDA GPU. With --device cpu it runs end to end in a
 # CI-sized form (smoke: the benchmarks' --quick sizes), so the script itself stays tested here.

@@ -3,14 +3,15 @@
 # - creates .venv with python3 (override with PYTHON=...)
 # - installs PyTorch's CPU build (torch==2.13.0) when the venv has no torch and no NVIDIA GPU is
 #   present, so CPU machines never pull several GB of CUDA packages; with a GPU, pip's default build
-# - installs graphwire (editable) with the extras named in GRAPHWIRE_EXTRAS (default: data,test)
+# - installs graphwire (editable) with the extras named in GRAPHWIRE_EXTRAS (default: data,test,docs;
+#   docs is the documentation site's toolchain, which `make test` builds)
 # - installs Debian's graphviz (the `dot` binary) when it is missing and we are root with apt-get
 # - with GRAPHWIRE_BROWSER=1 (set by `make test`), also Debian's chromium and chromium-driver for the
 #   headless-browser test of the HTML export (skipped with a reason when they are missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-EXTRAS=${GRAPHWIRE_EXTRAS:-data,test}
+EXTRAS=${GRAPHWIRE_EXTRAS:-data,test,docs}
 TORCH_CPU_PIN=${GRAPHWIRE_TORCH_PIN:-torch==2.13.0}
 
 if [ ! -x .venv/bin/python ]; then
@@ -60,3 +61,20 @@ if [ "${GRAPHWIRE_BROWSER:-0}" = 1 ]; then
     fi
 fi
 echo "[setup] ready: $("$VPY" -c 'import torch, networkx; print("torch", torch.__version__, "| networkx", networkx.__version__)')"
+
+# ---- PostgreSQL (search storage tests) -----------------------------------------------------------
+# With GRAPHWIRE_BROWSER=1 (`make test`) or GRAPHWIRE_POSTGRES=1: Debian's postgresql server, for the
+# test that runs a search against a real server on 127.0.0.1 (it starts its own throw-away cluster
+# with initdb as the 'postgres' user; skipped with the reason when the server is missing).
+if [ "${GRAPHWIRE_POSTGRES:-${GRAPHWIRE_BROWSER:-0}}" = 1 ]; then
+    if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            echo "[setup] installing Debian's postgresql (search storage test)"
+            apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+                --no-install-recommends postgresql >/dev/null
+        else
+            echo "[setup] warning: PostgreSQL server not found; the PostgreSQL search test will be skipped" >&2
+            echo "        (Debian/Ubuntu: sudo apt-get install postgresql)" >&2
+        fi
+    fi
+fi

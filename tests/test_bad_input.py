@@ -188,7 +188,7 @@ def test_nothing_is_executed_from_files(tmp_path):
     assert not marker.exists()
 
 
-# ---------------------------------------------------------------- the first hour's surprises (issue 13)
+# ---------------------------------------------------------------- the first hour's surprises
 BIG = "1" + "0" * 400
 
 

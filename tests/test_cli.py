@@ -187,7 +187,7 @@ def test_real_subprocess():
     assert "Traceback" not in bad_err + bad_out
 
 
-# ---------------------------------------------------------------- plot / html (issue 7)
+# ---------------------------------------------------------------- plot / html
 def _history_file(tmp_path) -> Path:
     from graphwire.io import History
 

@@ -301,7 +301,7 @@ def test_prune_and_write_back_share_nothing_mutable_with_their_input():
     assert net.graph.edges[u, v]["op_weights"]["skip"] == 0.5
 
 
-# ---- sparse aggregation (issue 11): edge-list blocks against the oracle
+# ---- sparse aggregation: edge-list blocks against the oracle
 
 _SPARSE_WIRINGS = [("static", {}), ("sigmoid", {}), ("sigmoid", {"per_channel": True}), ("l0", {}), ("ddw", {}),
                    ("masked", {})]

@@ -1,4 +1,4 @@
-"""What users naturally try in their first hour (issue 13, section 3)."""
+"""What users naturally try in their first hour."""
 
 import copy
 import io

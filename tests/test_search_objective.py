@@ -1,5 +1,6 @@
 """fit(on_epoch=) and the training objective that compiles a stored search graph."""
 
+import json
 import random
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from graphwire import data, generators, models
+from graphwire.errors import ParameterError
 from graphwire.search import CellSpace
 from graphwire.search._graphio import graph_from_text, graph_to_text
 from graphwire.search.objective import (
@@ -64,3 +66,88 @@ def test_objective_specs():
     assert objective_from_spec("train", epochs=3).epochs == 3
     with pytest.raises(Exception, match="cannot import"):
         objective_from_spec("no_such_module:f")
+
+
+def _arrays(n=60, length=24, classes=3, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, n)
+    x = rng.normal(size=(n, 1, length)).astype("float32") + y[:, None, None]  # separable by the mean
+    return x[:40], y[:40], x[40:], y[40:]
+
+
+def test_train_objective_on_the_users_arrays_and_npz(tmp_path):
+    import numpy as np
+
+    sp = CellSpace(blocks=1)
+    G = sp.sample(random.Random(0))
+    xtr, ytr, xva, yva = _arrays()
+    obj = TrainObjective(data=(xtr, ytr, xva, yva), epochs=1, channels=4, batch=16)
+    assert obj.spec()["kwargs"]["dataset"].startswith("arrays:")
+    v = obj(G, lambda val, e: None, space=sp, seed=0)
+    assert 0.0 <= v <= 1.0
+    np.savez(tmp_path / "d.npz", x_train=xtr, y_train=ytr, x_val=xva, y_val=yva)
+    from_file = objective_from_spec({"kind": "train", "kwargs": {"dataset": str(tmp_path / "d.npz"), "epochs": 1,
+                                                                   "channels": 4, "batch": 16}})
+    assert from_file(G, lambda val, e: None, space=sp, seed=0) == pytest.approx(v)
+    with pytest.raises(ParameterError, match="cannot rebuild"):  # a worker process cannot get arrays in memory
+        objective_from_spec(obj.spec())
+    np.savez(tmp_path / "bad.npz", x_train=xtr, y_train=ytr)
+    with pytest.raises(ParameterError, match=r"misses the array\(s\) \['x_test', 'y_test'\]"):
+        TrainObjective(dataset=str(tmp_path / "bad.npz")).data()
+    with pytest.raises(ParameterError, match="labels must be 40 non-negative integers"):
+        TrainObjective(data=(xtr, ytr.astype(float), xva, yva))
+
+
+def test_train_objective_on_an_image_folder(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    for split, n in (("train", 6), ("val", 2)):
+        for k, colour in enumerate(((255, 0, 0), (0, 0, 255))):
+            d = tmp_path / "imgs" / split / f"class{k}"
+            d.mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(np.full((10, 12, 3), colour, dtype=np.uint8)).save(d / f"{i}.png")
+    obj = TrainObjective(dataset=str(tmp_path / "imgs"), epochs=1, channels=4, batch=4, image_size=8)
+    train, val, cin, classes, dims = obj.data()
+    assert (cin, classes, dims) == (3, 2, 2)
+    from graphwire.search import space as make_space
+
+    import graphwire as gw
+
+    @make_space(n=[2])
+    def chains(n):
+        G = gw.generators.chain(n)
+        for _, d in G.nodes(data=True):
+            d["op"] = "conv"
+        return G
+
+    assert 0.0 <= obj(chains.decode({"n": 2}), lambda v, e: None, space=chains, seed=0) <= 1.0
+    with pytest.raises(ParameterError, match="needs train/<class>/<image> files"):
+        TrainObjective(dataset=str(tmp_path)).data()
+
+
+def test_retrain_trains_the_best_architecture(tmp_path, capsys):
+    import numpy as np
+
+    from graphwire.cli import main
+    from graphwire.search.runner import run
+
+    xtr, ytr, xva, yva = _arrays()
+    np.savez(tmp_path / "d.npz", x_train=xtr, y_train=ytr, x_val=xva, y_val=yva)
+    obj = {"kind": "train", "kwargs": {"dataset": str(tmp_path / "d.npz"), "channels": 4, "batch": 16}}
+    out = run(CellSpace(blocks=1), "random", json.dumps(obj), trials=2, epochs=1, dir=tmp_path / "r", progress=False)
+    best = out["best"][1]
+    rc = main(["search", "retrain", "--dir", str(tmp_path / "r"), "--epochs", "2"])
+    text = capsys.readouterr().out
+    assert rc == 0 and f"retrained trial {best} " in text and "for 2 epochs" in text
+    curve = json.loads((tmp_path / "r" / "retrain" / f"trial{best}-curve.json").read_text())
+    assert len(curve["val_acc"]) == 2
+    import torch
+
+    sd = torch.load(tmp_path / "r" / "retrain" / f"trial{best}.pt", weights_only=True)
+    assert sd and all(isinstance(v, torch.Tensor) for v in sd.values())
+    rc = main(["search", "retrain", "--dir", str(tmp_path / "r"), "--trial", "99"])
+    assert rc == 2 and "no trial 99" in capsys.readouterr().err

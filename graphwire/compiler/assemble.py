@@ -11,6 +11,7 @@ from typing import Any
 import networkx as nx
 from torch import nn
 
+from .._gc import paused
 from ..contract import copy_graph
 from ..errors import ParameterError
 from ..graph import assign_roles
@@ -55,7 +56,8 @@ def assemble(cls: type, G: nx.DiGraph, settings: Settings, *, init_from: Any = N
         G = nx.freeze(assign_roles(G))  # a plain DiGraph: sources are inputs, sinks outputs
     frozen = G
     if isinstance(G, nx.DiGraph) and not nx.is_frozen(G):
-        frozen = nx.freeze(copy_graph(G))
+        with paused():  # millions of attribute dicts: no collector passes over them meanwhile
+            frozen = nx.freeze(copy_graph(G))
     plan, edge_data = build_plan(frozen, in_channels=settings.in_channels, channels=settings.channels,
                                  default_op=settings.default_op, output_op=settings.output_op, dims=settings.dims,
                                  sparse_density=settings.sparse_density)

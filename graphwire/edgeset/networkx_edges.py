@@ -8,6 +8,7 @@ so validating and planning millions of edges costs no per-edge Python beyond one
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import networkx as nx
@@ -33,14 +34,25 @@ class NxEdges(EdgeSet):
     def __init__(self, G: nx.DiGraph):
         self.graph = G
         self._list: list[tuple] | None = None
+        self._data: list[dict] = []
         self._ranges: Any = ...  # not computed yet
 
     # ---- sequence
+    def _build(self) -> None:
+        """The edge list and the data dicts in ``G.edges`` order, from the adjacency dicts in one pass."""
+        edges: list[tuple] = []
+        data: list[dict] = []
+        for u, S in self.graph._succ.items():
+            if S:
+                edges.extend(zip(itertools.repeat(u, len(S)), S))
+                data.extend(S.values())
+        self._list, self._data = edges, data
+
     @property
     def _edges(self) -> list[tuple]:
         if self._list is None:
-            self._list = list(self.graph.edges)
-        return self._list
+            self._build()
+        return self._list  # type: ignore[return-value]
 
     def __len__(self) -> int:
         return self.graph.number_of_edges()
@@ -54,20 +66,25 @@ class NxEdges(EdgeSet):
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         cached = self.__dict__.get("_arrays")
         if cached is None:
-            edges = self._edges
-            ints = all(type(u) is int and type(v) is int for u, v in edges)
-            kind: Any = np.int64 if ints else object
-            u = np.empty(len(edges), kind)
-            v = np.empty(len(edges), kind)
-            if edges:
-                u[:] = [e[0] for e in edges]
-                v[:] = [e[1] for e in edges]
+            succ = self.graph._succ
+            if all(type(n) is int for n in succ):  # integer labels: arrays without a tuple per edge
+                degree = np.fromiter((len(S) for S in succ.values()), np.int64, len(succ))
+                u = np.repeat(np.fromiter(succ, np.int64, len(succ)), degree)
+                v = np.fromiter(itertools.chain.from_iterable(succ.values()), np.int64, int(degree.sum()))
+            else:
+                edges = self._edges
+                u = np.empty(len(edges), object)
+                v = np.empty(len(edges), object)
+                if edges:
+                    u[:] = [e[0] for e in edges]
+                    v[:] = [e[1] for e in edges]
             cached = self.__dict__["_arrays"] = (u, v)
         return cached
 
     def data(self) -> Sequence[dict]:
-        succ = self.graph._succ
-        return [succ[u][v] for u, v in self._edges]
+        if self._list is None:
+            self._build()
+        return self._data
 
     def ids(self) -> Mapping[tuple, int]:
         return {e: i for i, e in enumerate(self._edges)}

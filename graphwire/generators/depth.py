@@ -1,4 +1,5 @@
-"""The residual chain of variational depth search (seed 004) as a graph."""
+"""The residual chain of variational depth search (Antorán, Allingham,
+Hernández-Lobato, "Variational Depth Search in ResNets") as a graph."""
 
 from __future__ import annotations
 

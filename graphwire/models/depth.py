@@ -1,6 +1,6 @@
 """The learnt-depth network of variational depth search.
 
-Depth search (seed 004; the reference code's spiral setting): an input block, ``D`` residual
+Depth search (Antorán, Allingham, Hernández-Lobato; the reference code's spiral setting): an input block, ``D`` residual
 blocks ``a_d = a_{d-1} + f_d(a_{d-1})`` and ONE output head applied to every ``a_d``, so one
 forward pass gives the ``D + 1`` predictions ``f_0..f_D``. The chain is an ordinary graph
 (:func:`graphwire.generators.depth_chain`) compiled with ``wiring="depth"``; its output is the taps ``a_0..a_D``

@@ -1,4 +1,4 @@
-"""Ops of variational depth search (seed 004): ``dense`` (the input block) and ``dense_relu_bn``
+"""Ops of variational depth search (Antorán, Allingham, Hernández-Lobato): ``dense`` (the input block) and ``dense_relu_bn``
 (the residual function of the fully connected chain)."""
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Stacked ops: the G nodes of one plan step as ONE module, every tensor with a leading node axis.
 
 Why: a module per node costs a Python object graph to build and an autograd leaf per tensor at
-every step; at 10k+ nodes that, not the arithmetic, was the cost of compiling and training
-(issue 11). A stacked op holds ``fc.weight`` as ``[G, out, in]`` instead of G ``[out, in]``
+every step; at 10k+ nodes that, not the arithmetic, was the cost of compiling and training.
+A stacked op holds ``fc.weight`` as ``[G, out, in]`` instead of G ``[out, in]``
 tensors, so a step is one kernel on one leaf whatever G is.
 
 The contract (what :class:`~graphwire.compiler.module.WiredNet` relies on):

@@ -45,13 +45,15 @@ __all__ = [
     "graph_hash",
     "make_strategy",
     "report",
+    "retrain",
     "run",
     "simulate",
     "space",
 ]
 
 _LAZY = {"run": ("runner", "run"), "TabularBenchmark": ("tabular", "TabularBenchmark"),
-         "simulate": ("tabular", "simulate"), "report": ("report", "report")}
+         "simulate": ("tabular", "simulate"), "report": ("report", "report"),
+         "retrain": ("report", "retrain")}
 
 
 def __getattr__(name: str):

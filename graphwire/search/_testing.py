@@ -37,6 +37,16 @@ def flaky(G, report, *, space, seed: int = 0) -> float:
     return v
 
 
+def instant(G, report, *, space, seed: int = 0) -> float:
+    """No training at all: the value comes from the hash (for engine-cost measurements)."""
+    return _value(space, G)
+
+
+def text_value(G, report, *, space, seed: int = 0):
+    """Returns text instead of a number (a user bug the engine must catch)."""
+    return "0.75"
+
+
 @space(depth=[1, 2, 3], fanout=[0, 1])
 def broken_chains(depth: int, fanout: int) -> nx.DiGraph:
     """A user space whose fanout=1 choice makes a cycle (an invalid graph)."""

@@ -26,19 +26,152 @@ class Diverged(GraphwireError):
     """Training produced a non-finite loss or value."""
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def _fingerprint(arrays) -> str:
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha1()
+    for a in arrays:
+        a = np.ascontiguousarray(np.asarray(a))
+        h.update(str((a.dtype.str, a.shape)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def _as_split(xtr, ytr, xva, yva, where: str):
+    """Four arrays as a graphwire Split: x ``[N, C, L]`` or ``[N, C, H, W]`` (``[N, L]`` gets a
+    channel), y integer class labels 0..K-1."""
+    import numpy as np
+    import torch
+
+    from ..data import Split
+
+    out = []
+    for name, x, y in (("train", xtr, ytr), ("validation", xva, yva)):
+        x, y = np.asarray(x), np.asarray(y)
+        if x.ndim == 2:
+            x = x[:, None]
+        if x.ndim not in (3, 4) or not np.issubdtype(x.dtype, np.number):
+            raise ParameterError(f"train objective {where}: {name} inputs must be numbers shaped [N, L], [N, C, L] "
+                                 f"or [N, C, H, W], got {x.dtype} {tuple(x.shape)}")
+        if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer) or (len(y) and y.min() < 0):
+            raise ParameterError(f"train objective {where}: {name} labels must be {len(x)} non-negative integers, "
+                                 f"got {y.dtype} {tuple(y.shape)}")
+        if len(x) == 0:
+            raise ParameterError(f"train objective {where}: the {name} set is empty")
+        out += [torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)]
+    if out[0].shape[1:] != out[2].shape[1:]:
+        raise ParameterError(f"train objective {where}: train inputs {tuple(out[0].shape[1:])} and validation "
+                             f"inputs {tuple(out[2].shape[1:])} differ in shape")
+    return Split(*out)
+
+
+def _read_npz(path: str):
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            keys = set(z.files)
+            xv = "x_val" if "x_val" in keys else "x_test"
+            yv = "y_val" if "y_val" in keys else "y_test"
+            missing = [k for k in ("x_train", "y_train", xv, yv) if k not in keys]
+            if missing:
+                raise ParameterError(f"train objective: {path} misses the array(s) {missing} "
+                                     "(expected x_train, y_train, x_val, y_val)")
+            return _as_split(z["x_train"], z["y_train"], z[xv], z[yv], path)
+    except (OSError, ValueError) as e:
+        raise ParameterError(f"train objective: cannot read {path} as a .npz of arrays ({e})") from None
+
+
+def _read_image_folder(path: str, size: int):
+    """``path/train/<class>/*.png`` and ``path/val/<class>/*.png`` (class folders in sorted order)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ParameterError("train objective: an image folder needs Pillow (pip install pillow)") from None
+    root = Path(path)
+    parts = {}
+    classes = None
+    for split in ("train", "val"):
+        d = root / split
+        if not d.is_dir():
+            raise ParameterError(f"train objective: image folder {path} needs {split}/<class>/<image> files "
+                                 f"({d} is missing)")
+        names = sorted(p.name for p in d.iterdir() if p.is_dir())
+        classes = classes or names
+        if names != classes:
+            raise ParameterError(f"train objective: {d} has classes {names}, train/ has {classes}")
+        xs, ys = [], []
+        for k, c in enumerate(classes):
+            for f in sorted((d / c).iterdir()):
+                if f.suffix.lower() not in IMAGE_SUFFIXES:
+                    continue
+                try:
+                    with Image.open(f) as im:
+                        im = im.convert("RGB").resize((size, size))
+                        xs.append(np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0)
+                except OSError as e:
+                    raise ParameterError(f"train objective: cannot read image {f} ({e})") from None
+                ys.append(k)
+        if not xs:
+            raise ParameterError(f"train objective: no images under {d}")
+        parts[split] = (np.stack(xs), np.asarray(ys, dtype=np.int64))
+    return _as_split(*parts["train"], *parts["val"], path)
+
+
 class TrainObjective:
-    """Train the compiled graph for ``epochs`` epochs; the value is the last validation accuracy."""
+    """Train the compiled graph for ``epochs`` epochs; the value is the last validation accuracy.
+
+    ``dataset``: ``mnist1d`` or ``digits`` (made locally), a ``.npz`` file with arrays
+    ``x_train, y_train, x_val, y_val`` (x ``[N, L]``, ``[N, C, L]`` or ``[N, C, H, W]``, y integer
+    labels; loaded with ``allow_pickle=False``), or a folder ``train/<class>/*.png`` +
+    ``val/<class>/*.png`` (images resized to ``image_size``). ``data=(x_train, y_train, x_val,
+    y_val)`` takes arrays in memory (one process only: a worker process cannot rebuild them; save
+    them with ``numpy.savez`` and pass the file for several workers).
+    """
 
     kind = "train"
 
     def __init__(self, *, dataset: str = "mnist1d", epochs: int = 1, channels: int = 16, lr: float = 0.05,
-                 batch: int = 128, wiring: str = "static", device: str | None = None, threads: int | None = 1):
-        if dataset not in ("mnist1d", "digits"):
-            raise ParameterError(f"train objective: dataset must be 'mnist1d' or 'digits', got {dataset!r}")
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ParameterError(f"train objective: epochs must be a positive int, got {epochs!r}")
-        self.kw = {"dataset": dataset, "epochs": epochs, "channels": channels, "lr": lr, "batch": batch,
-                   "wiring": wiring, "device": device, "threads": threads}
+                 batch: int = 128, wiring: str = "static", device: str | None = None, threads: int | None = 1,
+                 image_size: int = 32, data: Any = None, fingerprint: str | None = None):
+        import os
+
+        from .checks import check_float, check_int
+
+        self._arrays = None
+        if data is not None:
+            if not isinstance(data, (tuple, list)) or len(data) != 4:
+                raise ParameterError("train objective: data must be (x_train, y_train, x_val, y_val)")
+            self._arrays = _as_split(*data, "data")
+            dataset = f"arrays:{_fingerprint(data)}"
+        if not isinstance(dataset, str):
+            raise ParameterError(f"train objective: dataset must be a name, a .npz file or an image folder, "
+                                 f"got {dataset!r}")
+        if dataset.startswith("arrays:") and self._arrays is None:
+            raise ParameterError("train objective: this run trains on arrays given in memory, which a worker "
+                                 "process cannot rebuild; save them with numpy.savez and pass dataset='FILE.npz'")
+        if dataset not in ("mnist1d", "digits") and not dataset.startswith("arrays:") and not os.path.exists(dataset):
+            raise ParameterError(f"train objective: dataset must be 'mnist1d', 'digits', a .npz file or an image "
+                                 f"folder, got {dataset!r} (no such file or folder)")
+        kw = {"dataset": dataset, "epochs": check_int("train objective: epochs", epochs, lo=1, hi=100_000),
+              "channels": check_int("train objective: channels", channels, lo=1, hi=4096),
+              "lr": check_float("train objective: lr", lr, lo=0.0, lo_open=True),
+              "batch": check_int("train objective: batch", batch, lo=1, hi=10 ** 6),
+              "wiring": wiring, "device": device,
+              "threads": None if threads is None else check_int("train objective: threads", threads, lo=1, hi=1024),
+              "image_size": check_int("train objective: image_size", image_size, lo=4, hi=4096)}
+        if dataset not in ("mnist1d", "digits") and not dataset.startswith("arrays:"):
+            kw["dataset"] = os.path.abspath(dataset)
+        self.kw = kw
         self._data = None
 
     @property
@@ -48,19 +181,31 @@ class TrainObjective:
     def spec(self) -> dict:
         return {"kind": "train", "kwargs": dict(self.kw)}
 
+    def split(self):
+        from .. import data
+
+        name = self.kw["dataset"]
+        if self._arrays is not None:
+            return self._arrays
+        if name == "mnist1d":
+            return data.mnist1d()
+        if name == "digits":
+            s = data.digits()
+            return type(s)(s.x_train[:, None] if s.x_train.dim() == 3 else s.x_train, s.y_train,
+                           s.x_test[:, None] if s.x_test.dim() == 3 else s.x_test, s.y_test)
+        if name.endswith(".npz"):
+            return _read_npz(name)
+        return _read_image_folder(name, self.kw["image_size"])
+
     def data(self):
         if self._data is None:
             from .. import data
 
-            if self.kw["dataset"] == "mnist1d":
-                s = data.mnist1d()
-            else:
-                s = data.digits()
-                s = type(s)(s.x_train[:, None] if s.x_train.dim() == 3 else s.x_train, s.y_train,
-                            s.x_test[:, None] if s.x_test.dim() == 3 else s.x_test, s.y_test)
+            s = self.split()
             train = data.loader(s.x_train, s.y_train, self.kw["batch"])
             val = data.loader(s.x_test, s.y_test, 500, shuffle=False)
-            self._data = (train, val, s.x_train.shape[1], int(s.y_train.max()) + 1, s.x_train.dim() - 2)
+            classes = int(max(s.y_train.max(), s.y_test.max())) + 1
+            self._data = (train, val, s.x_train.shape[1], classes, s.x_train.dim() - 2)
         return self._data
 
     def build(self, G, *, space):
@@ -73,7 +218,8 @@ class TrainObjective:
         make = models.wired_conv1d if dims == 1 else models.wired_conv2d
         return make(net_graph, in_channels=cin, num_classes=classes, channels=self.kw["channels"], wiring=self.kw["wiring"])
 
-    def __call__(self, G, report: Callable[[float, int], None], *, space, seed: int = 0) -> float:
+    def train(self, G, report: Callable[[float, int], None], *, space, seed: int = 0, epochs: int | None = None):
+        """Build and fit the network of ``G``; returns (model, last validation accuracy)."""
         import torch
 
         from ..train import fit
@@ -91,10 +237,13 @@ class TrainObjective:
             last.update(rec)
             report(float(rec["val_acc"]), epoch)
 
-        fit(model, train, self.kw["epochs"], val_loader=val, lr=self.kw["lr"], progress=False,
+        fit(model, train, epochs or self.kw["epochs"], val_loader=val, lr=self.kw["lr"], progress=False,
             device=self.kw["device"], on_epoch=on_epoch)
         self.last_params = sum(p.numel() for p in model.parameters())
-        return float(last["val_acc"])
+        return model, float(last["val_acc"])
+
+    def __call__(self, G, report: Callable[[float, int], None], *, space, seed: int = 0) -> float:
+        return self.train(G, report, space=space, seed=seed)[1]
 
 
 class TabularObjective:

@@ -12,10 +12,10 @@ from ..errors import GraphwireError, ParameterError
 from ..io import atomic_write
 
 
-def _trials(run_dir) -> tuple[dict, list]:
-    from .runner import _Run
+def _trials(run_dir):
+    from .runner import Run
 
-    r = _Run(run_dir)
+    r = Run(run_dir)
     return r.cfg, r, r.study.get_trials(deepcopy=False)
 
 
@@ -50,12 +50,11 @@ def report(dirs: str | os.PathLike | Sequence, *, out: str | os.PathLike | None 
         lines.append(f"{'rank':>4} {'trial':>5} {'value':>7} {'params':>8}  {'hash':<12} how")
         best = sorted(done, key=lambda t: t.value, reverse=True)[:top]
         for rank, t in enumerate(best, 1):
-            info = t.user_attrs.get("graphwire") or {}
-            meta = info.get("meta") or {}
-            how = meta.get("op", "?") + (f" of #{meta['parent']}" if "parent" in meta else "")
-            lines.append(f"{rank:>4} {t.number:>5} {t.value:>7.4f} {(t.user_attrs.get('result') or {}).get('params', '-')!s:>8}  "
-                         f"{info.get('hash', '')[:12]:<12} {how}")
-            G = run.load_graph(info)
+            meta = t.user_attrs
+            how = str(meta.get("op", "?")) + (f" of #{meta['parent']}" if "parent" in meta else "")
+            lines.append(f"{rank:>4} {t.number:>5} {t.value:>7.4f} {meta.get('parameters', '-')!s:>8}  "
+                         f"{str(meta.get('hash', ''))[:12]:<12} {how}")
+            G = run.graph(t.params)
             stem = out / f"{Path(d).name}-best{rank}-trial{t.number}"
             from ._graphio import graph_to_text
 
@@ -70,9 +69,15 @@ def report(dirs: str | os.PathLike | Sequence, *, out: str | os.PathLike | None 
                 except GraphwireError as e:
                     lines.append(f"     (no SVG: {e})")
                     svg = False
-        fails = [t for t in trials if t.state.name == "FAIL" and "fail_reason" in t.user_attrs]
+        fails = [t for t in trials if t.state.name == "FAIL"]
+        retried = {t.system_attrs.get("failed_trial") for t in trials}
         for t in fails[:3]:
-            lines.append(f"     failed trial {t.number}: {t.user_attrs['fail_reason'][:120]}")
+            why = t.user_attrs.get("fail_reason") or ("stale (its worker stopped); retried" if t.number in retried
+                                                       else "no reason recorded")
+            lines.append(f"     failed trial {t.number}: {str(why)[:120]}")
+        stopped = run.stopped()
+        if stopped and stopped != "budget":
+            lines.append(f"     the run stopped early: {stopped}")
         upd = Path(d) / "updates.jsonl"
         if upd.exists():
             entries = [json.loads(x) for x in upd.read_text().splitlines() if x.strip()]
@@ -101,7 +106,7 @@ def _plots(runs, out: Path) -> list[str]:
         for t in sorted(trials, key=lambda t: t.number):
             if t.state.name == "COMPLETE" and t.value is not None:
                 best = t.value if best is None else max(best, t.value)
-                params = (t.user_attrs.get("result") or {}).get("params")
+                params = t.user_attrs.get("parameters")
                 if params is not None:
                     pts.append((params, t.value))
             if best is not None:
@@ -124,3 +129,49 @@ def _plots(runs, out: Path) -> list[str]:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return [str(path)]
+
+
+def retrain(run_dir: str | os.PathLike, *, trial: int | None = None, epochs: int = 20, seed: int = 0,
+            out: str | os.PathLike | None = None, objective=None) -> dict:
+    """Train the best (or the given) trial's architecture of a run for ``epochs`` epochs with the
+    run's ``train`` objective (same data, width and learning rate); write its weights
+    (``state_dict``) and graph JSON. Returns what was written and the final value."""
+    import torch
+
+    from ._graphio import graph_to_text
+    from .checks import check_int
+    from .objective import TrainObjective
+    from .runner import Run
+
+    epochs = check_int("epochs", epochs, lo=1, hi=100_000)
+    run = Run(run_dir, objective=objective)
+    if not isinstance(run.objective, TrainObjective):
+        raise ParameterError(f"retrain needs a run with the train objective; {run_dir} used "
+                             f"{run.cfg['objective']['kind']!r} (nothing to train)")
+    trials = run.study.get_trials(deepcopy=False)
+    done = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
+    if trial is None:
+        if not done:
+            raise ParameterError(f"{run_dir}: no completed trial to retrain")
+        t = max(done, key=lambda t: t.value)
+    else:
+        match = [t for t in trials if t.number == trial and t.params]
+        if not match:
+            raise ParameterError(f"{run_dir}: no trial {trial} with an architecture "
+                                 f"(trials are 0..{len(trials) - 1})")
+        t = match[0]
+    G = run.graph(t.params)
+    curve: list[float] = []
+    model, value = run.objective.train(G, lambda v, e: curve.append(v), space=run.space, seed=seed, epochs=epochs)
+    dest = Path(out) if out is not None else Path(run_dir) / "retrain"
+    dest.mkdir(parents=True, exist_ok=True)
+    stem = dest / f"trial{t.number}"
+    buf = __import__("io").BytesIO()
+    torch.save(model.state_dict(), buf)
+    atomic_write(f"{stem}.pt", buf.getvalue())
+    atomic_write(f"{stem}.json", graph_to_text(run.space.network(G)))
+    atomic_write(f"{stem}-curve.json", json.dumps({"trial": t.number, "epochs": epochs, "seed": seed,
+                                                    "val_acc": curve, "search_value": t.value}, indent=1))
+    run.close()
+    return {"trial": t.number, "hash": t.user_attrs.get("hash", ""), "epochs": epochs, "value": value,
+            "curve": curve, "weights": f"{stem}.pt", "graph": f"{stem}.json"}

@@ -98,10 +98,18 @@ class SearchSpace(abc.ABC):
 
     # -------------------------------------------------------------- strategy helpers
     def sample(self, rng: random.Random) -> nx.DiGraph:
+        """A uniformly drawn valid graph (choices that make an invalid graph are drawn again,
+        up to 100 times)."""
+        for _ in range(99):
+            try:
+                return self.decode({k: rng.choice(v) for k, v in self.dims.items()})
+            except GraphError:
+                continue
         return self.decode({k: rng.choice(v) for k, v in self.dims.items()})
 
-    def mutate(self, G: nx.DiGraph, rng: random.Random) -> nx.DiGraph:
-        """Change one active choice to another value (bounded retries until the hash changes)."""
+    def mutate(self, G: nx.DiGraph, rng: random.Random, *, fallback: bool = True) -> nx.DiGraph | None:
+        """Change one active choice to another value (bounded retries until the hash changes).
+        When no try changes the graph: a fresh sample (``fallback=True``) or None."""
         choices, h = self.encode(G), self.hash(G)
         for _ in range(self.mutate_tries):
             keys = [k for k in self.active(choices) if len(self.dims[k]) > 1]
@@ -116,7 +124,7 @@ class SearchSpace(abc.ABC):
                 continue
             if self.hash(child) != h:
                 return child
-        return self.sample(rng)
+        return self.sample(rng) if fallback else None
 
     def expand(self, G: nx.DiGraph) -> list[nx.DiGraph]:
         raise ParameterError(f"the {self.name} space cannot expand graphs (only the cell space, for pnas)")
@@ -158,7 +166,7 @@ def _checked_values(name: str, values: Any, kind=int) -> list:
 
 # ====================================================================== macro (Zoph & Le)
 class MacroSpace(SearchSpace):
-    """Seed 003's RL space: ``layers`` conv layers, each with a filter height/width, a filter
+    """The RL space of Zoph & Le, "Neural Architecture Search with Reinforcement Learning": ``layers`` conv layers, each with a filter height/width, a filter
     count and a stride from given sets, and skip connections from any earlier layer.
 
     Rules from the paper: a layer with no input reads the image (input node); layer outputs

@@ -35,7 +35,7 @@ def _fit_threads(threads: int | str | None, model: nn.Module, device: torch.devi
 
     Small nets gain little from a second CPU thread and lose a lot when another process holds a
     core: OpenMP threads then wait on each other (``graphwire demo --fast`` ran 6x slower with 2
-    threads than with 1 on a busy 2-core machine, see the README). So ``"auto"`` picks one thread for
+    threads than with 1 on a busy 2-core machine, see the install page of the docs). So ``"auto"`` picks one thread for
     models of at most :data:`SMALL_MODEL_PARAMS` parameters on the CPU, unless the user chose a
     count (``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` set, or ``torch.set_num_threads`` called after
     importing graphwire).

@@ -5,8 +5,8 @@ Pass a method by name with its options as keywords, or as a typed spec:
 ``compile(G, wiring="dnw", k=0.05)`` is ``compile(G, wiring=graphwire.wiring.DNW(k=0.05))``.
 """
 
-from .base import Wiring, WriteBack
-from .registry import WIRINGS, WiringSpec, make_wiring, register_wiring
+from .base import Wiring, WiringSpec, WriteBack, check_bool, check_choice, check_int, check_number
+from .registry import WIRINGS, make_wiring, register_wiring
 from .routing import Routing
 
 # Importing a method module registers it.
@@ -19,6 +19,7 @@ from .darts import Darts
 from .depth import Depth
 from .l0 import L0
 
-__all__ = ["Wiring", "WriteBack", "Routing", "WIRINGS", "WiringSpec", "make_wiring",
+__all__ = ["Wiring", "WriteBack", "Routing", "WIRINGS", "WiringSpec", "make_wiring", "check_number", "check_int",
+           "check_bool", "check_choice",
            "register_wiring", "Static", "Sigmoid", "DNW", "DDW", "Darts", "Depth", "L0",
            "static", "sigmoid", "dnw", "ddw", "darts", "depth", "l0"]

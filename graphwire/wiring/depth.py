@@ -1,6 +1,6 @@
 """``depth``: a categorical distribution over the depth of a residual chain (variational depth search).
 
-After Antorán, Allingham & Hernández-Lobato (seed 004, "Depth Uncertainty in Neural Networks" /
+After Antorán, Allingham & Hernández-Lobato ("Depth Uncertainty in Neural Networks" /
 "Variational Depth Search in ResNets"). The graph is a residual chain built by
 :func:`graphwire.models.depth_chain`: the input block is depth 0, residual block ``d`` adds
 ``f_d(a_{d-1})`` to the previous activation, and every activation ``a_d`` (``d = 0..D``) feeds an

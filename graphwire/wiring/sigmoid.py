@@ -1,6 +1,6 @@
 """``sigmoid``: a learnable gate ``sigmoid(w)`` per edge, or per (edge, source channel).
 
-From the gated-DAG blog post (seed 000) and RandWire's positive aggregation weights. The
+From the gated-DAG blog post "learning the connectivity" and RandWire's positive aggregation weights. The
 per-channel variant is the post's "unique feature weights" (one weight per source feature map).
 ``penalty`` adds ``penalty * mean(gate)`` to ``net.regularizer()`` to push weak edges to zero
 before pruning.

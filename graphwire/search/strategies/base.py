@@ -23,6 +23,11 @@ class Record:
     value: float | None
     state: str
     meta: dict = field(default_factory=dict)
+    #: when the trial finished (seconds since the epoch; None while it runs): the order in which
+    #: finished trials joined the population
+    finished: float | None = None
+    #: the values reported after each epoch (epoch -> value)
+    intermediate: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -37,6 +42,9 @@ class Strategy(abc.ABC):
 
     name = "strategy"
     stateful = False
+    #: whether the engine refuses a proposal whose graph was already tried (checked atomically
+    #: with the trial's creation, across every worker)
+    dedup = False
 
     def __init__(self, **options: Any):
         if options:
@@ -74,6 +82,12 @@ def seen_hashes(history: list[Record]) -> set[str]:
 
 def completed(history: list[Record]) -> list[Record]:
     return [r for r in history if r.state in ("complete", "pruned") and r.value is not None]
+
+
+def by_join_time(records: list[Record]) -> list[Record]:
+    """Finished records in the order they finished (trial number breaks ties and stands in
+    for records without a time)."""
+    return sorted(records, key=lambda r: (r.finished if r.finished is not None else float("inf"), r.number))
 
 
 def fresh_sample(space, rng: random.Random, avoid: set[str], tries: int = 100) -> tuple[nx.DiGraph, dict]:

@@ -1,18 +1,30 @@
-"""PNAS (Liu et al. 2018): progressive cell search with a surrogate.
+"""PNAS, Liu et al. 2018, "Progressive Neural Architecture Search": progressive cell search
+with a surrogate that shares its weights across blocks.
 
 Round 1 trains every 1-block cell. Each later round expands the best K cells of the deepest
-level by one block, refits an ensemble of small MLPs on *all* finished trials (each member on
-4/5 of them), ranks the children by the ensemble mean and queues the top K (plus a few random
-ones, ``explore``, against the surrogate's blind spots). At the largest block count it keeps
-ranking the not-yet-tried cells of that level. After each round it reports the Spearman rank
-correlation between what it predicted for that round and what was measured.
+level by one block, ranks the children with the predictor and queues the top K (plus a few
+random ones, ``explore``, against the surrogate's blind spots). At the largest block count it
+keeps ranking the not-yet-tried cells of that level.
+
+The predictor reads a cell as its sequence of blocks, each block the embeddings of its four
+tokens (input 1, op 1, input 2, op 2; one embedding table for inputs and one for ops, shared by
+every block position), so a (b+1)-block child is scored with the same weights that learned
+from the b-block cells, and cells of any size are read: ``predictor="mlp"`` averages the block
+vectors and applies an MLP; ``predictor="lstm"`` runs an LSTM over the blocks. An ensemble of
+``ensemble`` such predictors, each trained on its own 4/5 of the finished trials (L1 loss), is
+fitted once and then fine-tuned from its current weights after every round. After each round
+the strategy logs the Spearman rank correlation between what it predicted for that round and
+what was measured.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 
 from ...errors import ParameterError
+from ..checks import check_choice, check_float, check_int
 from .base import Proposal, Record, Strategy, completed, seen_hashes
 
 
@@ -42,26 +54,153 @@ def spearman(a: list[float], b: list[float]) -> float | None:
     return None if va == 0 or vb == 0 else cov / (va * vb)
 
 
+def cell_tokens(space, G) -> list[tuple[int, int, int, int]]:
+    """A cell as its blocks' tokens: (input 1, op 1, input 2, op 2) with ops as indices."""
+    c = space.encode(G)
+    ops = space.ops
+    return [(c[f"b{b}_in1"], ops.index(c[f"b{b}_op1"]), c[f"b{b}_in2"], ops.index(c[f"b{b}_op2"]))
+            for b in range(c["blocks"])]
+
+
+class Predictor:
+    """An ensemble of block-sharing predictors (see the module docstring); torch is imported here.
+    The MLP members are trained as one batched model (a leading member dimension on every
+    weight); the LSTM members one after another."""
+
+    def __init__(self, *, kind: str, inputs: int, ops: int, members: int, hidden: int, embed: int, seed: int):
+        import torch
+
+        nn = torch.nn
+        self.kind, self.members, self.seed = kind, members, seed
+        torch.manual_seed(seed)
+        k, d, h = members, 4 * embed, hidden
+        self.net = m = nn.Module()
+        m.emb_in = nn.Parameter(torch.randn(k, inputs, embed) * 0.1)
+        m.emb_op = nn.Parameter(torch.randn(k, ops, embed) * 0.1)
+        if kind == "lstm":
+            m.rnns = nn.ModuleList([nn.LSTM(d, h, batch_first=True) for _ in range(k)])
+            m.heads = nn.ModuleList([nn.Linear(h, 1) for _ in range(k)])
+        else:
+            m.w1 = nn.Parameter(torch.randn(k, d, h) / d ** 0.5)
+            m.b1 = nn.Parameter(torch.zeros(k, 1, h))
+            m.w2 = nn.Parameter(torch.randn(k, h, h) / h ** 0.5)
+            m.b2 = nn.Parameter(torch.zeros(k, 1, h))
+            m.w3 = nn.Parameter(torch.randn(k, h, 1) / h ** 0.5)
+            m.b3 = nn.Parameter(torch.zeros(k, 1, 1))
+        self.opt = torch.optim.Adam(m.parameters(), lr=0.01)
+        self.scale: tuple[float, float] | None = None  # (mean, sd) of the values, fixed at the first fit
+        self.fits = 0
+
+    def _batch(self, cells: list[list[tuple]]):
+        import torch
+
+        n, L = len(cells), max(len(c) for c in cells)
+        tok = torch.zeros(n, L, 4, dtype=torch.long)
+        mask = torch.zeros(n, L)
+        for i, c in enumerate(cells):
+            tok[i, :len(c)] = torch.tensor(c)
+            mask[i, :len(c)] = 1.0
+        return tok, mask, torch.tensor([len(c) for c in cells])
+
+    def _forward(self, tok, mask, lengths):
+        """Scores [members, cells]."""
+        import torch
+
+        m, k = self.net, self.members
+        ar = torch.arange(k)[:, None, None]
+        x = torch.cat([m.emb_in[ar, tok[None, ..., 0]], m.emb_op[ar, tok[None, ..., 1]],
+                       m.emb_in[ar, tok[None, ..., 2]], m.emb_op[ar, tok[None, ..., 3]]], -1)  # [k, n, L, 4E]
+        if self.kind == "lstm":
+            out = []
+            for i in range(k):
+                packed = torch.nn.utils.rnn.pack_padded_sequence(x[i], lengths, batch_first=True, enforce_sorted=False)
+                _, (h, _) = m.rnns[i](packed)
+                out.append(m.heads[i](h[-1]).squeeze(-1))
+            return torch.stack(out)
+        mean = (x * mask[None, ..., None]).sum(2) / mask.sum(1)[None, :, None]  # [k, n, 4E]
+        z = torch.relu(mean @ m.w1 + m.b1)
+        z = torch.relu(z @ m.w2 + m.b2)
+        return (z @ m.w3 + m.b3).squeeze(-1)
+
+    def fit(self, cells: list[list[tuple]], values: list[float], steps: int) -> None:
+        """Train (first call) or fine-tune (later calls, from the current weights) on all data."""
+        import torch
+
+        if self.scale is None:
+            mu = sum(values) / len(values)
+            sd = math.sqrt(sum((v - mu) ** 2 for v in values) / max(len(values) - 1, 1)) or 1.0
+            self.scale = (mu, sd)
+        mu, sd = self.scale
+        tok, mask, lengths = self._batch(cells)
+        y = (torch.tensor(values, dtype=torch.float32) - mu) / sd
+        g = torch.Generator().manual_seed(self.seed * 1000 + self.fits)
+        n = len(values)
+        keep = torch.ones(self.members, n)
+        if n >= 5 and self.members > 1:
+            for i in range(self.members):
+                keep[i, torch.randperm(n, generator=g)[: n // 5]] = 0.0
+        for _ in range(steps):
+            self.opt.zero_grad()
+            loss = (((self._forward(tok, mask, lengths) - y).abs() * keep).sum(1) / keep.sum(1)).sum()
+            loss.backward()
+            self.opt.step()
+        self.fits += 1
+
+    def predict(self, cells: list[list[tuple]]) -> list[float]:
+        import torch
+
+        mu, sd = self.scale or (0.0, 1.0)
+        tok, mask, lengths = self._batch(cells)
+        with torch.no_grad():
+            p = self._forward(tok, mask, lengths).mean(0)
+        return (p * sd + mu).tolist()
+
+    def state_dict(self) -> dict:
+        import torch
+
+        buf = io.BytesIO()
+        torch.save({"net": self.net.state_dict(), "opt": self.opt.state_dict()}, buf)
+        return {"weights": base64.b64encode(buf.getvalue()).decode(), "scale": self.scale, "fits": self.fits}
+
+    def load_state_dict(self, state: dict) -> None:
+        import torch
+
+        blob = torch.load(io.BytesIO(base64.b64decode(state["weights"])), weights_only=True)
+        self.net.load_state_dict(blob["net"])
+        self.opt.load_state_dict(blob["opt"])
+        self.scale = None if state["scale"] is None else tuple(state["scale"])
+        self.fits = int(state["fits"])
+
+
 class PNAS(Strategy):
     name = "pnas"
     stateful = True
 
-    def __init__(self, *, beam: int = 20, ensemble: int = 5, hidden: int = 32, steps: int = 100,
-                 explore: float = 0.1):
+    dedup = True
+
+    def __init__(self, *, beam: int = 20, ensemble: int = 5, hidden: int = 32, embed: int = 16, steps: int = 200,
+                 finetune_steps: int = 100, explore: float = 0.1, predictor: str = "mlp"):
         super().__init__()
-        if beam < 1 or ensemble < 1:
-            raise ParameterError(f"pnas: need beam >= 1 and ensemble >= 1, got {beam}, {ensemble}")
-        self.beam, self.ensemble, self.hidden, self.steps, self.explore = beam, ensemble, hidden, steps, explore
+        self.beam = check_int("pnas: beam", beam, lo=1, hi=10 ** 6)
+        self.ensemble = check_int("pnas: ensemble", ensemble, lo=1, hi=100)
+        self.hidden = check_int("pnas: hidden", hidden, lo=1, hi=4096)
+        self.embed = check_int("pnas: embed", embed, lo=1, hi=1024)
+        self.steps = check_int("pnas: steps", steps, lo=1, hi=10 ** 5)
+        self.finetune_steps = check_int("pnas: finetune_steps", finetune_steps, lo=0, hi=10 ** 5)
+        self.explore = check_float("pnas: explore", explore, lo=0.0, hi=1.0)
+        self.predictor_kind = check_choice("pnas: predictor", predictor, ("mlp", "lstm"))
+        self.predictor: Predictor | None = None
         self.queue: list[Proposal] = []
         self.round = 0
-        self.pending: set[str] = set()       # hashes proposed this round, not yet finished
+        self.pending: set[str] = set()       # hashes proposed in the current beam round, not yet finished
         self.predicted: dict[str, float] = {}
         self.log: list[dict] = []
         self.level = 1
 
     def options(self) -> dict:
-        return {"beam": self.beam, "ensemble": self.ensemble, "hidden": self.hidden, "steps": self.steps,
-                "explore": self.explore}
+        return {"beam": self.beam, "ensemble": self.ensemble, "hidden": self.hidden, "embed": self.embed,
+                "steps": self.steps, "finetune_steps": self.finetune_steps, "explore": self.explore,
+                "predictor": self.predictor_kind}
 
     def setup(self, space, *, seed: int = 0):
         from ..spaces import SearchSpace
@@ -71,54 +210,23 @@ class PNAS(Strategy):
         return super().setup(space, seed=seed)
 
     # ------------------------------------------------------------------ surrogate
-    def _features(self, G) -> list[float]:
-        """One-hot of every active choice (inactive block slots are all zeros); cached by hash."""
-        cache = self.space.__dict__.setdefault("_pnas_features", {})
+    def _tokens(self, G) -> list[tuple]:
+        cache = self.space.__dict__.setdefault("_pnas_tokens", {})
         h = self.space.hash(G)
         if h not in cache:
-            cache[h] = self._onehot(G)
+            cache[h] = cell_tokens(self.space, G)
         return cache[h]
 
-    def _onehot(self, G) -> list[float]:
-        c = self.space.encode(G)
-        active = set(self.space.active(c))
-        f: list[float] = []
-        for k, vals in self.space.dims.items():
-            f.extend(1.0 if (k in active and c[k] == v) else 0.0 for v in vals)
-        return f
-
     def _fit_predict(self, train: list[Record], cands: list) -> list[float]:
-        """Fit the ensemble (k MLPs trained as one batched model, each on its own 4/5 of the
-        data via a loss mask) on standardised values; return the mean prediction per candidate."""
-        import torch
-
-        X = torch.tensor([self._features(r.graph) for r in train])
-        y = torch.tensor([r.value for r in train], dtype=torch.float32)
-        mu = y.mean()
-        sd = y.std().clamp_min(1e-6) if len(y) > 1 else torch.tensor(1.0)
-        ys = (y - mu) / sd
-        Xc = torch.tensor([self._features(G) for G in cands])
-        g = torch.Generator().manual_seed(self.seed * 1000 + self.round)
-        k, d, hdim, n = self.ensemble, X.shape[1], self.hidden, len(train)
-        mask = torch.ones(k, n)
-        if n >= 5 and k > 1:
-            for i in range(k):
-                mask[i, torch.randperm(n, generator=g)[: n // 5]] = 0.0
-        w1 = (torch.randn(k, d, hdim, generator=g) / d ** 0.5).requires_grad_()
-        b1 = torch.zeros(k, 1, hdim, requires_grad=True)
-        w2 = (torch.randn(k, hdim, 1, generator=g) / hdim ** 0.5).requires_grad_()
-        b2 = torch.zeros(k, 1, 1, requires_grad=True)
-        net = lambda x: (torch.relu(x @ w1 + b1) @ w2 + b2).squeeze(-1)
-        opt = torch.optim.Adam([w1, b1, w2, b2], lr=0.01, weight_decay=1e-4)
-        xb = X.expand(k, n, d)
-        for _ in range(self.steps):
-            opt.zero_grad()
-            loss = (((net(xb) - ys) ** 2) * mask).sum() / mask.sum()
-            loss.backward()
-            opt.step()
-        with torch.no_grad():
-            preds = net(Xc.expand(k, len(cands), d)).mean(0)
-        return (preds * sd + mu).tolist()
+        """Fit the predictor on every finished trial (fine-tune after the first round), then
+        score the candidates."""
+        if self.predictor is None:
+            self.predictor = Predictor(kind=self.predictor_kind, inputs=self.space.blocks + 1,
+                                       ops=len(self.space.ops), members=self.ensemble, hidden=self.hidden,
+                                       embed=self.embed, seed=self.seed)
+        steps = self.steps if self.predictor.fits == 0 else self.finetune_steps
+        self.predictor.fit([self._tokens(r.graph) for r in train], [r.value for r in train], steps)
+        return self.predictor.predict([self._tokens(G) for G in cands])
 
     # ------------------------------------------------------------------ rounds
     def _next_round(self, history: list[Record]) -> None:
@@ -201,6 +309,7 @@ class PNAS(Strategy):
 
         return {"round": self.round, "level": self.level, "pending": sorted(self.pending),
                 "predicted": self.predicted, "log": self.log,
+                "predictor": None if self.predictor is None else self.predictor.state_dict(),
                 "queue": [{"graph": graph_to_text(p.graph), "meta": p.meta} for p in self.queue],
                 "measured": {str(k): v for k, v in self._measured.items()}}
 
@@ -212,3 +321,8 @@ class PNAS(Strategy):
         self.log = list(state["log"])
         self.queue = [Proposal(graph_from_text(q["graph"]), dict(q["meta"])) for q in state["queue"]]
         self._meas = {int(k): v for k, v in state["measured"].items()}
+        if state.get("predictor") is not None:
+            self.predictor = Predictor(kind=self.predictor_kind, inputs=self.space.blocks + 1,
+                                       ops=len(self.space.ops), members=self.ensemble, hidden=self.hidden,
+                                       embed=self.embed, seed=self.seed)
+            self.predictor.load_state_dict(state["predictor"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..checks import check_bool
 from .base import Proposal, Record, Strategy, fresh_sample, seen_hashes
 
 
@@ -12,7 +13,7 @@ class RandomSearch(Strategy):
 
     def __init__(self, *, dedup: bool = True):
         super().__init__()
-        self.dedup = dedup
+        self.dedup = check_bool("random: dedup", dedup)
 
     def options(self) -> dict:
         return {"dedup": self.dedup}

@@ -1,0 +1,145 @@
+"""Search against a real PostgreSQL server on 127.0.0.1: a throw-away cluster made with initdb
+(as the 'postgres' user when the tests run as root, since the server refuses root), 3 workers,
+kill -9 of the whole run, resume."""
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+optuna = pytest.importorskip("optuna")
+
+
+def _bin(name):
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    return found
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl): Debian's postgresql is installed by "
+                    "scripts/setup.sh when it runs as root with apt-get")
+    if not any(__import__("importlib").util.find_spec(m) for m in ("psycopg", "psycopg2")):
+        pytest.skip("no PostgreSQL driver (pip install 'graphwire[postgres]')")
+    as_root = os.geteuid() == 0
+    if as_root:
+        try:
+            import pwd
+
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no 'postgres' user to run the server as")
+    base = tempfile.mkdtemp(prefix="gw-pg-")
+    data, sock = os.path.join(base, "data"), os.path.join(base, "sock")
+    os.makedirs(sock)
+    if as_root:
+        os.chown(base, pw.pw_uid, pw.pw_gid)
+        os.chown(sock, pw.pw_uid, pw.pw_gid)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def as_server(cmd):
+        if as_root:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+    r = as_server([initdb, "-D", data, "-U", "gw", "--auth=trust", "-E", "UTF8", "--no-sync"])
+    if r.returncode:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip(f"initdb failed: {r.stderr.strip()[-300:]}")
+    r = as_server([pg_ctl, "-D", data, "-l", os.path.join(base, "log"), "-w", "-t", "60", "-o",
+                   f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=60", "start"])
+    if r.returncode:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip(f"the PostgreSQL server did not start: {r.stderr.strip()[-300:]}")
+    try:
+        yield f"postgresql://gw@127.0.0.1:{port}/postgres"
+    finally:
+        as_server([pg_ctl, "-D", data, "-m", "immediate", "stop"])
+        shutil.rmtree(base, ignore_errors=True)
+
+
+SLEEPY = "graphwire.search._testing:sleepy"
+
+
+def _trials(d):
+    from graphwire.search import runner
+
+    r = runner.Run(d)
+    try:
+        return r.study.get_trials(deepcopy=True)
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize("driver", ["psycopg", "psycopg2"])
+def test_both_drivers_run_a_search(pg_url, tmp_path, monkeypatch, driver):
+    pytest.importorskip(driver)
+    from graphwire.search import runner
+
+    monkeypatch.setenv("GW_TEST_SLEEP", "0")
+    url = pg_url.replace("postgresql://", f"postgresql+{driver}://")
+    out = runner.run("cell", "random", SLEEPY, trials=3, dir=tmp_path, storage=url, progress=False)
+    assert out["counts"]["complete"] == 3
+    assert len({t.user_attrs["hash"] for t in _trials(tmp_path)}) == 3
+    # another run on the same server gets its own study; nothing merges
+    other = runner.run("cell", "random", SLEEPY, trials=2, dir=tmp_path / "b", storage=url, progress=False)
+    assert other["study_name"] != out["study_name"] and other["counts"]["complete"] == 2
+    assert len(_trials(tmp_path)) == 3
+
+
+@pytest.mark.slow
+def test_three_workers_kill_9_and_resume(pg_url, tmp_path):
+    """3 worker processes on PostgreSQL; kill -9 the whole run mid-trial; rerun the same command:
+    Optuna's heartbeat fails the dead trials and RetryHeartbeatStaleTrialCallback re-queues them;
+    nothing completed is lost, nothing runs twice, exactly --trials complete."""
+    cmd = [sys.executable, "-m", "graphwire", "search", "run", "cell", "--strategy", "random", "--objective", SLEEPY,
+           "--trials", "12", "--workers", "3", "--dir", str(tmp_path), "--storage", pg_url,
+           "--heartbeat", "1", "--grace", "2"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", GW_TEST_SLEEP="0.3", GW_TEST_EPOCHS="3")
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    before = []
+    while time.time() < deadline:
+        time.sleep(0.4)
+        if not (tmp_path / "config.json").exists():
+            continue
+        try:
+            before = _trials(tmp_path)
+        except Exception:
+            continue
+        states = [t.state.name for t in before]
+        if states.count("COMPLETE") >= 3 and states.count("RUNNING") >= 2:
+            break
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    before = _trials(tmp_path)
+    done_before = {t.number: t.user_attrs["hash"] for t in before if t.state.name == "COMPLETE"}
+    killed = [t.number for t in before if t.state.name == "RUNNING"]
+    assert len(done_before) >= 3 and killed
+    time.sleep(2.5)  # the dead trials' heartbeats go stale
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-2000:]
+    after = _trials(tmp_path)
+    by = {t.number: t for t in after}
+    for n, h in done_before.items():
+        assert by[n].state.name == "COMPLETE" and by[n].user_attrs["hash"] == h
+    for n in killed:
+        assert by[n].state.name == "FAIL"
+        retries = [t for t in after if t.system_attrs.get("failed_trial") == n]
+        assert len(retries) == 1 and retries[0].state.name == "COMPLETE" and retries[0].params == by[n].params
+    complete = [t for t in after if t.state.name == "COMPLETE"]
+    hashes = [t.user_attrs["hash"] for t in complete]
+    assert len(complete) == 12 and len(set(hashes)) == 12
+    workers = {t.user_attrs.get("worker", "").rsplit(":", 1)[-1] for t in complete} - {""}
+    assert len(workers) >= 2
