@@ -35,7 +35,6 @@ sys.path.insert(0, str(HERE))
 import graphwire as gw
 from graphwire.plan import SPARSE_DENSITY
 from _common import interleaved, machine, save
-from graphwire.plan import SPARSE_DENSITY
 
 COSTS = ("generate", "compile", "step_batched", "step_reference", "step_handwritten", "write_back", "prune",
          "json_roundtrip", "peak_rss_mb")
