@@ -85,7 +85,7 @@ PAPER_ROWS = (
              'models.darts_network("DARTS_V2", setting="imagenet")', _darts(setting="imagenet"), 4.7e6, 574e6,
              misses=("macs",),
              note="convolutions and FC count 530M; the 574M could not be reproduced by counting "
-                  "(quark0/darts issue 46: 523M and 545M with other counters)"),
+                  "(quark0/darts#46: 523M and 545M with other counters)"),
     PaperRow("MobileNet V1 x0.25", "Howard et al. 2017, Table 6", "models.mobilenet_v1(width_mult=0.25, num_classes=1000)",
              _mobilenet(0.25), 0.5e6, 41e6, misses=("params",),
              note="the paper rounds to one digit: 0.470M is '0.5M'"),
