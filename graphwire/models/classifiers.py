@@ -63,9 +63,11 @@ class WiredClassifier(nn.Module):
     def graph(self) -> nx.DiGraph:
         return self.wired.graph
 
-    def recompile(self, graph: nx.DiGraph, *, wiring: str = "static", **options) -> "WiredClassifier":
-        """The same classifier on ``graph`` (e.g. a pruned write-back), parameters carried over."""
-        wired = compile(graph, init_from=self.wired, wiring=wiring, **self.compile_kwargs, **options)
+    def recompile(self, graph: nx.DiGraph, *, wiring: Any = None, **options) -> "WiredClassifier":
+        """The same classifier on ``graph`` (e.g. a pruned write-back), parameters carried over. The
+        core is rebuilt with what ``graph`` records (:meth:`WiredNet.recompile`); ``wiring=`` and
+        wiring options override it."""
+        wired = self.wired.recompile(graph, **({"wiring": wiring} if wiring is not None else {}), **options)
         new = WiredClassifier(copy.deepcopy(self.stem), wired, copy.deepcopy(self.head), self.compile_kwargs)
         _carry_shapes(self, new)
         return new.to(next(self.parameters()).device)

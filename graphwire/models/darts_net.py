@@ -317,8 +317,8 @@ class DARTSNetwork(WiredClassifier):
         for m in mods:
             m.drop_path_prob = float(value)
 
-    def recompile(self, graph: nx.DiGraph, *, wiring: str = "static", **options) -> "DARTSNetwork":
-        wired = compile(graph, init_from=self.wired, wiring=wiring, **self.compile_kwargs, **options)
+    def recompile(self, graph: nx.DiGraph, *, wiring: Any = None, **options) -> "DARTSNetwork":
+        wired = self.wired.recompile(graph, **({"wiring": wiring} if wiring is not None else {}), **options)
         new = DARTSNetwork(copy.deepcopy(self.stem), wired, copy.deepcopy(self.head), self.compile_kwargs,
                            copy.deepcopy(self.aux_head), self.aux_channels)
         _carry_shapes(self, new)

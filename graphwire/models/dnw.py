@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import random
-from typing import Sequence
+from typing import Any, Sequence
 
 import networkx as nx
 import torch
@@ -148,8 +148,8 @@ class DNWClassifier(WiredClassifier):
     Linear's bias, so the recompiled classifier computes what this one computes in eval mode.
     """
 
-    def recompile(self, graph: nx.DiGraph, *, wiring: str = "static", **options) -> "DNWClassifier":
-        wired = compile(graph, init_from=self.wired, wiring=wiring, **self.compile_kwargs, **options)
+    def recompile(self, graph: nx.DiGraph, *, wiring: Any = None, **options) -> "DNWClassifier":
+        wired = self.wired.recompile(graph, **({"wiring": wiring} if wiring is not None else {}), **options)
         old_out = self.wired.plan.nodes[self.wired.plan.outputs[0]]
         old_labels = [self.wired.plan.nodes[p].label for p in old_out.preds]
         new_out = wired.plan.nodes[wired.plan.outputs[0]]
