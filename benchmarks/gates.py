@@ -1,30 +1,39 @@
-"""Can sigmoid edge gates close? Candidate settings side by side on the demo's task.
+"""Do sigmoid edge gates separate in a plain PyTorch loop, and does pruning by gate beat pruning at random?
 
-Every candidate trains the demo's network (Watts-Strogatz WS(16, 4, 0.75) wired sepconv core on
-scikit-learn's digits, batch 128, 10 epochs, wiring_lr 5), then prunes to half the edges by the learned
-value (``ensure_path=True``), recompiles, re-estimates BatchNorm, fine-tunes 2 epochs and
-re-estimates BatchNorm again (as ``graphwire demo`` does). The
-control: as many edges chosen at random (all on an input -> output path), fine-tuned the same
-way, 3 draws. Reported per candidate and seed: full accuracy, how the gates ended (near 0, near
-1, stuck at 0.5), pruned and pruned+fine-tuned accuracy, the kept wiring's shape (nodes keeping
->= 2 inputs) and the random control.
+For every graph family (complete DAG, Erdos-Renyi, Watts-Strogatz), data set (scikit-learn's
+digits, MNIST-1D, both flattened), optimizer (Adam lr 1e-3, SGD lr 0.05 momentum 0.9) and seed:
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/gates.py [--seeds 0 1] [--only carry_init3_l1]
+1. train ``models.wired_mlp(G, wiring="sigmoid")`` (or ``--wiring l0``) with the wiring's defaults
+   (or ``--penalty``/``--init``/``--lam``) in a plain loop: ``optimizer(gw.train.param_groups(net, wiring_lr=...))``, loss =
+   cross-entropy + ``net.regularizer()``, ``--epochs`` epochs at batch 64;
+2. count the decisive gates (< 0.1 or > 0.9) in ``net.write_back()``;
+3. prune by gate: ``gw.prune(G, threshold=0.5, ensure_path=True)`` (the gates that stayed open);
+   prune at random: ``--controls`` random wirings with as many edges, each edge on an
+   input -> output path;
+4. recompile each pruned graph with ``init_from=net`` (every kept edge with coefficient 1, so only
+   the choice of edges differs), re-estimate BatchNorm and measure the test accuracy, then again
+   after ``--finetune`` epochs of the same loop.
+
+Results go to ``benchmarks/results/<tag>-cpu.json`` after every run; ``--table FILE`` prints the
+table of ``docs/gates.md`` from one.
+
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/gates.py               # the table (3 seeds)
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/gates.py --wiring l0 --tag gates-l0
+    python benchmarks/gates.py --table benchmarks/results/gates-cpu.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,167 +42,194 @@ from _common import save
 
 import graphwire as gw
 from graphwire import data, generators, models
-from graphwire.demo import BATCH, multi_input_nodes, random_wiring
-from graphwire.train import evaluate, fit, recalibrate_bn
+from graphwire.demo import random_wiring
+from graphwire.train import param_groups, recalibrate_bn
 
-
-class SepConvNoNorm(nn.Module):
-    """The seed's setting: ReLU -> depthwise -> pointwise, no normalisation after the merge."""
-
-    def __init__(self, cin, cout, stride=1, dims=2):
-        super().__init__()
-        self.dw = nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False)
-        self.pw = nn.Conv2d(cin, cout, 1, bias=True)
-
-    def forward(self, x):
-        return self.pw(self.dw(F.relu(x)))
-
-
-gw.register_op("sepconv_nonorm", SepConvNoNorm, spatial=True, overwrite=True)
-
-# name: (graph tweak, model options, prune attribute(s))
-CANDIDATES = {
-    # today: sum merge, every op ends in BatchNorm; pruned by share (the demo before) and by weight
-    "today": {"opts": {}, "attrs": ["share", "weight"]},
-    # an L1 push towards 0 on the same gates
-    "l1": {"opts": {"penalty": 0.1}, "attrs": ["weight"]},
-    # the seed's setting: no normalisation after the merge (sum, or DenseNet-style concat), at the
-    # demo's lr and at a 5x smaller one
-    "seed_sum_nonorm_l1": {"opts": {"penalty": 0.1, "op": "sepconv_nonorm"}, "attrs": ["weight"]},
-    "seed_sum_nonorm_l1_lr0.01": {"opts": {"penalty": 0.1, "op": "sepconv_nonorm"}, "attrs": ["weight"], "lr": 0.01},
-    "seed_concat_nonorm_l1": {"opts": {"penalty": 0.1, "op": "sepconv_nonorm"}, "attrs": ["weight"], "concat": True},
-    # the strength a node receives carried past its BatchNorm (sigmoid wiring, carry=True)
-    "carry_init0_l1": {"opts": {"carry": True, "penalty": 0.1}, "attrs": ["weight"]},
-    "carry_init3": {"opts": {"carry": True, "init": 3.0}, "attrs": ["weight"]},
-    "carry_init3_l1": {"opts": {"carry": True, "penalty": 0.1, "init": 3.0}, "attrs": ["weight"]},
-    "carry_init3_l1x3": {"opts": {"carry": True, "penalty": 0.3, "init": 3.0}, "attrs": ["weight"]},
-    # the same, pruned one weakest edge at a time (dead nodes dropped after each cut) to half the edges
-    "carry_init3_l1x3_stepwise": {"opts": {"carry": True, "penalty": 0.3, "init": 3.0}, "attrs": ["weight"],
-                                  "stepwise": True},
+FAMILIES = {
+    "complete": lambda seed: generators.complete(8),
+    "er": lambda seed: generators.erdos_renyi(12, 0.3, seed=seed),
+    "ws": lambda seed: generators.watts_strogatz(12, 4, 0.75, seed=seed),
 }
+#: optimizer -> (weights' lr, the gates' wiring_lr, constructor)
+OPTIMIZERS = {
+    "adam": (1e-3, 0.3, lambda groups, lr: torch.optim.Adam(groups, lr=lr)),
+    "sgd": (0.05, 3.0, lambda groups, lr: torch.optim.SGD(groups, lr=lr, momentum=0.9, weight_decay=5e-4)),
+}
+DATASETS = ("digits", "mnist1d")
+BATCH = 64
+DECISIVE = (0.1, 0.9)
+
+_SPLITS: dict = {}
 
 
-def prune_stepwise(G, edges: int, *, attr: str = "weight"):
-    """Prune ``G`` one edge at a time, the weakest by ``attr`` first, dropping the nodes each cut
-    leaves off every input -> output path, until at most ``edges`` remain: unlike one cut to the
-    budget, nodes that go take no budget with them, so "keep half" keeps about half."""
-    H = G
-    while H.number_of_edges() > edges:
-        H = gw.prune(H, keep=H.number_of_edges() - 1, attr=attr, ensure_path=True)
+def split(name: str, seed: int):
+    key = (name, seed if name == "digits" else 0)
+    if key not in _SPLITS:
+        if name == "digits":
+            _SPLITS[key] = data.digits(flat=True, seed=seed)
+        else:
+            s = data.mnist1d()
+            _SPLITS[key] = data.Split(s.x_train.flatten(1), s.y_train, s.x_test.flatten(1), s.y_test)
+    return _SPLITS[key]
+
+
+def train(model, loader, optimizer, epochs: int) -> None:
+    """The plain loop of ``docs/training-loop.md``."""
+    for _ in range(epochs):
+        model.train()
+        for x, y in loader:
+            loss = F.cross_entropy(model(x), y) + model.regularizer()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+
+@torch.no_grad()
+def accuracy(model, s) -> float:
+    model.eval()
+    return (model(s.x_test).argmax(1) == s.y_test).float().mean().item()
+
+
+def unit(G):
+    """``G`` with every edge's coefficient 1 (no ``weight``): a static recompile then uses each kept edge as is."""
+    H = G.copy()
+    for *_, d in H.edges(data=True):
+        d.pop("weight", None)
     return H
 
 
-def gate_stats(values: list[float]) -> dict:
-    return {"n": len(values), "near0": sum(v < 0.1 for v in values), "near1": sum(v > 0.9 for v in values),
-            "stuck_half": sum(abs(v - 0.5) < 0.01 for v in values),
-            "min": round(min(values), 4), "max": round(max(values), 4)}
+def evaluate_pruning(model, graph, s, loader, opt_name: str, finetune: int) -> dict:
+    with warnings.catch_warnings():  # a random wiring may give a node new inputs: fresh parameters there
+        warnings.simplefilter("ignore", UserWarning)
+        small = model.recompile(unit(graph))
+    recalibrate_bn(small, loader)
+    out = {"edges": graph.number_of_edges(), "acc": accuracy(small, s)}
+    if finetune:
+        lr, _, make = OPTIMIZERS[opt_name]
+        train(small, loader, make(small.parameters(), lr), finetune)
+        out["acc_finetuned"] = accuracy(small, s)
+    return out
 
 
-def tune(model, graph, train, test, finetune: int, wiring_opts: dict) -> dict:
-    """The demo's fine-tuning: the same wiring on the pruned graph, gates and weights carried over,
-    BatchNorm re-estimated before and after 2 epochs at lr 0.01."""
-    small = model.recompile(graph, wiring="sigmoid", **wiring_opts)
-    pruned = evaluate(small, test)["acc"]
-    recalibrate_bn(small, train)
-    fit(small, train, finetune, lr=0.01, progress=False)
-    recalibrate_bn(small, train)
-    return {"pruned": pruned, "tuned": evaluate(small, test)["acc"]}
-
-
-def run(name: str, seed: int, epochs: int, finetune: int, controls: int) -> dict:
-    cfg = CANDIDATES[name]
+def run(dataset: str, family: str, opt_name: str, seed: int, *, epochs: int, finetune: int, controls: int,
+        wiring_options: dict, wiring_lr: float | None, wiring: str = "sigmoid") -> dict:
     torch.manual_seed(seed)
-    torch.set_num_threads(1)
-    split = data.digits(seed=seed)
-    train = data.loader(split.x_train, split.y_train, BATCH, seed=seed)
-    test = data.loader(split.x_test, split.y_test, 256, shuffle=False)
-    G = generators.watts_strogatz(16, 4, 0.75, seed=seed)
-    if cfg.get("concat"):
-        for n, d in G.nodes(data=True):
-            if d.get("role") != "output":
-                d["agg"] = "concat"
-    opts = dict(cfg["opts"])
-    op = opts.pop("op", "sepconv")
-    wiring_opts = {k: v for k, v in opts.items() if k == "carry"}
-    model = models.wired_conv2d(G, in_channels=1, num_classes=split.num_classes, channels=32, wiring="sigmoid", op=op, **opts)
+    s = split(dataset, seed)
+    loader = data.loader(s.x_train, s.y_train, BATCH, seed=seed)
+    G = FAMILIES[family](seed)
+    model = models.wired_mlp(G, in_channels=s.x_train.shape[1], num_classes=s.num_classes, channels=32,
+                             wiring=wiring, **wiring_options)
+    lr, default_wlr, make = OPTIMIZERS[opt_name]
+    wlr = wiring_lr if wiring_lr is not None else default_wlr
     t0 = time.perf_counter()
-    fit(model, train, epochs, lr=cfg.get("lr", 0.05), wiring_lr=5.0, progress=False)
-    full = evaluate(model, test)["acc"]
+    train(model, loader, make(param_groups(model, wiring_lr=wlr), lr), epochs)
+    seconds = time.perf_counter() - t0
     learned = model.write_back()
-    gates = [d["weight"] for _, _, d in learned.edges(data=True)]
-    row = {"candidate": name, "seed": seed, "full": full, "batch": BATCH, "bn_reestimated_after_finetune": True,
-           "gates": gate_stats(gates),
-           "train_seconds": round(time.perf_counter() - t0, 1), "prune": {}}
-    for attr in cfg["attrs"]:
-        if cfg.get("stepwise"):
-            pg = prune_stepwise(learned, math.ceil(0.5 * learned.number_of_edges()), attr=attr)
-        else:
-            pg = gw.prune(learned, keep=0.5, attr=attr, ensure_path=True)
-        acc = tune(model, pg, train, test, finetune, wiring_opts)
-        ne = pg.number_of_edges()
-        rand = []
-        for c in range(controls):
-            rg = random_wiring(learned, ne, seed=1000 * seed + c)
-            rand.append({**tune(model, rg, train, test, finetune, wiring_opts), "edges": rg.number_of_edges()})
-        row["prune"][attr] = {
-            "edges": ne, "nodes": pg.number_of_nodes(), "multi_input_nodes": multi_input_nodes(pg),
-            "kept_gate_stuck_half": sum(abs(d["weight"] - 0.5) < 0.01 for _, _, d in pg.edges(data=True)),
-            "pruned": acc["pruned"], "tuned": acc["tuned"],
-            "random_tuned": [r["tuned"] for r in rand], "random_edges": [r["edges"] for r in rand],
-            "random_tuned_mean": statistics.mean(r["tuned"] for r in rand) if rand else None,
-        }
+    gates = [d["weight"] for *_, d in learned.edges(data=True)]
+    lo, hi = DECISIVE
+    by_gate = gw.prune(learned, threshold=0.5, ensure_path=True)
+    randoms = [random_wiring(learned, by_gate.number_of_edges(), seed=1000 * seed + c) for c in range(controls)]
+    row = {
+        "dataset": dataset, "family": family, "optimizer": opt_name, "seed": seed, "lr": lr, "wiring_lr": wlr,
+        "wiring": wiring,
+        "edges": G.number_of_edges(), "train_seconds": round(seconds, 2),
+        "gates": {"decisive": sum(g < lo or g > hi for g in gates) / len(gates),
+                  "closed": sum(g < lo for g in gates), "open": sum(g > hi for g in gates), "n": len(gates)},
+        "full": accuracy(model, s),
+        "by_gate": evaluate_pruning(model, by_gate, s, loader, opt_name, finetune),
+        "random": [evaluate_pruning(model, R, s, loader, opt_name, finetune) for R in randoms],
+    }
     return row
 
 
-def table(paths: list[str]) -> str:
-    """The documentation's table from saved result files: one line per candidate, procedure and pruning
-    attribute, each cell the values per seed (seed 0 / seed 1)."""
-    rows = [r for p in paths for r in json.loads(Path(p).read_text())["results"]["rows"]]
-    head = ("| candidate | seeds | full acc | gates < 0.1 / > 0.9 | pruned by | edges kept "
-            "| nodes with >= 2 inputs | pruned + fine-tuned | random, same size (mean of 3) |")
-    out = [head, "|---|---|---|---|---|---|---|---|---|"]
+def _mean(xs):
+    return statistics.mean(xs) if xs else float("nan")
+
+
+def table(path: str) -> str:
+    """The markdown table of ``docs/gates.md``: one line per data set, family and optimizer, each cell
+    the mean over seeds (min-max in brackets for the gates)."""
+    doc = json.loads(Path(path).read_text())
+    rows = doc["results"]["rows"]
     groups: dict = {}
-    for r in sorted(rows, key=lambda r: r["seed"]):
-        old = "" if "batch" in r else " (batch 64, no 2nd BN estimate)"
-        groups.setdefault(r["candidate"] + old, []).append(r)
-
-    def cells(values, fmt):
-        return " / ".join(format(v, fmt) for v in values)
-
-    for name, rs in groups.items():
-        for attr in rs[0]["prune"]:
-            ps = [r["prune"][attr] for r in rs]
-            out.append(
-                f"| {name} | {cells([r['seed'] for r in rs], 'd')} | {cells([r['full'] for r in rs], '.3f')} | "
-                + " / ".join(f"{r['gates']['near0']}, {r['gates']['near1']}" for r in rs)
-                + f" | {attr} | {cells([p['edges'] for p in ps], 'd')} | {cells([p['multi_input_nodes'] for p in ps], 'd')}"
-                f" | {cells([p['tuned'] for p in ps], '.3f')} | {cells([p['random_tuned_mean'] for p in ps], '.3f')} |")
+    for r in rows:
+        groups.setdefault((r["dataset"], r["family"], r["optimizer"]), []).append(r)
+    out = [f"wiring: {rows[0].get('wiring', 'sigmoid')}", "",
+           "| data | graph (edges) | optimizer (lr / wiring_lr) | seeds | decisive gates | closed | full "
+           "| pruned by gate: edges, acc | at random: acc | by gate, fine-tuned | at random, fine-tuned |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for (ds, fam, opt), rs in groups.items():
+        dec = [r["gates"]["decisive"] for r in rs]
+        rand = [_mean([c["acc"] for c in r["random"]]) for r in rs]
+        rand_ft = [_mean([c.get("acc_finetuned", float("nan")) for c in r["random"]]) for r in rs]
+        gate_ft = [r["by_gate"].get("acc_finetuned", float("nan")) for r in rs]
+        out.append(
+            f"| {ds} | {fam} ({rs[0]['edges']}) | {opt} ({rs[0]['lr']:g} / {rs[0]['wiring_lr']:g}) | {len(rs)} "
+            f"| {_mean(dec):.2f} ({min(dec):.2f}-{max(dec):.2f}) "
+            f"| {_mean([r['gates']['closed'] / r['gates']['n'] for r in rs]):.2f} "
+            f"| {_mean([r['full'] for r in rs]):.3f} "
+            f"| {_mean([r['by_gate']['edges'] for r in rs]):.1f}, {_mean([r['by_gate']['acc'] for r in rs]):.3f} "
+            f"| {_mean(rand):.3f} | {_mean(gate_ft):.3f} | {_mean(rand_ft):.3f} |")
+    allr = rows
+    wins = sum(r["by_gate"]["acc"] > _mean([c["acc"] for c in r["random"]]) for r in allr)
+    wins_ft = sum(r["by_gate"].get("acc_finetuned", 0) > _mean([c.get("acc_finetuned", 0) for c in r["random"]])
+                  for r in allr)
+    out.append("")
+    out.append(f"Runs: {len(allr)}; pruned by gate beats the random mean in {wins} (after fine-tuning: {wins_ft}); "
+               f"mean decisive fraction {_mean([r['gates']['decisive'] for r in allr]):.2f}.")
     return "\n".join(out)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    ap.add_argument("--only", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
+    ap.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS), choices=list(OPTIMIZERS))
     ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--finetune", type=int, default=2)
-    ap.add_argument("--controls", type=int, default=3)
+    ap.add_argument("--finetune", type=int, default=1)
+    ap.add_argument("--controls", type=int, default=2)
+    ap.add_argument("--wiring", choices=("sigmoid", "l0"), default="sigmoid")
+    ap.add_argument("--lam", type=float, help="l0 lam (default: the wiring's)")
+    ap.add_argument("--penalty", type=float, help="sigmoid penalty (default: the wiring's)")
+    ap.add_argument("--init", type=float, help="sigmoid init logit (default: the wiring's)")
+    ap.add_argument("--carry", choices=("true", "false"), help="sigmoid carry (default: the wiring's)")
+    ap.add_argument("--wiring-lr", dest="wiring_lr", type=float,
+                    help="the gates' learning rate (default: per optimizer, see OPTIMIZERS)")
     ap.add_argument("--tag", default="gates")
-    ap.add_argument("--table", nargs="+", metavar="RESULTS_JSON", help="print the documentation's table from saved results")
+    ap.add_argument("--table", metavar="RESULTS_JSON", help="print the table from saved results")
     a = ap.parse_args(argv)
     if a.table:
         print(table(a.table))
         return 0
     torch.set_num_threads(1)
+    opts: dict = {}
+    if a.penalty is not None:
+        opts["penalty"] = a.penalty
+    if a.init is not None:
+        opts["init"] = a.init
+    if a.carry is not None:
+        opts["carry"] = a.carry == "true"
+    if a.lam is not None:
+        opts["lam"] = a.lam
     rows = []
-    for name in a.only:
-        for seed in a.seeds:
-            row = run(name, seed, a.epochs, a.finetune, a.controls)
-            rows.append(row)
-            p = " | ".join(f"{k}: {v['edges']}e {v['multi_input_nodes']}multi tuned {v['tuned']:.3f} "
-                           f"rand {v['random_tuned_mean']:.3f}" for k, v in row["prune"].items())
-            print(f"{name:24s} s{seed} full {row['full']:.3f} gates {row['gates']} | {p}", flush=True)
-            path = save(a.tag, {"settings": vars(a), "rows": rows}, torch.device("cpu"))  # after every row
+    path = None
+    for ds in a.datasets:
+        for fam in a.families:
+            for opt in a.optimizers:
+                for seed in a.seeds:
+                    r = run(ds, fam, opt, seed, epochs=a.epochs, finetune=a.finetune, controls=a.controls,
+                            wiring_options=opts, wiring_lr=a.wiring_lr, wiring=a.wiring)
+                    rows.append(r)
+                    rand = _mean([c["acc"] for c in r["random"]])
+                    print(f"{ds:8s} {fam:9s} {opt:5s} s{seed} decisive {r['gates']['decisive']:.2f} "
+                          f"closed {r['gates']['closed']}/{r['gates']['n']} full {r['full']:.3f} | by gate "
+                          f"{r['by_gate']['edges']}e {r['by_gate']['acc']:.3f} "
+                          f"ft {r['by_gate'].get('acc_finetuned', float('nan')):.3f} | random {rand:.3f} ft "
+                          f"{_mean([c.get('acc_finetuned', float('nan')) for c in r['random']]):.3f}", flush=True)
+                    settings = {k: v for k, v in vars(a).items() if k != "table"}
+                    settings["wiring_options"] = opts
+                    path = save(a.tag, {"settings": settings, "rows": rows}, torch.device("cpu"))
     print("saved", path)
     return 0
 

@@ -6,7 +6,7 @@
     graphwire info g.json [--json]
     graphwire export g.json -o g.dot
     graphwire render g.json -o g.svg [--rankdir LR]
-    graphwire prune g.json --keep 0.5 [--attr weight] [--ensure-path] -o pruned.json
+    graphwire prune g.json --keep 0.5 [--attr weight] [--ensure-path] [--drop-unlearned] -o pruned.json
     graphwire plot history.json -o evolution.png [--attr weight]
     graphwire plot g.json --adjacency -o adj.png [--attr weight] [--per-stage]
     graphwire plot g.json --degrees [--pruned pruned.json] -o degrees.png
@@ -57,16 +57,29 @@ LEARNED_NODE = ("depth_prob", "exec_rate")
 
 
 class _UsageError(Exception):
-    def __init__(self, message: str, usage: str):
+    def __init__(self, message: str, prog: str):
         super().__init__(message)
-        self.usage = usage
+        self.prog = prog
 
 
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors come back to :func:`main` instead of exiting."""
 
     def error(self, message: str):  # type: ignore[override]
-        raise _UsageError(message, self.format_usage())
+        raise _UsageError(message, self.prog)
+
+
+_TOP_OPTIONS = ("-h", "--help", "--version")
+
+
+def _check_leading_options(args: list[str], commands: list[str]) -> None:
+    """Name an unknown option given before the command (argparse would only say the command is missing)."""
+    for a in args:
+        if not a.startswith("-"):
+            return
+        if a not in _TOP_OPTIONS:
+            raise _UsageError(f"unknown option {a!r}: graphwire takes a command first ({', '.join(commands)}), "
+                              "then its options", "graphwire")
 
 
 # ---------------------------------------------------------------- helpers
@@ -75,18 +88,23 @@ def _option(name: str) -> str:
 
 
 def _load(path: str) -> nx.DiGraph:
-    return load(path, format="dot" if Path(path).suffix.lower() in DOT_SUFFIXES else "json")
+    suffix = Path(path).suffix.lower()
+    return load(path, format="dot" if suffix in DOT_SUFFIXES else "graphml" if suffix == ".graphml" else "json")
 
 
 def _save(G: nx.DiGraph, out: str) -> None:
     suffix = Path(out).suffix.lower()
-    if suffix in DOT_SUFFIXES:
+    if suffix == ".graphml":
+        from .io import to_graphml
+
+        to_graphml(G, out)
+    elif suffix in DOT_SUFFIXES:
         to_dot(G, out)
     elif suffix in JSON_SUFFIXES:
         to_json(G, out)
     else:
         raise ParameterError(
-            f"cannot tell the format of the output {out!r} from its suffix: use .json or .dot "
+            f"cannot tell the format of the output {out!r} from its suffix: use .json, .dot or .graphml "
             "(graphwire render writes .svg/.png/.pdf)")
 
 
@@ -297,7 +315,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     G = _load(args.graph)
     try:
         H = prune(G, threshold=args.threshold, keep=keep, attr=args.attr, per_node=args.per_node,
-                  ensure_path=args.ensure_path)
+                  ensure_path=args.ensure_path, keep_unlearned=not args.drop_unlearned)
     except DeadNodeError as e:
         if args.ensure_path:
             raise
@@ -306,6 +324,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
     _save(H, args.output)
     print(f"wrote {args.output}: pruned {G.number_of_edges()} -> {H.number_of_edges()} edges, "
           f"{G.number_of_nodes()} -> {H.number_of_nodes()} nodes (depth {_depth(H)})")
+    unlearned = H.graph["graphwire"]["pruned"].get("kept_unlearned", 0)
+    if unlearned:
+        print(f"kept {unlearned} edge(s) marked learned=false (gates that could not learn, not ranked); "
+              "--drop-unlearned prunes them like the others")
     return 0
 
 
@@ -338,6 +360,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     G = _load(args.input)
     if args.degrees:
         P = _load(args.pruned) if args.pruned is not None else None
+        if P is not None:
+            viz.check_pruning(G, P, what=f"--pruned {args.pruned}", of=args.input)
         viz.plot_degrees(G, P, path=args.output)
         print(f"wrote {args.output}: degree histograms of {_summary(G)}"
               + (f" and of the pruned graph ({P.number_of_edges()} edges)" if P is not None else ""))
@@ -410,9 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print the numbers as JSON")
     i.set_defaults(func=cmd_info)
 
-    e = sub.add_parser("export", help="convert a graph between JSON and DOT (format from the -o suffix)")
+    e = sub.add_parser("export", help="convert a graph between JSON, DOT and GraphML (format from the -o suffix)")
     e.add_argument("graph", help="a .json or .dot graph file")
-    e.add_argument("-o", "--output", required=True, help="output file, .json or .dot")
+    e.add_argument("-o", "--output", required=True, help="output file, .json, .dot or .graphml")
     e.set_defaults(func=cmd_export)
 
     r = sub.add_parser("render", help="draw a graph to SVG/PNG/PDF with Graphviz dot")
@@ -431,6 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-node", dest="per_node", choices=("in", "out"), help="apply --keep to each node's in/out edges")
     p.add_argument("--ensure-path", dest="ensure_path", action="store_true",
                    help="also keep, for every output, the input->output path whose weakest edge is strongest")
+    p.add_argument("--drop-unlearned", dest="drop_unlearned", action="store_true",
+                   help="also prune edges marked learned=false (gates that could not learn; kept by default)")
     p.add_argument("-o", "--output", required=True, help="output file, .json or .dot")
     p.set_defaults(func=cmd_prune)
 
@@ -466,6 +492,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _commands(parser: argparse.ArgumentParser) -> list[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 ok, 2 bad input)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -474,10 +507,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_demo(args_list[1:])
         parser = build_parser()
         try:
+            _check_leading_options(args_list, _commands(parser))
             args = parser.parse_args(args_list)
         except _UsageError as e:
-            sys.stderr.write(e.usage)
-            print(f"graphwire: error: {e}", file=sys.stderr)
+            print(f"graphwire: error: {e} (see '{e.prog} --help')", file=sys.stderr)
             return 2
         except SystemExit as e:  # --help / --version
             return e.code if isinstance(e.code, int) else 0

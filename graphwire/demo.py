@@ -26,6 +26,7 @@ from . import data, generators, io, models, prune
 from .errors import ParameterError, RenderError
 from .io._atomic import atomic_write
 from .train import evaluate, fit, recalibrate_bn
+from .train.loop import resolve_device
 
 __all__ = ["main", "multi_input_nodes", "random_wiring", "run"]
 
@@ -71,24 +72,7 @@ def random_wiring(G, edges: int, *, seed: int, tries: int = 200):
 
 def _device(device: str | None) -> torch.device:
     """The torch device for ``--device`` (a GraphwireError naming the value when unusable)."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ParameterError(f"--device {device!r} is not a torch device; use cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ParameterError(f"--device {device!r}: CUDA is not available here (torch {torch.__version__}); "
-                             "use --device cpu")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ParameterError(f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    if dev.type not in ("cpu", "cuda"):
-        try:
-            torch.empty(1, device=dev)
-        except (RuntimeError, AssertionError):
-            raise ParameterError(f"--device {device!r}: this torch build ({torch.__version__}) cannot use "
-                                 f"{dev.type!r} here; use --device cpu") from None
-    return dev
+    return resolve_device(device, name="--device")
 
 
 @contextmanager
@@ -193,6 +177,7 @@ def _run(out: Path, epochs, finetune, nodes, width, seed, dev, progress, snapsho
 
     report = {
         "data": "scikit-learn digits (8x8), 1348 train / 449 test",
+        "seed": seed,
         "graph": {"nodes": G.number_of_nodes(), "edges": G.number_of_edges()},
         "wiring": {"method": "sigmoid", **dict(GATES, penalty=penalty)},
         "gates": {"near_0": sum(g < 0.1 for g in gates), "near_1": sum(g > 0.9 for g in gates),

@@ -139,7 +139,7 @@ def test_history_follows_the_gates_every_few_steps(demo_run):
     total = 3 * h.meta["steps_per_epoch"]  # three --fast epochs
     assert steps == list(range(0, total, every)) + [total]
     assert len(h.snapshots) == report["history"]["snapshots"]
-    assert len(set(h.snapshots[0]["weight"])) == 1  # untrained gates all start alike (sigmoid(3))
+    assert len(set(h.snapshots[0]["gate"])) == 1  # untrained gates all start alike (sigmoid(3))
     assert h.snapshots[-1]["weight"] == [G.edges[e]["weight"] for e in h.edges]  # what was written back
     assert h.snapshots[-1]["flow"] == [G.edges[e]["flow"] for e in h.edges]
     assert h.meta["wiring"] == "sigmoid" and h.epochs[0]["epoch"] == 1
@@ -271,13 +271,39 @@ def test_carry_strength_is_a_soft_or_of_the_inputs_and_a_recompile_matches():
         s[v] = 1 - closed
     H = net.write_back()
     for (u, v), gate in g.items():
-        assert H.edges[u, v]["weight"] == pytest.approx(gate, abs=1e-6)
+        assert H.edges[u, v]["gate"] == pytest.approx(gate, abs=1e-6)
         assert H.edges[u, v]["flow"] == pytest.approx(gate * s[u], abs=1e-6)
+        assert H.edges[u, v]["weight"] == H.edges[u, v]["flow"]  # the coefficient a static recompile uses
     net.eval()
     again = gw.compile(H, in_channels=2, channels=2, default_op="sepconv", wiring="sigmoid", carry=True,
                        init_from=net).eval()  # gates carried over: the same function
     x = torch.randn(4, 2, 5, 5)
     torch.testing.assert_close(again(x), net(x), atol=1e-5, rtol=1e-5)
+    static = gw.compile(H, in_channels=2, channels=2, default_op="sepconv", init_from=net).eval()
+    torch.testing.assert_close(static(x), net(x), atol=1e-5, rtol=1e-5)  # weight is the coefficient
+
+
+def test_carry_with_a_gate_per_channel_uses_the_mean_gate_for_the_strength():
+    import torch
+
+    G = gw.generators.complete(2)
+    net = gw.compile(G, in_channels=2, channels=3, default_op="sepconv", wiring="sigmoid", per_channel=True)
+    assert net.wiring.carry is True  # the default
+    with torch.no_grad():
+        net.wiring.logit.copy_(torch.linspace(-2, 2, net.wiring.logit.numel()).view_as(net.wiring.logit))
+    gates = torch.sigmoid(net.wiring.logit.detach())
+    valid = net.wiring._valid
+    mean = {e: ((gates[i] * valid[i]).sum() / valid[i].sum()).item() for i, e in enumerate(net.wiring.edges)}
+    s = {0: 1.0}
+    for v in (1, 2, 3):
+        closed = 1.0
+        for u in range(v):
+            closed *= 1 - mean[u, v] * s[u]
+        s[v] = 1 - closed
+    coef = net.wiring.coefficients().detach()
+    for i, (u, v) in enumerate(net.wiring.edges):
+        torch.testing.assert_close(coef[i], gates[i] * s[u], atol=1e-6, rtol=1e-5)
+    assert net(torch.randn(2, 2, 5, 5)).shape == (2, 3, 5, 5)
 
 
 def test_carry_option_is_checked():
@@ -286,8 +312,8 @@ def test_carry_option_is_checked():
     G = gw.generators.chain(1)
     with pytest.raises(WiringError, match="carry must be True or False"):
         gw.compile(G, in_channels=2, channels=2, wiring="sigmoid", carry="yes")
-    with pytest.raises(WiringError, match="per_channel"):
-        gw.compile(G, in_channels=2, channels=2, wiring="sigmoid", carry=True, per_channel=True)
+    with pytest.raises(WiringError, match="init must be a finite number"):
+        gw.compile(G, in_channels=2, channels=2, wiring="sigmoid", init=float("nan"))
 
 
 def test_fit_trains_small_models_on_one_thread_and_restores_the_setting(monkeypatch):

@@ -78,7 +78,7 @@ def test_ranks_end_with_identical_parameters_that_changed(ranks):
 def test_edge_gates_are_synchronised_and_learned(ranks):
     r0, r1 = ranks
     assert r0["final_gates"].shape == r0["init_gates"].shape == (18,)
-    assert torch.equal(r0["init_gates"], torch.full((18,), 0.5))
+    assert torch.equal(r0["init_gates"], torch.full((18,), torch.sigmoid(torch.tensor(3.0)).item()))  # sigmoid's init
     assert torch.equal(r0["final_gates"], r1["final_gates"])
     assert (r0["final_gates"] - r0["init_gates"]).abs().max() > 1e-5
     assert torch.all((r0["final_gates"] > 0) & (r0["final_gates"] < 1))

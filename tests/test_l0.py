@@ -45,17 +45,23 @@ def test_penalty_eval_gates_and_write_back():
         for i, (u, v) in enumerate(net.plan.edges):  # keep a path 0 -> 1 -> ... -> output open
             if v == u + 1:
                 w.log_alpha[i] = 3.0
-    torch.testing.assert_close(net.regularizer(), 0.5 * hard_concrete_p_open(w.log_alpha).sum())
+    # node 1's only input (0, 1) is behind its BatchNorm: held open, not penalised, marked learned=False
+    fixed = torch.tensor([e == (0, 1) for e in net.plan.edges])
+    assert w._fixed.tolist() == fixed.tolist()
+    torch.testing.assert_close(net.regularizer(), 0.5 * hard_concrete_p_open(w.log_alpha)[~fixed].sum())
     net.eval()
     x = torch.randn(5, 3)
     torch.testing.assert_close(net(x), net(x))  # deterministic at evaluation
-    gates = hard_concrete_eval(w.log_alpha.detach())
-    assert (gates[w.log_alpha < -2.5] == 0).all() and ((gates >= 0) & (gates <= 1)).all()
+    gates = torch.where(fixed, 1.0, hard_concrete_eval(w.log_alpha.detach()))
+    assert (gates[(w.log_alpha < -2.5) & ~fixed] == 0).all() and ((gates >= 0) & (gates <= 1)).all()
+    torch.testing.assert_close(w.coefficients(), gates)
     H = net.write_back()
-    for (u, v), g, p in zip(net.plan.edges, gates, hard_concrete_p_open(w.log_alpha.detach())):
+    p_open = torch.where(fixed, 1.0, hard_concrete_p_open(w.log_alpha.detach()))
+    for (u, v), g, p, f in zip(net.plan.edges, gates, p_open, fixed):
         assert H.edges[u, v]["active"] == bool(g > 0)
         assert H.edges[u, v]["p_open"] == pytest.approx(float(p))
         assert H.edges[u, v]["weight"] == pytest.approx(float(g))
+        assert H.edges[u, v]["learned"] is not bool(f)
     gw.validate(gw.io.loads(gw.io.to_json(H)))
     # pruning the closed edges changes nothing at inference
     pruned = gw.prune(H, attr="active")

@@ -106,6 +106,9 @@ class Runtime(nn.Module):
 
     def sync_mask(self) -> None:
         self.masked = bool((self.edge_mask == 0).any())
+        hook = getattr(self.wiring, "mask_changed", None)  # a wiring whose coefficients depend on which edges are open
+        if hook is not None:
+            hook(self.edge_mask)
 
 
 def step_key(index: int) -> str:
@@ -226,13 +229,18 @@ class WiredNet(nn.Module):
         """The wiring's penalty term (add it to the loss); zero for methods without one."""
         return self.wiring.regularizer()
 
+    def wiring_parameters(self) -> list[nn.Parameter]:
+        """The wiring's learnable parameters (the edge gates of ``sigmoid``/``l0``...): give them their own
+        learning rate, see :func:`graphwire.train.param_groups`."""
+        return list(self.wiring.parameters())
+
     def mask_edges(self, edges: Sequence[tuple] | None) -> None:
         """Close the given edges (``(u, v)`` pairs) from now on; ``None`` reopens every edge."""
         rt = self.runtime
         if edges is None:
             with torch.no_grad():
                 rt.edge_mask.fill_(1.0)
-            rt.masked = False
+            rt.sync_mask()
             return
         ids = self.plan.edge_ids()
         keep = torch.ones(len(ids))
@@ -327,6 +335,9 @@ def check_input(x: Any, *, channels: int, dims: int, dtype: torch.dtype, where: 
     if x.dim() != dims + 2 or x.shape[1] != channels or x.shape[0] == 0:
         raise ShapeError(f"input of shape {list(x.shape)} does not fit: {where} expect(s) {shape} "
                          f"with C = {channels} and B >= 1")
+    if any(s == 0 for s in x.shape[2:]):
+        raise ShapeError(f"input of shape {list(x.shape)} has an empty spatial axis: {where} expect(s) {shape} "
+                         "with every spatial size >= 1")
 
 
 def _upgrade_state_dict(module, state_dict, prefix, local_metadata, strict, missing, unexpected, errors):

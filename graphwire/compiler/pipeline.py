@@ -7,6 +7,7 @@ from typing import Any
 import networkx as nx
 from torch import nn
 
+from ..errors import ParameterError
 from .assemble import assemble, core_of
 from .module import WiredNet
 from ..plan import SPARSE_DENSITY
@@ -55,6 +56,9 @@ def compile(G: nx.DiGraph, *, in_channels: int | None = None, channels: int | No
     >>> again.wiring.name, again.in_channels
     ('sigmoid', 3)
     """
+    if "device" in options:
+        raise ParameterError(f"compile() takes no device (got device={options['device']!r}): it builds the network "
+                             "on the CPU; move it afterwards with net.to(device)")
     settings = resolve(G, {"in_channels": in_channels, "channels": channels, "default_op": default_op,
                            "output_op": output_op, "dims": dims, "wiring": wiring, "executor": executor,
                            "resize": resize, "op_options": op_options, "sparse_density": sparse_density,

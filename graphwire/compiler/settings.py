@@ -10,7 +10,7 @@ no other argument; arguments given to ``compile`` override what the graph record
 >>> net = gw.compile(gw.generators.chain(2), in_channels=3, channels=4, wiring="sigmoid", penalty=0.1)
 >>> record = net.write_back().graph["graphwire"]["compile"]
 >>> record["in_channels"], record["wiring"]
-(3, {'method': 'sigmoid', 'options': {'per_channel': False, 'init': 0.0, 'penalty': 0.1, 'carry': False}})
+(3, {'method': 'sigmoid', 'options': {'per_channel': False, 'init': 3.0, 'penalty': 0.1, 'carry': True}})
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reading, writing and drawing graphs: JSON (node-link), DOT, SVG/PNG/PDF via Graphviz, an
+"""Reading, writing and drawing graphs: JSON (node-link), DOT, GraphML, SVG/PNG/PDF via Graphviz, an
 interactive HTML page with a training-snapshot slider, and ONNX export of compiled networks.
 
 >>> import graphwire as gw
@@ -10,7 +10,8 @@ Every writer writes atomically (a temporary file renamed over the target).
 """
 
 from ._atomic import atomic_write
-from .dot import to_dot
+from .dot import from_nx_dot, to_dot
+from .graphml import to_graphml
 from .history import History
 from .html import to_html
 from .json_format import from_node_link, to_json
@@ -18,4 +19,4 @@ from .readers import load, loads
 from .onnx import to_onnx
 from .render import render
 
-__all__ = ["load", "loads", "to_json", "to_dot", "from_node_link", "render", "to_html", "to_onnx", "History", "atomic_write"]
+__all__ = ["load", "loads", "to_json", "to_dot", "from_node_link", "from_nx_dot", "to_graphml", "render", "to_html", "to_onnx", "History", "atomic_write"]

@@ -34,9 +34,10 @@ import networkx as nx
 from ..errors import AttributeValueError, FormatError, ParameterError
 from ..graph import assign_roles, generations, node_attr, validate
 from ._atomic import atomic_write
-from .json_format import graph_record, jsonable
+from . import style
+from .json_format import _NonFinite, _no_constant, graph_record, jsonable
 
-__all__ = ["to_dot", "parse_dot", "RANKDIRS", "EDGE_LABEL_LIMIT"]
+__all__ = ["to_dot", "parse_dot", "from_nx_dot", "RANKDIRS", "EDGE_LABEL_LIMIT"]
 
 RANKDIRS = ("TB", "LR", "BT", "RL")
 #: Above this many edges, per-edge labels and tooltips are left out (layout time, file size).
@@ -46,8 +47,8 @@ _INT_RE = re.compile(r"-?[0-9]+")
 _SAFE_NAME_RE = re.compile(r'[^"\\:\x00-\x1f\x7f]+')
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEYWORDS = {"node", "edge", "graph", "digraph", "subgraph", "strict"}
-_SHAPES = {"input": "invhouse", "output": "house"}
-_FILLS = {"input": "#d9f2d9", "output": "#fde2c8"}
+_SHAPES = style.SHAPES
+_FILLS = style.FILLS
 #: Plain (non-gw_) attributes read from hand-written DOT, and how to parse them.
 _PLAIN_NODE = {"role": str, "op": str, "agg": str, "channels": int, "stride": int, "stage": int, "block": int}
 _PLAIN_EDGE = {"op": str, "active": bool}
@@ -115,19 +116,6 @@ def _gw_attrs(data: dict, where: str, reserved: tuple[str, ...]) -> dict[str, st
     return out
 
 
-def _hex(rgb: tuple[float, float, float], alpha: float) -> str:
-    r, g, b = (max(0, min(255, round(c))) for c in rgb)
-    a = max(0, min(255, round(alpha)))
-    return f'"#{r:02x}{g:02x}{b:02x}{a:02x}"'
-
-
-def _lerp(a: tuple, b: tuple, t: float) -> tuple:
-    return tuple(x + (y - x) * t for x, y in zip(a, b))
-
-
-_GREY, _BLUE, _RED = (0xBB, 0xBB, 0xBB), (0x08, 0x30, 0x6B), (0xA5, 0x0F, 0x15)
-
-
 def _is_weight(w: Any) -> bool:
     return isinstance(w, numbers.Real) and not isinstance(w, bool) and math.isfinite(w)
 
@@ -143,34 +131,20 @@ def _html_text(text: str) -> str:
 
 
 def _edge_style(data: dict, wmax: float, labels: bool, u: Hashable, v: Hashable) -> dict[str, str]:
-    """Graphviz attributes drawing one edge (width/colour from ``weight``, dashed if inactive,
-    dotted grey and labelled "fixed" when ``learned`` is false: a gate that could not learn)."""
-    attrs: dict[str, str] = {}
+    """Graphviz attributes drawing one edge in the shared look (:mod:`graphwire.io.style`): width,
+    colour and opacity from ``weight``, dashed if inactive, dotted grey and labelled "fixed" when
+    ``learned`` is false (a gate that could not learn)."""
+    look = style.edge_look(data, wmax)
     w = data.get("weight")
     has_w = _is_weight(w)
-    w = float(w) if has_w else w
-    active = data.get("active", True) is not False
-    fixed = data.get("learned") is False
+    attrs: dict[str, str] = {"penwidth": f"{look['width']:.3g}", "color": f'"{look["colour"]}"'}
+    if look["dash"]:
+        attrs["style"] = look["dash"]
     parts = []
-    if fixed:
-        attrs["color"] = '"#8c8c8cb0"'
-        attrs["penwidth"] = "1"
+    if look["fixed"]:
         parts.append("fixed")
     elif has_w:
-        s = abs(w) / wmax if wmax > 0 else 0.0
-        attrs["penwidth"] = f"{0.5 + 3.5 * s:.3g}"
-        rgb = _lerp(_GREY, _RED if w < 0 else _BLUE, s)
-        alpha = 0x40 + s * (0xFF - 0x40)
-        if not active:
-            rgb, alpha = _lerp(rgb, (0xFF, 0xFF, 0xFF), 0.4), max(0x30, alpha * 0.5)
-        attrs["color"] = _hex(rgb, alpha)
-        parts.append(f"{w:.2g}")
-    elif not active:
-        attrs["color"] = '"#99999999"'
-    if not active:
-        attrs["style"] = "dashed"
-    elif fixed:
-        attrs["style"] = "dotted"
+        parts.append(f"{float(w):.2g}")
     if "op" in data and isinstance(data["op"], str):
         parts.append(_display(data["op"], 16))
     elif isinstance(data.get("op_weights"), dict) and data["op_weights"]:
@@ -182,10 +156,10 @@ def _edge_style(data: dict, wmax: float, labels: bool, u: Hashable, v: Hashable)
             attrs["xlabel"] = _boxed(" ".join(parts))
         tip = f"{_display(u)} -> {_display(v)}"
         if has_w:
-            tip += f"  weight {w:.4g}"
-        if fixed:
+            tip += f"  weight {float(w):.4g}"
+        if look["fixed"]:
             tip += "  (fixed: this gate could not learn)"
-        if not active:
+        if not look["active"]:
             tip += "  (inactive)"
         attrs["tooltip"] = _quote(tip)
     return attrs
@@ -197,35 +171,28 @@ def _row(sample: str, colour: str | None, text: str) -> str:
     return f'<tr><td align="left">{cell}</td><td align="left">{_html_text(text)}</td></tr>'
 
 
+_SAMPLES = {  # how each legend row's sample is drawn: (text, colour)
+    "thick": ("\u2501" * 4, style.hex_colour(style.BLUE)), "thin": ("\u2500" * 4, "#9a9a9a"),
+    "negative": ("\u2501" * 4, style.hex_colour(style.RED)), "number": ("0.87", None),
+    "fixed": ("\u2508" * 4, style.hex_colour(style.FIXED)), "all-learned": ("", None),
+    "inactive": ("- - - -", style.hex_colour(style.INACTIVE)),
+}
+
+
 def _legend(G: nx.DiGraph, wmax: float, labels: bool) -> str | None:
-    """The drawing's key (an HTML-like graph label): what width, colour, labels, dashes and shapes mean."""
-    datas = [d for *_, d in G.edges(data=True)]
-    weighted = [d for d in datas if _is_weight(d.get("weight")) and d.get("learned") is not False]
-    if not weighted:
+    """The drawing's key (an HTML-like graph label), the rows of :func:`graphwire.io.style.legend_rows`."""
+    rows_ = style.legend_rows([d for *_, d in G.edges(data=True)], scale=wmax, labels=labels,
+                              roles={node_attr(G, n, "role") for n in G})
+    if not rows_:
         return None
-    name = "gate" if all(0.0 <= float(d["weight"]) <= 1.0 for d in weighted) else "weight"
-    what = f"learned {name}"
-    heavy, thin = "\u2501" * 4, "\u2500" * 4
-    rows = ['<tr><td align="left" colspan="2"><b>how to read this picture</b></td></tr>',
-            _row(heavy, "#08306b", f"edge width and colour: the {what}; thickest = {wmax:.2g}"),
-            _row(thin, "#9a9a9a", f"thin and grey: {name} near 0, the network is closing that edge")]
-    if any(float(d["weight"]) < 0 for d in weighted):
-        rows.append(_row(heavy, "#a50f15", f"red: a negative {name}"))
-    if labels:
-        rows.append(_row("0.87", None, f"numbers beside the edges: the {name}"))
-    if any(d.get("learned") is False for d in datas):
-        rows.append(_row("\u2508" * 4, "#8c8c8c", 'dotted, "fixed": structural, its gate could not learn '
-                         "(a node's only input, undone by the node's BatchNorm)"))
-    elif datas and all(d.get("learned") is True for d in datas):
-        rows.append(_row("", None, "every edge's gate was learned: none is fixed by normalisation"))
-    if any(d.get("active") is False for d in datas):
-        rows.append(_row("- - - -", "#999999", "dashed: inactive, not used at inference"))
-    roles = {node_attr(G, n, "role") for n in G}
-    cells = "".join(f'<td bgcolor="{_FILLS[r]}">{r}</td>' for r in ("input", "output") if r in roles)
-    if cells:
-        rows.append('<tr><td align="left" colspan="2"><table border="0" cellspacing="2" cellpadding="1"><tr>'
-                    + cells + '<td align="left">node shapes: the network input (pointing in) and output '
-                    "(a house)</td></tr></table></td></tr>")
+    rows = ['<tr><td align="left" colspan="2"><b>how to read this picture</b></td></tr>']
+    for sample, text in rows_:
+        if sample.startswith("roles:"):
+            cells = "".join(f'<td bgcolor="{style.FILLS[r]}">{r}</td>' for r in sample[6:].split(","))
+            rows.append('<tr><td align="left" colspan="2"><table border="0" cellspacing="2" cellpadding="1"><tr>'
+                        + cells + f'<td align="left">{_html_text(text)}</td></tr></table></td></tr>')
+        else:
+            rows.append(_row(*_SAMPLES[sample], text))
     return '<<table border="0" cellborder="0" cellspacing="1" cellpadding="1">' + "".join(rows) + "</table>>"
 
 
@@ -283,12 +250,7 @@ def to_dot(
         edge_labels = G.number_of_edges() <= EDGE_LABEL_LIMIT
     names = _dot_names(G)
 
-    weights = [abs(float(d["weight"])) for _, _, d in G.edges(data=True)
-               if isinstance(d.get("weight"), numbers.Real) and not isinstance(d.get("weight"), bool)]
-    wmax = max(weights, default=0.0)
-    signed = [float(d["weight"]) for _, _, d in G.edges(data=True) if _is_weight(d.get("weight"))]
-    if signed and all(0.0 <= w <= 1.0 for w in signed):
-        wmax = 1.0  # gates: a fixed scale, so 0.5 looks the same in every picture
+    wmax = style.gate_scale(d.get("weight") for *_, d in G.edges(data=True))  # gates: absolute, 1 is thickest
 
     lines = ["digraph graphwire {"]
     graph_attrs = {
@@ -381,9 +343,11 @@ def _decode_gw(raw: str, where: str) -> Any:
         except (binascii.Error, UnicodeError, ValueError):
             raise FormatError(f"{where} holds invalid base64") from None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
         raise FormatError(f"{where} is not valid JSON ({e.msg}): {text[:60]!r}") from None
+    except _NonFinite as e:
+        raise FormatError(f"{where} holds {e.args[0]}: JSON has no NaN or infinity; write a finite number") from None
     except RecursionError:
         raise FormatError(f"{where} is nested too deeply") from None
 
@@ -518,7 +482,12 @@ def parse_dot(text: str, where: str) -> nx.DiGraph:
     nodes: dict[str, dict] = {}
     edges: list = []
     _walk(pg, nodes, edges)
+    return _build(G, nodes, edges, where)
 
+
+def _build(G: nx.DiGraph, nodes: dict[str, dict], edges: list, where: str) -> nx.DiGraph:
+    """Add DOT nodes (name -> raw attributes) and edges ``(name, name, raw attributes)`` to ``G``, typed
+    from their ``gw_`` attributes; roles assigned when none is given; validated."""
     labels: dict[str, Hashable] = {}
     for key, attrs in nodes.items():
         where_n = f"{where}: node {key!r}"
@@ -544,3 +513,44 @@ def parse_dot(text: str, where: str) -> nx.DiGraph:
         G = assign_roles(G)
     return validate(G)
 
+
+
+def from_nx_dot(M: nx.Graph) -> nx.DiGraph:
+    """The graphwire graph that ``networkx.drawing.nx_pydot.read_dot`` (or ``nx.nx_agraph.read_dot``)
+    returned for a DOT file written by :func:`to_dot`: attributes under their own names with their
+    types (``weight`` a float, ``active`` a bool...), node labels as they were, Graphviz' drawing
+    attributes dropped, validated.
+
+    networkx's readers keep DOT values as the strings pydot parsed, and graphwire stores its
+    attributes as ``gw_<name>`` (JSON) so that Graphviz' own ``weight``, ``label``... keep their
+    drawing meaning. This maps the one to the other.
+
+    >>> import io, networkx as nx, graphwire as gw
+    >>> G = gw.generators.chain(1)
+    >>> G.edges[0, 1]["weight"] = 0.25
+    >>> M = nx.nx_pydot.read_dot(io.StringIO(gw.io.to_dot(G)))
+    >>> from_nx_dot(M).edges[0, 1]["weight"]
+    0.25
+    """
+    if not isinstance(M, nx.Graph):
+        raise ParameterError(f"from_nx_dot takes the graph networkx's read_dot returned, got {type(M).__name__}")
+    if not M.is_directed():
+        raise FormatError("from_nx_dot: the DOT graph is undirected; graphwire needs a digraph")
+    where = "DOT read by networkx"
+    G = nx.DiGraph()
+    attrs = dict(M.graph)
+    if isinstance(attrs.get("graph"), dict):  # nx_pydot keeps `graph [...]` attributes under "graph"
+        attrs.update(attrs["graph"])
+    if "gw_graph" in attrs:
+        record = _decode_gw(str(attrs["gw_graph"]), f"{where}: graph attribute 'gw_graph'")
+        if not isinstance(record, dict):
+            raise FormatError(f"{where}: graph attribute 'gw_graph' must hold a JSON object")
+        G.graph.update(record)
+    nodes = {str(n): {k: str(v) for k, v in d.items()} for n, d in M.nodes(data=True) if str(n) not in
+             ("node", "edge", "graph", "\\n")}
+    edges = []
+    for e in (M.edges(keys=True, data=True) if M.is_multigraph() else M.edges(data=True)):
+        u, v, d = e[0], e[1], e[-1]
+        edges.append((str(u), str(v), {k: str(x) for k, x in d.items()}))
+    return _build(G, {_node_key(k): d for k, d in nodes.items()},
+                  [(_node_key(u), _node_key(v), d) for u, v, d in edges], where)

@@ -38,15 +38,20 @@ def _is_real(x: Any) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
+#: per-edge flags a snapshot keeps as true/false: used at inference, gate could learn
+_FLAGS = ("active", "learned")
+
+
 def _per_edge(attrs: dict[str, list], n_edges: int) -> dict[str, list]:
-    """The snapshot-able part of a wiring's ``snapshot()``: ``active`` and every all-numeric key."""
+    """The snapshot-able part of a wiring's ``snapshot()``: the flags (``active``, ``learned``) and
+    every all-numeric key."""
     out: dict[str, list] = {}
     for key, values in attrs.items():
         if key in _SNAPSHOT_META or not isinstance(values, (list, tuple)):
             continue
         if len(values) != n_edges:
             raise ParameterError(f"per-edge {key!r} has {len(values)} values for {n_edges} edges")
-        if key == "active":
+        if key in _FLAGS:
             out[key] = [bool(v) for v in values]
         elif values and all(_is_real(v) for v in values):
             out[key] = [float(v) for v in values]
@@ -105,8 +110,8 @@ class History:
         >>> net = gw.compile(gw.generators.chain(1), in_channels=2, channels=2, wiring="sigmoid")
         >>> h = History()
         >>> h.snapshot(net, epoch=0, step=0)
-        >>> h.edges, h.snapshots[0]["weight"]
-        ([(0, 1), (1, 2)], [0.5, 0.5])
+        >>> h.edges, [round(g, 3) for g in h.snapshots[0]["gate"]]  # sigmoid's gates start open: sigmoid(3)
+        ([(0, 1), (1, 2)], [0.953, 0.953])
         """
         edges = [tuple(e) for e in net.plan.edges]
         if not self.edges and not self.snapshots:
@@ -154,7 +159,7 @@ class History:
         if attr not in self.attributes():
             raise ParameterError(
                 f"the history has no per-edge {attr!r}; it recorded {self.attributes() or 'no snapshots'}")
-        missing = None if attr == "active" else math.nan
+        missing = None if attr in _FLAGS else math.nan
         x = [s["epoch"] for s in self.snapshots]
         rows = [list(s[attr]) if attr in s else [missing] * len(self.edges) for s in self.snapshots]
         return x, rows
@@ -298,10 +303,10 @@ class History:
                     raise FormatError(f"{at}.{key} must be a list of {len(edges)} values (one per edge), "
                                       f"got {type(values).__name__}"
                                       + (f" of length {len(values)}" if isinstance(values, list) else ""))
-                if key == "active":
+                if key in _FLAGS:
                     bad = next((v for v in values if not isinstance(v, bool)), None)
                     if bad is not None:
-                        raise FormatError(f"{at}.active must hold true/false, got {bad!r:.60}")
+                        raise FormatError(f"{at}.{key} must hold true/false, got {bad!r:.60}")
                     out[key] = list(values)
                 else:
                     bad = next((v for v in values if v is not None and not _is_real(v)), None)

@@ -3,9 +3,10 @@
 One self-contained file (inline SVG, CSS and a few lines of JavaScript; no CDN, no network):
 Python asks ``dot -Tjson`` for node positions and edge splines once (or, for graphs too dense for
 Graphviz, or without it, uses a built-in layered layout), draws them as SVG and embeds
-each snapshot's per-edge values as JSON. Moving the slider restyles the edges: width and opacity
-follow the learned value, inactive edges are hidden (or dashed, with "show inactive"), nodes
-cut off from every active path fade. Hovering an edge or node shows its values.
+each snapshot's per-edge values as JSON. Moving the slider restyles the edges in the SVG's look
+(:mod:`graphwire.io.style`: width, colour and opacity on the same absolute scale for gates; fixed
+gates dotted grey), inactive edges are hidden (or dashed, with "show inactive"), nodes cut off from
+every active path fade. The page carries the SVG's legend. Hovering an edge or node shows its values.
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ import networkx as nx
 
 from ..errors import ParameterError, RenderError
 from ..graph import generations, node_attr, validate
+from . import style
 from ._atomic import atomic_write
 from .dot import EDGE_LABEL_LIMIT, _check_rankdir, _display
 from .render import INSTALL_HINT, run_dot
 
 __all__ = ["to_html", "DOT_COST_LIMIT"]
 
-_FILLS = {"input": "#d9f2d9", "output": "#fde2c8", "hidden": "#f4f6fb"}
-_SHAPES = {"input": "invhouse", "output": "house"}  # as in to_dot's drawing
+_FILLS = style.FILLS
+_SHAPES = style.SHAPES  # as in to_dot's drawing
 #: Narrowest scale of the drawing (labels stay >= ~9 px); a wider graph scrolls sideways instead.
 _MIN_SCALE = 0.85
 
@@ -319,6 +321,8 @@ def _history_data(G: nx.DiGraph, edges: list, history: Any, attr: str) -> tuple[
             x = G.edges[u, v].get(key)
             if key == "active":
                 vals.append(x is not False)
+            elif key == "learned":
+                vals.append(None if x is None else x is not False)
             elif key == attr and x is None and attr == "weight":
                 vals.append(1.0)  # an unweighted edge is a plain 1
             else:
@@ -350,7 +354,7 @@ def _history_data(G: nx.DiGraph, edges: list, history: Any, attr: str) -> tuple[
                 elif row is None:
                     vals.append(True if key == "active" else None)
                 else:
-                    vals.append(bool(row[m]) if key == "active" else _num(row[m]))
+                    vals.append(bool(row[m]) if key in ("active", "learned") else _num(row[m]))
             values[key] = vals
         ep = float(s["epoch"])
         label = f"epoch {_epoch(ep)}" + (f" (step {s['step']})" if s.get("step") else "")
@@ -392,6 +396,38 @@ def _history_from_graphs(G: nx.DiGraph, graphs: list) -> Any:
 
 
 # ---------------------------------------------------------------- page
+def _sample(kind: str) -> str:
+    """A small inline SVG line showing a legend row's look."""
+    colour, width, dash = {"thick": (style.BLUE, 4.0, ""), "thin": (style.GREY, 1.0, ""),
+                           "negative": (style.RED, 4.0, ""), "fixed": (style.FIXED, 1.0, "1 3"),
+                           "inactive": (style.INACTIVE, 1.5, "4 3")}.get(kind, (None, 0, ""))
+    if colour is None:
+        return ""
+    d = f' stroke-dasharray="{dash}"' if dash else ""
+    return (f'<svg width="34" height="10" aria-hidden="true"><line x1="2" y1="5" x2="32" y2="5" '
+            f'stroke="{style.hex_colour(colour)}" stroke-width="{width:g}"{d}/></svg>')
+
+
+def _legend_html(G: nx.DiGraph, attr: str, scale: float) -> str:
+    """The key of the page: the SVG's legend rows (:func:`graphwire.io.style.legend_rows`)."""
+    esc = _html.escape
+    rows = style.legend_rows([d for *_, d in G.edges(data=True)], attr=attr, scale=scale,
+                             roles={node_attr(G, n, "role") for n in G})
+    if not rows:
+        return '<div id="gw-legend"></div>'
+    out = ['<div id="gw-legend" role="note"><b>how to read this picture</b>']
+    for sample, text in rows:
+        if sample.startswith("roles:"):
+            cells = "".join(f'<span class="fill" style="background:{style.FILLS[r]}">{r}</span>'
+                            for r in sample[6:].split(","))
+            out.append(f"<span>{cells} {esc(text)}</span>")
+        elif sample == "number":
+            continue  # the page shows numbers on hover, not beside the edges
+        else:
+            out.append(f"<span>{_sample(sample)}{esc(text)}</span>")
+    return "".join(out) + "</div>"
+
+
 _CSS = """
 body{font:14px/1.4 Helvetica,Arial,sans-serif;margin:0;color:#222;background:#fff}
 header{padding:10px 16px;border-bottom:1px solid #e3e3e3;display:flex;flex-wrap:wrap;gap:10px 18px;align-items:center}
@@ -408,6 +444,11 @@ main{padding:8px 16px;overflow-x:auto}
 .edge .head{fill:#08306b;stroke:none;pointer-events:none}
 .edge.neg .line{stroke:#a50f15}.edge.neg .head{fill:#a50f15}
 .edge.inactive .line{stroke-dasharray:4 3}
+.edge.fixed .line{stroke-dasharray:1 3}
+#gw-legend{padding:4px 16px 0;font-size:12px;color:#333;display:flex;flex-wrap:wrap;gap:2px 18px}
+#gw-legend b{width:100%}
+#gw-legend span{display:inline-flex;align-items:center;gap:6px}
+#gw-legend .fill{display:inline-block;padding:0 4px;border:1px solid #999}
 .edge.hover .line{stroke:#e6550d !important}.edge.hover .head{fill:#e6550d !important}
 .node ellipse,.node rect{stroke:#555;stroke-width:1}
 .node text{font-size:11px;text-anchor:middle;fill:#222;pointer-events:none}
@@ -432,11 +473,10 @@ _JS = r"""
   var i;
   for (i = 0; i < D.edges.length; i++) edgeEls.push(document.getElementById("gw-edge-" + i));
   for (i = 0; i < D.nodes.length; i++) nodeEls.push(document.getElementById("gw-node-" + i));
-  var vmax = 0;
-  D.snapshots.forEach(function (s) {
-    (s.values[D.attr] || []).forEach(function (v) { if (v !== null && Math.abs(v) > vmax) vmax = Math.abs(v); });
-  });
-  if (!(vmax > 0)) vmax = 1;
+  var S = D.style;  // the shared look (graphwire.io.style): absolute scale for gates
+  function mix(a, b, t) {
+    return "rgb(" + [0, 1, 2].map(function (i) { return Math.round(a[i] + (b[i] - a[i]) * t); }).join(",") + ")";
+  }
   var current = 0, hovered = null;
 
   function fmt(v) {
@@ -448,15 +488,21 @@ _JS = r"""
   function show(k) {
     k = Math.max(0, Math.min(D.snapshots.length - 1, k | 0));
     current = k;
-    var s = D.snapshots[k], vals = s.values[D.attr] || [], act = s.values.active || [];
+    var s = D.snapshots[k], vals = s.values[D.attr] || [], act = s.values.active || [],
+        learned = s.values.learned || [];
     var alive = {}, hasIn = {}, hasOut = {};
     for (var e = 0; e < edgeEls.length; e++) {
-      var el = edgeEls[e], v = vals[e], on = act[e] !== false;
-      var a = v === null || v === undefined ? 0 : Math.abs(v) / vmax;
-      var line = el.querySelector(".line");
-      line.setAttribute("stroke-width", (0.4 + 3.6 * a).toFixed(2));
-      el.setAttribute("opacity", on ? (0.15 + 0.85 * a).toFixed(3) : "0.35");
+      var el = edgeEls[e], v = vals[e], on = act[e] !== false, fixed = learned[e] === false;
+      var a = v === null || v === undefined ? 0 : Math.min(1, Math.abs(v) / S.scale);
+      var line = el.querySelector(".line"), head = el.querySelector(".head");
+      var colour = fixed ? mix(S.fixed, S.fixed, 0) : mix(S.grey, typeof v === "number" && v < 0 ? S.red : S.blue, a);
+      line.setAttribute("stroke-width", (fixed ? 1 : S.width[0] + S.width[1] * a).toFixed(2));
+      line.style.stroke = colour;
+      if (head) head.style.fill = colour;
+      var alpha = fixed ? 0.7 : S.alpha[0] + S.alpha[1] * a;
+      el.setAttribute("opacity", (on ? alpha : Math.max(0.2, alpha * 0.5)).toFixed(3));
       el.classList.toggle("neg", typeof v === "number" && v < 0);
+      el.classList.toggle("fixed", fixed);
       el.classList.toggle("inactive", !on);
       el.style.display = on || showInactive.checked ? "" : "none";
       if (on) { hasOut[D.edges[e][0]] = true; hasIn[D.edges[e][1]] = true; }
@@ -576,6 +622,10 @@ def to_html(G: nx.DiGraph, history: Any = None, path: str | os.PathLike | None =
         if not isinstance(history, History):
             history = History.load(history)
         history.check_graph(G)
+    if history is None and attr != "weight" and not any(_num(d.get(attr)) is not None for *_, d in G.edges(data=True)):
+        numeric = sorted({k for *_, d in G.edges(data=True) for k, v in d.items() if _num(v) is not None})
+        raise ParameterError(f"attr {attr!r}: no edge of the graph has a numeric {attr!r} (numeric edge attributes "
+                             f"here: {numeric or 'none'}); show one of those, or the default weight")
     snaps, keys = _history_data(G, edges, history, attr)
     if not isinstance(start, int) or isinstance(start, bool) or not -len(snaps) <= start < len(snaps):
         raise ParameterError(f"start must be a snapshot index in [-{len(snaps)}, {len(snaps) - 1}], got {start!r}")
@@ -609,7 +659,11 @@ def to_html(G: nx.DiGraph, history: Any = None, path: str | os.PathLike | None =
     heading = title if title is not None else (
         f"graphwire: {G.number_of_nodes()} nodes, {G.number_of_edges()} edges"
         + (f", {wiring} wiring" if isinstance(wiring, str) else ""))
+    scale = style.gate_scale(v for s in snaps for v in (s["values"].get(attr) or []))
+    look = {"scale": scale, "width": list(style.WIDTH), "alpha": list(style.ALPHA), "grey": list(style.GREY),
+            "blue": list(style.BLUE), "red": list(style.RED), "fixed": list(style.FIXED)}
     payload = {"layout": engine, "attr": attr, "keys": keys, "start": start % len(snaps), "snapshots": snaps,
+               "style": look,
                "edges": [[index[u], index[v]] for u, v in edges], "nodes": node_info, "edgeInfo": edge_info}
     blob = json.dumps(payload, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
     blob = blob.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -629,11 +683,11 @@ def to_html(G: nx.DiGraph, history: Any = None, path: str | os.PathLike | None =
         '<label><input id="gw-show-inactive" type="checkbox"> show inactive edges</label>',
         '<span id="gw-metrics"></span>',
         "</header>",
+        _legend_html(G, attr, scale),
         f"<main>{_svg(G, nodes, edges, lay)}</main>",
-        f'<footer>edge width and opacity: |{esc(attr)}| at the snapshot shown (largest = thickest); blue '
-        "positive, red negative; dashed: inactive. Nodes: the input points in, the output is a house "
-        "(as in the SVG). Hover an edge or a node for its values at this snapshot. "
-        f"Layout: {'Graphviz dot' if engine == 'dot' else 'layered'}. Made with graphwire.</footer>",
+        f"<footer>The look is the SVG's: {esc(attr)} at the snapshot shown. Hover an edge or a node for its "
+        f"values at this snapshot. Layout: {'Graphviz dot' if engine == 'dot' else 'layered'}. "
+        "Made with graphwire.</footer>",
         '<div id="gw-tip" role="tooltip"></div>',
         f'<script type="application/json" id="gw-data">{blob}</script>',
         f"<script>{_JS}</script>",

@@ -12,6 +12,7 @@ import json
 import math
 import numbers
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,17 @@ from typing import Any
 import networkx as nx
 
 from .._gc import paused
-from ..errors import AttributeValueError, FormatError
+from ..errors import AttributeValueError, FormatError, ParameterError
 from ..contract import SCHEMA_VERSION, check_version
 from ..graph import validate
 from ._atomic import atomic_write
 
-__all__ = ["to_json", "from_node_link", "parse_graph"]
+__all__ = ["to_json", "from_node_link", "parse_graph", "EDGES_KEYS"]
+
+#: The two names node-link data has used for its list of edges: "edges" (networkx >= 3.4's, and
+#: graphwire's default) and "links" (older networkx).
+EDGES_KEYS = ("edges", "links")
+
 
 
 
@@ -91,8 +97,8 @@ def graph_record(G: nx.DiGraph) -> dict:
     return data
 
 
-def node_link(G: nx.DiGraph) -> dict:
-    """Node-link data with an explicit ``edges`` key, attribute values as JSON types."""
+def node_link(G: nx.DiGraph, edges_key: str = "edges") -> dict:
+    """Node-link data with an explicit ``edges`` (or ``links``) key, attribute values as JSON types."""
     nodes = []
     for n, attrs in G.nodes(data=True):
         if "id" in attrs:
@@ -110,7 +116,7 @@ def node_link(G: nx.DiGraph) -> dict:
         entry = {k: jsonable(x, lambda: f"edge ({u!r}, {v!r}): attribute {k!r}") for k, x in attrs.items()}
         entry["source"], entry["target"] = jsonable(u, "edge source"), jsonable(v, "edge target")
         edges.append(entry)
-    return {"directed": True, "multigraph": False, "graph": graph_record(G), "nodes": nodes, "edges": edges}
+    return {"directed": True, "multigraph": False, "graph": graph_record(G), "nodes": nodes, edges_key: edges}
 
 
 def _dumps(data: dict, indent: int | None) -> str:
@@ -126,7 +132,7 @@ def _dumps(data: dict, indent: int | None) -> str:
     for i, key in enumerate(keys):
         comma = "," if i < len(keys) - 1 else ""
         value = data[key]
-        if key in ("nodes", "edges") and isinstance(value, list) and value:
+        if key in ("nodes", "edges", "links") and isinstance(value, list) and value:
             rows = [pad * 2 + json.dumps(x, **opts) for x in value]
             lines.append(f"{pad}{json.dumps(key)}: [\n" + ",\n".join(rows) + f"\n{pad}]{comma}")
         else:
@@ -136,8 +142,13 @@ def _dumps(data: dict, indent: int | None) -> str:
     return "\n".join(lines)
 
 
-def to_json(G: nx.DiGraph, path: str | os.PathLike | None = None, *, indent: int | None = 2) -> str:
+def to_json(G: nx.DiGraph, path: str | os.PathLike | None = None, *, indent: int | None = 2,
+            edges_key: str = "edges") -> str:
     """Return ``G`` as node-link JSON text (and write it atomically to ``path`` when given).
+
+    ``edges_key`` names the list of edges: ``"edges"`` (what ``nx.node_link_graph`` reads by default
+    from networkx 3.6 on; ``nx.node_link_graph(data, edges="edges")`` on 3.5) or ``"links"`` (the
+    older name, networkx 3.5's default); graphwire reads both.
 
     ``G`` is validated first. Keys are sorted and nodes/edges keep ``G``'s order, so the same
     graph always gives byte-identical text; tuples become lists. The graph record
@@ -149,7 +160,9 @@ def to_json(G: nx.DiGraph, path: str | os.PathLike | None = None, *, indent: int
     2
     """
     validate(G)
-    text = _dumps(node_link(G), indent) + "\n"
+    if edges_key not in EDGES_KEYS:
+        raise ParameterError(f"edges_key must be one of {list(EDGES_KEYS)}, got {edges_key!r}")
+    text = _dumps(node_link(G, edges_key), indent) + "\n"
     if path is not None:
         atomic_write(path, text)
     return text
@@ -171,7 +184,8 @@ def read_path(path: Any, kind: str) -> tuple[str, str]:
     try:
         return raw.decode("utf-8-sig"), str(p)
     except UnicodeDecodeError as e:
-        raise FormatError(f"{p}: not UTF-8 text (byte {e.start})") from None
+        raise FormatError(f"{p}: not UTF-8 text (byte {e.start} is {raw[e.start:e.start + 1]!r}); "
+                          f"save the file as UTF-8") from None
 
 
 def text_of(source: Any, kind: str) -> tuple[str, str]:
@@ -285,11 +299,34 @@ def parse_json(text: str | bytes, where: str) -> Any:
     """``json.loads(text)``, with a :class:`~graphwire.errors.FormatError` naming ``where`` (and the
     line and column) when the text is not JSON."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
         raise FormatError(f"{where}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    except _NonFinite as e:
+        raise FormatError(f"{where}: {e.args[0]} at {_position(text, e.args[0])} is not a JSON number (JSON has no "
+                          "NaN or infinity, and graphwire writes none); write a finite number or null") from None
     except RecursionError:
         raise FormatError(f"{where}: JSON nested too deeply") from None
+
+
+class _NonFinite(Exception):
+    pass
+
+
+def _no_constant(name: str):
+    raise _NonFinite(name)
+
+
+def _position(text: str | bytes, token: str) -> str:
+    """``line L, column C`` of the first ``token`` outside a JSON string."""
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", "replace")
+    blanked = re.sub(r'"(?:[^"\\]|\\.)*"', lambda m: " " * len(m.group(0)), text)
+    i = blanked.find(token)
+    if i < 0:
+        return "an unknown position"
+    line = text.count("\n", 0, i) + 1
+    return f"line {line}, column {i - (text.rfind(chr(10), 0, i) + 1) + 1}"
 
 
 def parse_graph(text: str, where: str) -> nx.DiGraph:

@@ -15,12 +15,13 @@ import networkx as nx
 
 from ..errors import FormatError
 from .dot import parse_dot
+from .graphml import parse_graphml
 from .json_format import parse_graph, read_path, text_of
 
 __all__ = ["load", "loads", "FORMATS"]
 
-FORMATS = {".json": "json", ".dot": "dot", ".gv": "dot"}
-_PARSERS = {"json": parse_graph, "dot": parse_dot}
+FORMATS = {".json": "json", ".dot": "dot", ".gv": "dot", ".graphml": "graphml"}
+_PARSERS = {"json": parse_graph, "dot": parse_dot, "graphml": parse_graphml}
 
 
 def _check_format(format: Any) -> str:
@@ -30,8 +31,8 @@ def _check_format(format: Any) -> str:
 
 
 def load(path: str | os.PathLike, *, format: str | None = None) -> nx.DiGraph:
-    """Read a graph file; the format comes from the suffix (``.json``, ``.dot``, ``.gv``) unless
-    ``format=`` says it.
+    """Read a graph file; the format comes from the suffix (``.json``, ``.dot``, ``.gv``, ``.graphml``)
+    unless ``format=`` says it.
 
     >>> import tempfile, os, graphwire as gw
     >>> p = os.path.join(tempfile.mkdtemp(), "g.json")
@@ -46,7 +47,7 @@ def load(path: str | os.PathLike, *, format: str | None = None) -> nx.DiGraph:
         suffix = Path(os.fspath(path)).suffix.lower() if isinstance(path, (str, os.PathLike)) else ""
         if suffix not in FORMATS:
             raise FormatError(f"{str(path)[:200]}: cannot tell the format from the suffix {suffix!r}; "
-                              f"use {sorted(FORMATS)} or pass format='json' / 'dot'")
+                              f"use {sorted(FORMATS)} or pass format='json' / 'dot' / 'graphml'")
         format = FORMATS[suffix]
     parser = _PARSERS[_check_format(format)]
     text, where = read_path(path, format.upper())
@@ -54,7 +55,7 @@ def load(path: str | os.PathLike, *, format: str | None = None) -> nx.DiGraph:
 
 
 def loads(text: str | bytes, *, format: str = "json") -> nx.DiGraph:
-    """Parse graph text (``format="json"``, the default, or ``"dot"``).
+    """Parse graph text (``format="json"``, the default, ``"dot"`` or ``"graphml"``).
 
     >>> import graphwire as gw
     >>> gw.io.loads(gw.io.to_json(gw.generators.chain(2))).number_of_nodes()
@@ -64,4 +65,18 @@ def loads(text: str | bytes, *, format: str = "json") -> nx.DiGraph:
     """
     parser = _PARSERS[_check_format(format)]
     body, where = text_of(text, format.upper())
-    return parser(body, where)
+    try:
+        return parser(body, where)
+    except FormatError:
+        if _looks_like_path(body):
+            raise FormatError(f"loads() parses {format.upper()} text, and {body.strip()[:120]!r} looks like a file "
+                              f"path: read a file with graphwire.io.load(path)") from None
+        raise
+
+
+def _looks_like_path(text: str) -> bool:
+    """One line that names an existing file or ends with a graph file suffix."""
+    s = text.strip()
+    if not s or "\n" in s or len(s) > 4096:
+        return False
+    return Path(s).suffix.lower() in FORMATS or os.path.isfile(s)

@@ -19,6 +19,7 @@ import networkx as nx
 from ..errors import ParameterError, RenderError
 from ._atomic import atomic_write
 from .dot import _check_rankdir, to_dot
+from .json_format import read_path
 
 __all__ = ["render", "run_dot", "FORMATS", "INSTALL_HINT"]
 
@@ -88,7 +89,7 @@ def render(
         if isinstance(G, str) and "{" in G:
             text = G
         elif Path(os.fspath(G)).is_file():
-            text = Path(os.fspath(G)).read_text(encoding="utf-8")
+            text, _ = read_path(G, "DOT")
         else:
             raise ParameterError(
                 f"render needs a graph, DOT text or a DOT file, got the string {str(G)[:60]!r}")

@@ -116,6 +116,7 @@ def prune(
     attr: str = "weight",
     per_node: Literal["in", "out"] | None = None,
     ensure_path: bool = False,
+    keep_unlearned: bool = True,
 ) -> nx.DiGraph:
     """Return a pruned copy of ``G``: weak edges dropped, then nodes left off every input->output path.
 
@@ -127,6 +128,11 @@ def prune(
     well, so the result never loses an output, at the cost of exceeding the budget by a few
     edges. ``attr="share"`` on a graph without ``share`` computes it first (see :func:`share`).
     The graph records what was removed under ``G.graph["graphwire"]["pruned"]``.
+
+    Edges marked ``learned=False`` (``write_back`` marks a gate that could not learn: a node's only
+    input behind its BatchNorm, see :mod:`graphwire.wiring.sigmoid`) say nothing about the edge, so
+    they are kept, and the budget of ``keep`` applies to the other edges; the record counts them
+    (``kept_unlearned``). ``keep_unlearned=False`` prunes them like any other edge.
 
     A compact graph (candidate blocks, :mod:`graphwire.candidates`; what ``write_back`` of a
     compact network gives) prunes to an ordinary graph. With ``attr="active"`` or a ``threshold``
@@ -156,7 +162,10 @@ def prune(
                                   or not math.isfinite(threshold)):
         raise ParameterError(f"threshold must be a finite number, got {threshold!r}")
 
-    if keep is None and per_node is None and not ensure_path and attr != "share":
+    if not isinstance(keep_unlearned, bool):
+        raise ParameterError(f"keep_unlearned must be True or False, got {keep_unlearned!r}")
+    if (keep is None and per_node is None and not ensure_path and attr != "share"
+            and not (keep_unlearned and any(x is False for *_, x in G.edges(data="learned")))):
         def passes(val) -> bool:
             return float(val) > 0.5 if threshold is None else float(val) >= threshold
 
@@ -173,20 +182,24 @@ def prune(
     G = es.networkx()  # a compact graph: every candidate edge as a networkx edge
     if attr == "share" and any("share" not in d for *_, d in G.edges(data=True)):
         G = share(G)
-    values = _edge_values(G, attr)
     edges = list(G.edges)
+    fixed = {(u, v) for u, v, d in G.edges(data=True) if d.get("learned") is False} if keep_unlearned else set()
+    values = _edge_values(G, attr) if not fixed else {**_edge_values(_without(G, fixed), attr),
+                                                      **{e: math.inf for e in fixed}}
+    ranked = [e for e in edges if e not in fixed]
     if threshold is None and keep is None:
         kept = [e for e in edges if values[e] > 0.5]
     elif threshold is not None:
         kept = [e for e in edges if values[e] >= threshold]
     elif per_node is None:
         assert keep is not None
-        kept = _strongest(edges, values, _count(keep, len(edges)))
+        kept_set = set(_strongest(ranked, values, _count(keep, len(ranked)))) | fixed
+        kept = [e for e in edges if e in kept_set]
     else:
         assert keep is not None
-        kept_set: set = set()
+        kept_set = set(fixed)
         for n in G:
-            own = list(G.in_edges(n) if per_node == "in" else G.out_edges(n))
+            own = [e for e in (G.in_edges(n) if per_node == "in" else G.out_edges(n)) if e not in fixed]
             kept_set.update(_strongest(own, values, _count(keep, len(own))))
         kept = [e for e in edges if e in kept_set]
 
@@ -206,6 +219,11 @@ def prune(
     record["pruned"] = {
         "attr": attr, "threshold": threshold, "keep": keep, "per_node": per_node, "ensure_path": ensure_path,
         "edges_before": len(edges), "edges_after": H.number_of_edges(),
-        "removed_nodes": dead,
+        "removed_nodes": dead, "kept_unlearned": sum(1 for e in fixed if H.has_edge(*e)),
     }
     return validate(H)
+
+
+def _without(G: nx.DiGraph, edges: set) -> nx.DiGraph:
+    """A view of ``G`` without ``edges`` (their attributes need not hold a value to prune by)."""
+    return nx.restricted_view(G, [], list(edges))

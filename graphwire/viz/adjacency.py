@@ -16,9 +16,10 @@ import networkx as nx
 
 from ..errors import ParameterError
 from ..graph import inputs, outputs, sort_key
+from ..io import style
 from .history import _figure, _label, save_figure
 
-__all__ = ["plot_adjacency", "plot_degrees", "adjacency_matrix"]
+__all__ = ["plot_adjacency", "plot_degrees", "adjacency_matrix", "check_pruning"]
 
 
 def _graph(G: Any, what: str = "G") -> nx.DiGraph:
@@ -90,7 +91,10 @@ def plot_adjacency(G: Any, attr: str = "weight", *, per_stage: bool = False, ax=
     triangle); cells without an edge are blank. ``attr`` is any numeric edge attribute
     (``"weight"``, ``"share"``, ``"p_open"``, ``"ddw_mean"``, ``"ddw_std"``...). With
     ``per_stage=True`` there is one panel per node ``stage`` (edges inside the stage, one shared
-    colour scale). Signed values get a diverging map centred on 0. ``annotate`` writes the values
+    colour scale). Colours and scale are the SVG's (:mod:`graphwire.io.style`): values in [0, 1]
+    (gates) from grey at 0 to dark blue at 1, absolutely; other values up to their largest
+    magnitude; signed values red (negative) to blue (positive). Edges whose gate could not learn
+    (``learned=False``) are hatched. ``annotate`` writes the values
     into the cells (default: for at most 12 nodes). ``path`` saves the figure atomically.
 
     >>> import graphwire as gw
@@ -115,17 +119,24 @@ def plot_adjacency(G: Any, attr: str = "weight", *, per_stage: bool = False, ax=
         panels = [(None, _order(G))]
     mats = [(name, *adjacency_matrix(G, attr, nodes)) for name, nodes in panels]
     finite = np.concatenate([M[np.isfinite(M)] for *_, M in mats]) if mats else np.array([])
-    vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    signed = vmin < 0 < vmax
-    if signed:
-        m = max(abs(vmin), abs(vmax))
-        vmin, vmax = -m, m
-    elif vmin == vmax:
-        vmin, vmax = min(vmin, 0.0), max(vmax, 1.0)
+    # the SVG's scale (graphwire.io.style): gates in [0, 1] absolutely, anything else by its largest magnitude
+    scale = style.gate_scale(finite.tolist())
+    signed = bool(finite.size) and float(finite.min()) < 0
+    vmin, vmax = (-scale, scale) if signed else (0.0, scale)
 
     import matplotlib
+    from matplotlib.colors import LinearSegmentedColormap
 
-    cmap_obj = matplotlib.colormaps[cmap or ("RdBu_r" if signed else "viridis")].with_extremes(bad="#ffffff")
+    if cmap is not None:
+        cmap_obj = matplotlib.colormaps[cmap]
+    elif signed:  # negative red, positive blue, as in the SVG
+        cmap_obj = matplotlib.colormaps["RdBu"]
+    else:  # grey (closing) to dark blue (open), the SVG's edge colours
+        cmap_obj = LinearSegmentedColormap.from_list(
+            "graphwire", [style.hex_colour(style.GREY), style.hex_colour(style.BLUE)])
+    cmap_obj = cmap_obj.with_extremes(bad="#ffffff")
+    from matplotlib.patches import Rectangle
+
     fig, axes = _figure(ax, ncols=len(mats), size=(5.2, 4.6))
     image = None
     for a, (name, nodes, M) in zip(axes, mats):
@@ -147,6 +158,14 @@ def plot_adjacency(G: Any, attr: str = "weight", *, per_stage: bool = False, ax=
                         dark = (M[i, j] - vmin) / ((vmax - vmin) or 1.0) < 0.5
                         a.text(j, i, f"{M[i, j]:.2g}", ha="center", va="center", fontsize=6,
                                color="white" if dark and not signed else "black")
+        pos = {x: k for k, x in enumerate(nodes)}
+        fixed = [(pos[v], pos[u]) for u, v, d in G.edges(data=True)
+                 if d.get("learned") is False and u in pos and v in pos]
+        for i, j in fixed:  # a gate that could not learn: hatched in the SVG's "fixed" grey
+            a.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="....", lw=0.0,
+                                  edgecolor=style.hex_colour(style.FIXED), gid="fixed"))
+        if fixed:
+            a.set_xlabel("source node\n(hatched: fixed, its gate could not learn)")
         if name is not None:
             a.set_title(name, fontsize=10)
     if image is not None:
@@ -165,6 +184,19 @@ def plot_adjacency(G: Any, attr: str = "weight", *, per_stage: bool = False, ax=
 def _degrees(G: nx.DiGraph) -> tuple[list[int], list[int]]:
     ins, outs = set(inputs(G)), set(outputs(G))
     return ([d for n, d in G.in_degree() if n not in ins], [d for n, d in G.out_degree() if n not in outs])
+
+
+def check_pruning(G: nx.DiGraph, H: nx.DiGraph, *, what: str = "pruned", of: str = "G") -> None:
+    """A :class:`~graphwire.errors.ParameterError` unless ``H`` is a pruning of ``G``: every node and
+    edge of ``H`` is one of ``G``'s."""
+    nodes = [n for n in H if n not in G]
+    edges = [e for e in H.edges if not G.has_edge(*e)]
+    if nodes or edges:
+        what_is = (f"{len(nodes)} of its {H.number_of_nodes()} nodes" if nodes else
+                   f"{len(edges)} of its {H.number_of_edges()} edges")
+        example = nodes[:4] if nodes else edges[:4]
+        raise ParameterError(f"{what} is not a pruning of {of}: {what_is} are not in {of} (e.g. {example}); "
+                             f"pass the graph that {of} was pruned to (graphwire.prune / graphwire prune)")
 
 
 def plot_degrees(G: Any, pruned: Any = None, *, path: str | os.PathLike | None = None,
@@ -187,6 +219,8 @@ def plot_degrees(G: Any, pruned: Any = None, *, path: str | os.PathLike | None =
 
     G = _graph(G)
     H = _graph(pruned, "pruned") if pruned is not None else None
+    if H is not None:
+        check_pruning(G, H)
     before = _degrees(G)
     after = _degrees(H) if H is not None else None
     fig, axes = _figure(None, ncols=2, size=(4.4, 3.6))

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 from ..errors import ParameterError
 from ..graph import sort_key
+from ..io import style
 from ..io._atomic import atomic_write
 
 __all__ = ["plot_edge_history"]
@@ -98,7 +99,8 @@ def plot_edge_history(history: Any, attr: str = "weight", *, edges: Sequence[tup
     ``history`` is a :class:`graphwire.io.History` or the path of a saved one. One line per edge
     (or per edge in ``edges``), x = epoch (fractional for ``snapshot_every`` snapshots), coloured
     by the edge's *source node* so the fan-out of each node reads as one colour; edges that end
-    inactive are dashed. The legend names the source nodes (up to ``max_legend``, else a
+    inactive are dashed and edges whose gate could not learn (``learned=False``) dotted grey, as in
+    the SVG; gates are drawn on their absolute scale, 0 to 1. The legend names the source nodes (up to ``max_legend``, else a
     colour bar). ``ax`` draws into existing axes; ``path`` saves the figure (atomically).
 
     >>> from graphwire.io import History
@@ -112,8 +114,8 @@ def plot_edge_history(history: Any, attr: str = "weight", *, edges: Sequence[tup
     h = _as_history(history)
     if not h.snapshots:
         raise ParameterError("the history has no snapshots (was the model a wired network?)")
-    if attr == "active":
-        raise ParameterError("'active' is a flag; plot a numeric attribute such as 'weight' "
+    if attr in ("active", "learned"):
+        raise ParameterError(f"{attr!r} is a flag; plot a numeric attribute such as 'weight' "
                              f"(recorded: {h.attributes()})")
     x, rows = h.series(attr)
     index = {e: i for i, e in enumerate(h.edges)}
@@ -127,6 +129,7 @@ def plot_edge_history(history: Any, attr: str = "weight", *, edges: Sequence[tup
                 raise ParameterError(f"edge {e!r} is not in the history (it has {len(h.edges)} edges)")
             chosen.append(index[e])
     last_active = next((s["active"] for s in reversed(h.snapshots) if "active" in s), None)
+    last_learned = next((s["learned"] for s in reversed(h.snapshots) if "learned" in s), None)
 
     fig, (ax,) = _figure(ax)
     colours, distinct = _source_colours([h.edges[i][0] for i in chosen])
@@ -136,6 +139,10 @@ def plot_edge_history(history: Any, attr: str = "weight", *, edges: Sequence[tup
         u, v = h.edges[i]
         ys = [r[i] for r in rows]
         dashed = last_active is not None and last_active[i] is False
+        fixed = last_learned is not None and last_learned[i] is False
+        if fixed:  # a gate that could not learn: dotted grey, as in the SVG
+            ax.plot(x, ys, color=style.hex_colour(style.FIXED), lw=1.0, alpha=0.7, ls=":", gid=f"edge {u}->{v}")
+            continue
         ax.plot(x, ys, color=colours[u], lw=width, alpha=alpha * (0.6 if dashed else 1.0),
                 ls="--" if dashed else "-", gid=f"edge {u}->{v}")
     ax.set_xlabel("epoch")
@@ -150,6 +157,9 @@ def plot_edge_history(history: Any, attr: str = "weight", *, edges: Sequence[tup
         handles = [Line2D([], [], color=colours[s], lw=2, label=_label(s)) for s in distinct]
         if last_active is not None and any(last_active[i] is False for i in chosen):
             handles.append(Line2D([], [], color="0.4", lw=1.5, ls="--", label="inactive at end"))
+        if last_learned is not None and any(last_learned[i] is False for i in chosen):
+            handles.append(Line2D([], [], color=style.hex_colour(style.FIXED), lw=1.0, ls=":",
+                                  label="fixed: could not learn"))
         ax.legend(handles=handles, title="source node", fontsize=8, title_fontsize=8,
                   loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     else:

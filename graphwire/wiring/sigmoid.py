@@ -1,20 +1,32 @@
 """``sigmoid``: a learnable gate ``sigmoid(w)`` per edge, or per (edge, source channel).
 
-From the gated-DAG blog post "learning the connectivity" and RandWire's positive aggregation weights. The
-per-channel variant is the post's "unique feature weights" (one weight per source feature map).
-``penalty`` adds ``penalty * mean(gate)`` to ``net.regularizer()`` to push weak edges to zero
-before pruning.
+From the gated-DAG blog post ("learning the connectivity") and RandWire's positive aggregation
+weights (Xie et al. 2019). The per-channel variant is the post's "unique feature weights" (one
+weight per source feature map).
 
-``carry=True`` makes the gates able to close behind BatchNorm. Every built-in op ends in
+Defaults (chosen with ``benchmarks/gates.py``, see ``docs/gates.md``): ``carry=True``,
+``init=3.0`` (every gate starts open, at 0.95), ``penalty=0.3`` (``penalty * mean(gate)`` is added
+to ``net.regularizer()``, a steady push towards 0 that the gates the loss needs resist). With
+these, and the gates on their own learning rate (:func:`graphwire.train.param_groups`), the
+gates *separate*: most end below 0.1 or above 0.9, and pruning the closed ones changes little.
+
+``carry=True`` makes every gate able to close behind BatchNorm. Every built-in op ends in
 BatchNorm, which forgets how strongly a node was fed: scaling all of a node's input gates changes
 nothing, so a node's only input has a gate that cannot learn. With ``carry`` each node gets a
 *strength* ``s(v) = 1 - prod_u (1 - g(u, v) * s(u))`` (a soft "some input is open", 1 for input
 nodes) and edge ``(u, v)`` is used with coefficient ``g(u, v) * s(u)``: the strength a node
 receives is handed on past its normalisation, so every gate scales what reaches the output and
-a gate of 0 cuts its edge's whole upstream contribution. ``write_back`` puts the gate on each
-edge as ``weight`` (prune by it) and the coefficient as ``flow``; recompile a pruned graph with
-``wiring="sigmoid", carry=True`` (gates carried over) to keep the same function, since a
-``static`` recompile would use the gates without the strengths.
+a gate of 0 cuts its edge's whole upstream contribution (per channel, ``g(u, v)`` in the strength
+is the mean of the edge's channel gates). ``write_back`` puts on each edge its ``gate`` and, as
+``weight`` (and ``flow``), the coefficient ``g(u, v) * s(u)`` the edge actually carries: prune by
+it, and a pruned graph recompiled with ``wiring="static"`` (coefficient = ``weight``)
+computes exactly what the gated network computes with the pruned edges masked. Recompile with
+``wiring="sigmoid"`` instead to keep training the gates. An edge closed by ``net.mask_edges`` feeds
+no strength to its target, exactly as if it had been pruned.
+
+``carry=False`` is the plain gate. Behind a normalising op only the *relative* size of a node's
+gates matters there, and the gate of a node's only input cannot learn: ``write_back`` marks such
+edges ``learned=False`` and :func:`graphwire.prune` keeps them unless told otherwise.
 """
 
 from __future__ import annotations
@@ -25,7 +37,6 @@ import numpy as np
 import torch
 
 from ..contract import boolean, finite
-from ..errors import WiringError
 from .base import Wiring, WiringSpec, WriteBack, check_bool, check_number
 from .registry import register_wiring
 
@@ -44,20 +55,35 @@ _NORMALISING = frozenset({"conv", "sepconv", "linear"})
 
 @dataclass(frozen=True)
 class Sigmoid(WiringSpec):
-    """``wiring="sigmoid"``: a gate per edge (or per edge and source channel)."""
+    """``wiring="sigmoid"``: a learnable gate ``sigmoid(w)`` per edge (or per edge and source channel).
+
+    Options (defaults in brackets):
+
+    - ``carry`` [True]: hand each node's strength on past its BatchNorm, so every gate (a node's
+      only input too) scales what reaches the output and can close; False: plain gates, only their
+      ratio within a node matters behind a normalising op.
+    - ``init`` [3.0]: the starting logit of every gate (3.0: open, gate 0.95).
+    - ``penalty`` [0.3]: adds ``penalty * mean(gate)`` to ``net.regularizer()``, a push towards 0.
+    - ``per_channel`` [False]: one gate per (edge, source channel).
+
+    Train the gates on their own learning rate: ``torch.optim.Adam(graphwire.train.param_groups(net,
+    wiring_lr=0.3), lr=1e-3)`` or ``torch.optim.SGD(graphwire.train.param_groups(net, wiring_lr=3.0),
+    lr=0.05, momentum=0.9)`` (``net.wiring_parameters()`` are the gates), add ``net.regularizer()`` to the loss, then
+    ``net.write_back()`` puts each edge's gate (``gate``) and coefficient (``weight``) on it: prune
+    with ``graphwire.prune(G, threshold=0.5)``. ``docs/training-loop.md`` is the whole recipe and
+    ``docs/gates.md`` the measurements behind these defaults.
+    """
 
     per_channel: bool = False
-    init: float = 0.0
-    penalty: float = 0.0
-    carry: bool = False
+    init: float = 3.0
+    penalty: float = 0.3
+    carry: bool = True
 
     def __post_init__(self):
         check_bool("sigmoid", "per_channel", self.per_channel)
         check_number("sigmoid", "init", self.init, lambda v: True, "(a logit)")
         check_number("sigmoid", "penalty", self.penalty, lambda v: v >= 0, ">= 0")
         check_bool("sigmoid", "carry", self.carry)
-        if self.carry and self.per_channel:
-            raise WiringError("sigmoid wiring: carry=True works with one gate per edge, not per_channel=True")
 
 
 @register_wiring
@@ -68,6 +94,7 @@ class SigmoidWiring(Wiring):
         ("edge", "channel_weights", _channel_weights, "per_channel: the gate of each source channel"),
         ("edge", "learned", boolean, "False: a gate the node's normalisation undoes (it cannot learn)"),
         ("edge", "flow", finite, "carry: what the edge passes on, its gate times its source's strength"),
+        ("edge", "gate", finite, "carry: the gate itself (weight is then the edge's coefficient, its flow)"),
     )
 
     def __init__(self, plan, edge_data, options: Sigmoid):
@@ -93,6 +120,8 @@ class SigmoidWiring(Wiring):
         indeg = np.bincount(target, minlength=len(plan.nodes)) if len(target) else np.zeros(0, np.int64)
         normalising = np.array([nd.op in _NORMALISING for nd in plan.nodes], bool)
         self._fixed = ((indeg[target] == 1) & normalising[target] & (not carry)).tolist() if len(target) else []
+        # edges closed by net.mask_edges feed no strength (mask_changed), exactly as if pruned
+        self.register_buffer("_open", torch.ones(len(self.edges)), persistent=False)
         if carry:
             # nodes by plan position (a topological order); edges grouped by their target's generation
             self._nodes = len(plan.nodes)
@@ -112,16 +141,29 @@ class SigmoidWiring(Wiring):
         for i in range(self._groups):
             ids, tgt = getattr(self, f"_gen{i}_edges"), getattr(self, f"_gen{i}_targets")
             flow = (gates[ids] * s[self._src[ids]]).clamp(0.0, 1.0 - 1e-6)
-            closed = torch.zeros_like(s).index_add(0, tgt, torch.log1p(-flow))  # log prod (1 - flow)
-            touched = torch.zeros_like(s).index_add(0, tgt, torch.ones_like(flow)) > 0
-            s = torch.where(touched, -torch.expm1(closed), s)
+            # log prod (1 - flow) per target; scatter_add, not index_add: ONNX exports it with a summing reduction
+            closed = torch.zeros_like(s).scatter_add(0, tgt, torch.log(1.0 - flow))
+            touched = torch.zeros_like(s).scatter_add(0, tgt, torch.ones_like(flow)) > 0
+            s = torch.where(touched, 1.0 - torch.exp(closed), s)  # (ONNX has no expm1)
         return s
+
+    def _edge_gates(self, g: torch.Tensor) -> torch.Tensor:
+        """One gate per edge: the mean over an edge's channels with ``per_channel``."""
+        if self.per_channel:
+            return (g * self._valid).sum(1) / self._valid.sum(1).clamp_min(1.0)
+        return g
 
     def coefficients(self):
         g = torch.sigmoid(self.logit)
         if self.carry:
-            return g * self._strength(g)[self._src]
+            s = self._strength(self._edge_gates(g) * self._open)[self._src]
+            return g * (s[:, None] if self.per_channel else s)
         return g
+
+    def mask_changed(self, edge_mask: torch.Tensor) -> None:
+        """The network's edge mask changed: a closed edge no longer feeds its target's strength."""
+        with torch.no_grad():
+            self._open.copy_((edge_mask != 0).to(self._open))
 
     def regularizer(self):
         if self.penalty == 0.0:
@@ -130,10 +172,7 @@ class SigmoidWiring(Wiring):
         return self.penalty * gates.sum() / self._valid.sum().clamp_min(1.0)
 
     def strength(self):
-        g = torch.sigmoid(self.logit.detach())
-        if self.per_channel:
-            return (g * self._valid).sum(1) / self._valid.sum(1).clamp_min(1.0)
-        return g
+        return self._edge_gates(torch.sigmoid(self.logit.detach()))
 
     def describe(self) -> WriteBack:
         s = self.strength().cpu()
@@ -145,7 +184,10 @@ class SigmoidWiring(Wiring):
         out.edges["learned"] = [not f for f in self._fixed]  # False: a gate normalisation undid
         if self.carry:  # what the edge passes on: its gate times its source's strength
             with torch.no_grad():
-                out.edges["flow"] = [float(x) for x in self.coefficients().cpu()]
+                flow = [float(x) for x in self._edge_gates(self.coefficients()).cpu()]
+            # weight is the edge's coefficient, so a static recompile of a pruned graph computes what
+            # the gated network computes with the pruned edges masked
+            out.edges.update(weight=flow, flow=flow, gate=s.tolist())
         return out
 
     def transfer_from(self, other, pairs):
