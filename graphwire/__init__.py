@@ -32,6 +32,8 @@ _LAZY = {
     "compiler": ("compiler", None),
     "nn": ("nn", None),
     "viz": ("viz", None),
+    "inference_cost": ("compiler.flops", "inference_cost"),
+    "training_cost": ("compiler.flops", "training_cost"),
 }
 
 
@@ -70,12 +72,14 @@ __all__ = [
     "errors",
     "generations",
     "generators",
+    "inference_cost",
     "io",
     "models",
     "prune",
     "register_op",
     "register_wiring",
     "train",
+    "training_cost",
     "validate",
     "wiring",
 ]

@@ -184,3 +184,23 @@ def test_torch_compile_runs_the_schedule_of_the_eager_calls(every_way):
     torch.testing.assert_close(compiled(x), y, rtol=1e-5, atol=1e-5)
     compiled(x).sum().backward()
     assert all(p.grad is not None for p in net.steps.parameters())
+
+
+def test_nothing_is_measured_while_a_dispatch_mode_watches():
+    """Under FlopCounterMode (or a memory tracker, fake tensors) the first call makes no schedule:
+    the count is the network's own, and a later plain call measures."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = _ws(8)
+    net.executor = Batched(tune="measure", min_bytes=0, repeats=1)
+    x = torch.randn(2, 3, 6, 6)
+    with FlopCounterMode(display=False) as counter:
+        net(x)
+    assert net.schedules == {}
+    ref = _ws(8)
+    ref.executor = Batched(tune="off")
+    with FlopCounterMode(display=False) as expect:
+        ref(x)
+    assert counter.get_total_flops() == expect.get_total_flops()
+    net(x)
+    assert len(net.schedules) == 1

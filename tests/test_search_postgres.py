@@ -98,6 +98,35 @@ def test_both_drivers_run_a_search(pg_url, tmp_path, monkeypatch, driver):
     assert len(_trials(tmp_path)) == 3
 
 
+def test_a_trivial_trial_costs_few_sql_statements(pg_url, tmp_path):
+    """Per trial: the study read under the run lock (Optuna's cache re-reads only the trials
+    that changed), the trial's creation with its params and attributes (Optuna's
+    create_new_trial: about 40 statements for a cell), one statement to confirm its number, the
+    tell and the lock itself: no read-back of the new trial, no second study read, no
+    Study.tell (which reads the trial again), no heartbeat write for a trial this short."""
+    import sqlalchemy
+    from sqlalchemy import event
+
+    from graphwire.search import runner
+
+    statements = []
+    runner.run("cell", "random", "graphwire.search._testing:instant", trials=3, dir=tmp_path, storage=pg_url,
+               progress=False, strategy_options={"dedup": False})  # tables and study exist: setup not counted
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", count)
+    try:
+        out = runner.run("cell", "random", "graphwire.search._testing:instant", trials=53, dir=tmp_path,
+                         progress=False, strategy_options={"dedup": False})
+    finally:
+        event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", count)
+    assert out["counts"]["complete"] == 53 and len(out["timings"]) == 50
+    per_trial = len(statements) / 50  # the resumed run's own opening included
+    assert per_trial <= 64, f"{per_trial:.1f} SQL statements per trial"
+
+
 @pytest.mark.slow
 def test_three_workers_kill_9_and_resume(pg_url, tmp_path):
     """3 worker processes on PostgreSQL; kill -9 the whole run mid-trial; rerun the same command:

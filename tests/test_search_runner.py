@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -69,6 +70,93 @@ def test_a_trivial_trial_costs_two_journal_writes(tmp_path):
     assert len(per_trial) == 2 * 5, ops
 
 
+@pytest.mark.parametrize("mode", ["finished", "all"])
+def test_a_trivial_trial_costs_one_fsync(tmp_path, monkeypatch, mode):
+    """The record that finishes a trial is flushed to the disk before tell returns; its creation
+    (still running) is written without its own fsync and reaches the disk with it. With
+    GRAPHWIRE_JOURNAL_FSYNC=all every record is flushed."""
+    from graphwire.search.storage import _in_flight
+
+    monkeypatch.setenv("GRAPHWIRE_JOURNAL_FSYNC", mode)
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.fstat(fd).st_ino), real(fd))[1])
+    runner.run("cell", "random", "graphwire.search._testing:instant", trials=6, dir=tmp_path, progress=False)
+    journal = tmp_path / "study.journal"
+    recs = [json.loads(x) for x in journal.read_text().splitlines()]
+    on_journal = synced.count(journal.stat().st_ino)
+    trial_ops = [r for r in recs if r["op_code"] in (4, 6)]
+    assert len(trial_ops) == 2 * 6
+    if mode == "all":
+        assert on_journal == len(recs)
+    else:
+        assert on_journal == sum(not _in_flight(r) for r in recs)
+        assert sum(not _in_flight(r) for r in trial_ops) == 6  # one per trial: its result
+        assert all(_in_flight(r) for r in trial_ops if r["op_code"] == 4)
+
+
+def test_counts_and_history_are_kept_for_finished_trials(tmp_path):
+    """Counts and history over the finished trials are kept between reads; a partial list (one
+    state only) is counted on its own, never mixed with what is kept."""
+    calls = []
+
+    def alternating(G, report, *, space, seed=0):
+        calls.append(seed)
+        if len(calls) % 3 == 0:
+            raise RuntimeError("every third trial fails")
+        return len(calls) / 10
+
+    alternating.spec = lambda: {"kind": "function", "kwargs": {"target": "graphwire.search._testing:instant"}}
+    alternating.epochs = 1
+    runner.run("cell", "random", alternating, trials=6, dir=tmp_path, progress=False)
+    run, trials = _trials(tmp_path)
+
+    def recount(ts):
+        best = max(((t.value, t.number) for t in ts if t.state.name == "COMPLETE"), key=lambda x: x[0], default=None)
+        return {"complete": sum(t.state.name == "COMPLETE" for t in ts), "failed": sum(t.state.name == "FAIL" for t in ts),
+                "best": best}
+
+    for ts in (trials, trials, trials[:4], [t for t in trials if t.state.name == "COMPLETE"], trials):
+        c = run.counts(ts)
+        assert {k: c[k] for k in ("complete", "failed", "best")} == recount(ts)
+        assert [r.number for r in run.history(ts)] == [t.number for t in ts]
+    assert run.counts()["complete"] == 6 and run.counts()["failed"] == 2
+
+
+def test_the_heartbeat_thread_serves_every_trial():
+    def hearts():
+        return sum(t.name == "graphwire-heartbeat" for t in threading.enumerate())
+
+    beats = []
+    before = hearts()
+    hb = runner.Heartbeat(beats.append, 0.05, immediate=True, wait=False)
+    hb.start(1)
+    time.sleep(0.3)
+    hb.stop()
+    assert len(beats) >= 2 and set(beats) == {1}  # at once, then every 0.05 s
+    for tid in (2, 3, 4):  # the same thread for every trial
+        hb.start(tid)
+        time.sleep(0.03)
+        hb.stop()
+        assert hearts() == before + 1
+    time.sleep(0.1)
+    n = len(beats)
+    time.sleep(0.15)
+    assert len(beats) == n  # stopped: no more beats
+    hb.close()
+    assert hearts() == before
+
+    later = []  # journal style: the first beat after one period; stop() waits for a beat in flight
+    hb = runner.Heartbeat(lambda tid: (time.sleep(0.3), later.append(tid)), 0.5, immediate=False, wait=True)
+    hb.start(7)
+    time.sleep(0.1)
+    assert later == []
+    time.sleep(0.55)  # the beat began at 0.5 s and lasts 0.3 s
+    hb.stop()
+    assert later == [7]
+    hb.close()
+
+
 def test_report_writes_best_graphs_and_plots(tmp_path, monkeypatch, capsys):
     pytest.importorskip("matplotlib")
     monkeypatch.setenv("GW_TEST_SLEEP", "0")
@@ -120,9 +208,22 @@ def test_storage_holding_another_run_is_refused(tmp_path, monkeypatch):
 
 
 def test_failures_are_recorded_and_the_search_goes_on(tmp_path):
-    out = runner.run("cell", "random", "graphwire.search._testing:flaky", trials=4, dir=tmp_path,
-                     progress=False)
-    assert out["counts"]["complete"] == 4
+    calls = []
+
+    def flaky(G, report, *, space, seed=0):  # raises, diverges, succeeds, in turn (no luck involved)
+        calls.append(seed)
+        if len(calls) % 3 == 1:
+            raise RuntimeError("boom: the objective raised")
+        if len(calls) % 3 == 2:
+            report(float("nan"), 1)
+            return float("nan")
+        report(0.5, 1)
+        return 0.5
+
+    flaky.spec = lambda: {"kind": "function", "kwargs": {"target": "graphwire.search._testing:flaky"}}
+    flaky.epochs = 1
+    out = runner.run("cell", "random", flaky, trials=4, dir=tmp_path, progress=False)
+    assert out["counts"]["complete"] == 4 and out["counts"]["failed"] == 8
     _, trials = _trials(tmp_path)
     reasons = [t.user_attrs.get("fail_reason", "") for t in trials if t.state.name == "FAIL"]
     assert any(r.startswith("RuntimeError: boom") for r in reasons)

@@ -167,3 +167,63 @@ def test_identity_nodes_keep_following_their_inputs_width_after_pruning():
     small = net.recompile(P)
     assert small.out_channels == 3 * P.in_degree(out)
     assert nx.is_frozen(small.graph)
+
+
+def _factories():
+    from graphwire import models
+
+    ws = gw.generators.watts_strogatz(8, 4, 0.75, seed=1)
+    img32 = torch.randn(2, 3, 32, 32)
+    return [
+        ("randwire small", lambda: models.randwire(nodes=6, channels=4, stem_stride=1, image_size=32,
+                                                   head_channels=16), img32, dict(keep=0.7)),
+        ("randwire regular", lambda: models.randwire(regime="regular", nodes=10, channels=4, stem_stride=1,
+                                                     image_size=32, head_channels=16), img32, dict(keep=0.7)),
+        ("wired_mlp", lambda: models.wired_mlp(ws, in_channels=5, channels=6), torch.randn(4, 5), dict(keep=0.7)),
+        ("wired_conv1d", lambda: models.wired_conv1d(ws, in_channels=2, channels=4), torch.randn(2, 2, 16),
+         dict(keep=0.7)),
+        ("wired_conv2d", lambda: models.wired_conv2d(ws, in_channels=1, channels=4), torch.randn(2, 1, 12, 12),
+         dict(keep=0.7)),
+        ("mobilenet_v1", lambda: models.mobilenet_v1(width_mult=0.25, image_size=32), img32, None),
+        ("darts_network", lambda: models.darts_network("DARTS_V2", channels=4, cells=3, num_classes=10,
+                                                       image_size=32), img32, None),
+        ("darts_search_net", lambda: models.darts_search_net(in_channels=3, n_nodes=2, channels=4), img32, "derive"),
+        ("dnw_mobilenet_v1", lambda: models.dnw_mobilenet_v1(width_mult=0.1, stages=[(8, 16, 1, 1), (16, 16, 2, 1)]),
+         img32, dict(attr="active")),
+        ("dnw_tiny", lambda: models.dnw_tiny(sizes=(4, 8, 8), k=40, features=6), img32, dict(attr="active")),
+        ("ddw_resnet", lambda: models.ddw_resnet((1, 1), channels=4), img32, dict(keep=0.8)),
+        ("LearntDepthNet", lambda: models.LearntDepthNet(in_channels=2, num_classes=3, max_depth=3, channels=5),
+         torch.randn(4, 2), None),
+    ]
+
+
+FACTORIES = _factories()
+
+
+@pytest.mark.parametrize("name,build,x,how", FACTORIES, ids=[f[0] for f in FACTORIES])
+def test_every_model_factory_writes_a_wiring_file_that_rebuilds_its_core(tmp_path, name, build, x, how):
+    torch.manual_seed(0)
+    model = build().eval()
+    core = model.wired
+    _scramble(core)
+    seen = {}  # the stem's output is the core's input
+    hook = core.register_forward_pre_hook(lambda m, args: seen.setdefault("x", args[0]))
+    with torch.no_grad():
+        model(x)
+    hook.remove()
+    if core.wiring.name == "ddw":
+        ddw.record(core, [(seen["x"], None)])
+    H = core.write_back()
+    P = gw.derive(H) if how == "derive" else (H if how is None else gw.prune(H, ensure_path=True, **how))
+    gw.io.to_json(P, tmp_path / "core.json")
+    torch.manual_seed(1)
+    in_memory = core.recompile(P).eval()
+    torch.manual_seed(1)
+    from_file = gw.compile(gw.io.load(tmp_path / "core.json"), init_from=core).eval()
+    assert from_file.wiring.spec == in_memory.wiring.spec
+    a, b = in_memory.state_dict(), from_file.state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], msg=k)
+    with torch.no_grad():
+        torch.testing.assert_close(from_file(seen["x"]), in_memory(seen["x"]))

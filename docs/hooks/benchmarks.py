@@ -214,14 +214,17 @@ def t_generators(d: dict) -> str:
 
 def t_search(d: dict) -> str:
     r = d["results"]
-    rows = [[storage, e["strategy"], e["trials"], f"{e['first_ms_median']:.1f} ms", f"{e['last_ms_median']:.1f} ms",
-             f"{e['ratio_last_first']:.2f}"] for storage, e in r["engine"].items()]
+    rows = [[storage, e["trials"], f"{e['first_ms_median']:.1f} ms", f"{e['last_ms_median']:.1f} ms",
+             f"{e['ratio_last_first']:.2f}", f"{e['first_ms_p10']:.1f} / {e['last_ms_p10']:.1f} ms",
+             f"{e['sql_statements_per_trial']:.0f}" if e.get("sql_statements_per_trial") else "–",
+             f"{e['fsyncs_per_trial']:.2f}" if e.get("fsyncs_per_trial") is not None else "–"]
+            for storage, e in r["engine"].items()]
     strategies = [[name, f"{s['ms_per_query']:.1f} ms"] for name, s in r["strategies_on_table"].items()]
     return ("Engine cost per trial (ask, create the trial with its choices and hash, tell) with a trivial "
             "objective and one worker: the median over the first and the last "
             f"{next(iter(r['engine'].values()))['window']} trials of the run.\n\n"
-            + table(["storage", "strategy", "trials", "first trials (median)", "last trials (median)", "last / first"],
-                    rows)
+            + table(["storage", "trials", "first trials (median)", "last trials (median)", "last / first",
+                     "10th percentile", "SQL statements", "fsyncs"], rows)
             + "\nA strategy's own cost per query on the tabular benchmark:\n\n"
             + table(["strategy", "per query"], strategies))
 

@@ -122,8 +122,9 @@ class Batched:
 
     The schedules (one per input shape, dtype, device, train/eval and autograd on/off) are kept
     in ``net.schedules``; ``net.schedules.clear()`` chooses again. While ``torch.compile``,
-    ``torch.jit`` or the ONNX exporter traces, nothing is measured: a schedule an eager call made
-    for the shape is used, else the plan's blocks, grouped.
+    ``torch.jit`` or the ONNX exporter traces, or a dispatch mode watches (``FlopCounterMode``,
+    fake tensors, a memory tracker), nothing is measured: a schedule an eager call made for the
+    shape is used, else the plan's blocks, grouped.
     """
 
     name = "batched"
@@ -152,14 +153,15 @@ class Batched:
         return (tuple(x.shape), x.dtype, str(x.device), bool(net.training), torch.is_grad_enabled(), self.options)
 
     def __call__(self, plan: "Plan", net: Executable, x: torch.Tensor) -> torch.Tensor:
-        tracing = torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+        tracing = (torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+                   or _observed())
         if tracing and not all(type(d) is int for d in x.shape):  # symbolic shapes (export, dynamic=True)
             return run_schedule(plan, net, x, provisional_schedule(plan, net, x.device))
         key = self._key(net, x)
         sched = net.schedules.get(key)
         if sched is not None:
             return run_schedule(plan, net, x, sched)
-        if tracing:  # no schedule is made while tracing: run as the plan's blocks say
+        if tracing:  # no schedule is made while traced or observed: run as the plan's blocks say
             return run_schedule(plan, net, x, provisional_schedule(plan, net, x.device))
         # first call for this shape: run as the plan's blocks say, noting each step's shapes,
         # then choose (measure or model) for the calls to come
@@ -172,6 +174,17 @@ class Batched:
             sched = measure_schedule(plan, net, x, shapes, opts)
         net.schedules[key] = sched
         return y
+
+
+def _observed() -> bool:
+    """Whether a torch dispatch or function mode watches the ops (``FlopCounterMode``, a memory
+    tracker, fake tensors...): measuring then would be counted, or would run on fake tensors."""
+    try:
+        from torch.overrides import _get_current_function_mode_stack
+        from torch.utils._python_dispatch import is_in_torch_dispatch_mode
+    except ImportError:  # pragma: no cover - another torch
+        return False
+    return bool(is_in_torch_dispatch_mode() or _get_current_function_mode_stack())
 
 
 def batched_forward(plan: "Plan", net: Executable, x: torch.Tensor) -> torch.Tensor:

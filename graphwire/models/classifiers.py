@@ -13,12 +13,11 @@ import networkx as nx
 import torch
 from torch import nn
 
-from .. import generators
 from ..compiler import WiredNet, compile
 from ..compiler.module import check_input
 from ..errors import ParameterError
 
-__all__ = ["WiredClassifier", "randwire", "wired_mlp", "wired_conv1d", "wired_conv2d"]
+__all__ = ["WiredClassifier", "wired_mlp", "wired_conv1d", "wired_conv2d"]
 
 
 class WiredClassifier(nn.Module):
@@ -48,15 +47,37 @@ class WiredClassifier(nn.Module):
 
         return count_flops(self, input_shape)
 
+    def inference_cost(self, input_shape=None):
+        """The chosen wiring's cost (see :func:`graphwire.compiler.flops.inference_cost`)."""
+        from ..compiler.flops import inference_cost
+
+        return inference_cost(self, input_shape)
+
+    def training_cost(self, input_shape=None):
+        """What runs (see :func:`graphwire.compiler.flops.training_cost`)."""
+        from ..compiler.flops import training_cost
+
+        return training_cost(self, input_shape)
+
     @property
     def graph(self) -> nx.DiGraph:
         return self.wired.graph
 
-    def recompile(self, graph: nx.DiGraph, *, wiring: str = "static", **options) -> "WiredClassifier":
-        """The same classifier on ``graph`` (e.g. a pruned write-back), parameters carried over."""
-        wired = compile(graph, init_from=self.wired, wiring=wiring, **self.compile_kwargs, **options)
+    def recompile(self, graph: nx.DiGraph, *, wiring: Any = None, **options) -> "WiredClassifier":
+        """The same classifier on ``graph`` (e.g. a pruned write-back), parameters carried over. The
+        core is rebuilt with what ``graph`` records (:meth:`WiredNet.recompile`); ``wiring=`` and
+        wiring options override it."""
+        wired = self.wired.recompile(graph, **({"wiring": wiring} if wiring is not None else {}), **options)
         new = WiredClassifier(copy.deepcopy(self.stem), wired, copy.deepcopy(self.head), self.compile_kwargs)
+        _carry_shapes(self, new)
         return new.to(next(self.parameters()).device)
+
+
+def _carry_shapes(old: nn.Module, new: nn.Module) -> None:
+    """A recompiled classifier takes the same input: keep ``input_spec`` and ``input_shape``."""
+    for name in ("input_spec", "input_shape"):
+        if getattr(old, name, None) is not None:
+            setattr(new, name, getattr(old, name))
 
 
 _COMPILE_KEYS = {"in_channels", "channels", "default_op", "output_op", "dims", "executor", "resize", "op_options"}
@@ -65,50 +86,6 @@ _COMPILE_KEYS = {"in_channels", "channels", "default_op", "output_op", "dims", "
 def _split_kwargs(kwargs: dict) -> tuple[dict, dict]:
     return ({k: v for k, v in kwargs.items() if k in _COMPILE_KEYS},
             {k: v for k, v in kwargs.items() if k not in _COMPILE_KEYS})
-
-
-def _family(family: str):
-    table = {"ws": (generators.watts_strogatz, {"k": 4, "p": 0.75}),
-             "er": (generators.erdos_renyi, {"p": 0.2}),
-             "ba": (generators.barabasi_albert, {"m": 5})}
-    if family not in table:
-        raise ParameterError(f"family must be one of {sorted(table)}, got {family!r}")
-    return table[family]
-
-
-def randwire(*, in_channels: int = 3, num_classes: int = 10, family: str = "ws", nodes: int = 32,
-             channels: int = 78, stages: int = 3, seed: int = 0, wiring: str = "sigmoid",
-             stem_stride: int = 2, head_channels: int = 1280, op: str = "sepconv",
-             **family_params) -> WiredClassifier:
-    """RandWire's small regime (Xie et al. 2019): stem, ``stages`` random stages of ``nodes`` nodes
-    at C, 2C, 4C... channels (each stage's input node halves the resolution), 1x1 conv head.
-
-    Family defaults are the paper's: WS(k=4, p=0.75), ER(p=0.2), BA(m=5). Stages get distinct
-    graphs (seeds derived from ``seed``).
-
-    >>> m = randwire(num_classes=10, nodes=8, channels=8)
-    >>> m(torch.randn(2, 3, 32, 32)).shape
-    torch.Size([2, 10])
-    """
-    _check_classes(num_classes)
-    gen, params = _family(family)
-    params = dict(params, **family_params)
-    G = generators.stack(gen, stages, seed=seed, n=nodes, **params)
-    for n, d in G.nodes(data=True):
-        d["channels"] = channels * 2 ** d["stage"]
-        d["op"] = op
-    for st in range(stages):  # the stage's input node changes resolution (and width)
-        entry = min(n for n, d in G.nodes(data=True) if d["stage"] == st)
-        G.nodes[entry]["stride"] = 2
-    half = max(channels // 2, 1)
-    stem = nn.Sequential(nn.Conv2d(in_channels, half, 3, stem_stride, 1, bias=False), nn.BatchNorm2d(half),
-                         nn.ReLU(), nn.Conv2d(half, channels, 3, 1, 1, bias=False), nn.BatchNorm2d(channels))
-    kw = dict(in_channels=channels, dims=2)
-    wired = compile(G, wiring=wiring, **kw)
-    head = nn.Sequential(nn.ReLU(), nn.Conv2d(wired.out_channels, head_channels, 1, bias=False),
-                         nn.BatchNorm2d(head_channels), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(head_channels, num_classes))
-    return WiredClassifier(stem, wired, head, kw)
 
 
 def wired_mlp(graph: nx.DiGraph, *, in_channels: int, num_classes: int = 10, channels: int = 64,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import random
-from typing import Sequence
+from typing import Any, Sequence
 
 import networkx as nx
 import torch
@@ -26,7 +26,7 @@ from ..compiler import compile
 from ..errors import ParameterError, ShapeError
 from ..graph import meta
 from ..generators.dnw import MOBILENET_V1_STAGES, chain_sizes, channel_chain, tiny_graph
-from .classifiers import WiredClassifier
+from .classifiers import WiredClassifier, _carry_shapes
 
 __all__ = [
     "MOBILENET_V1_STAGES",
@@ -148,8 +148,8 @@ class DNWClassifier(WiredClassifier):
     Linear's bias, so the recompiled classifier computes what this one computes in eval mode.
     """
 
-    def recompile(self, graph: nx.DiGraph, *, wiring: str = "static", **options) -> "DNWClassifier":
-        wired = compile(graph, init_from=self.wired, wiring=wiring, **self.compile_kwargs, **options)
+    def recompile(self, graph: nx.DiGraph, *, wiring: Any = None, **options) -> "DNWClassifier":
+        wired = self.wired.recompile(graph, **({"wiring": wiring} if wiring is not None else {}), **options)
         old_out = self.wired.plan.nodes[self.wired.plan.outputs[0]]
         old_labels = [self.wired.plan.nodes[p].label for p in old_out.preds]
         new_out = wired.plan.nodes[wired.plan.outputs[0]]
@@ -160,6 +160,7 @@ class DNWClassifier(WiredClassifier):
         gone = torch.tensor(sorted(set(range(len(old_labels))) - set(keep.tolist())), dtype=torch.long)
         head = _slice_head(copy.deepcopy(self.head), keep, gone)
         new = DNWClassifier(copy.deepcopy(self.stem), wired, head, self.compile_kwargs)
+        _carry_shapes(self, new)
         return new.to(next(self.parameters()).device)
 
 
@@ -230,6 +231,9 @@ def dnw_mobilenet_v1(*, in_channels: int = 3, num_classes: int = 10, width_mult:
     if "width" in options:
         raise ParameterError(f"dnw_mobilenet_v1 has no argument 'width': the width multiplier is "
                              f"width_mult={options['width']!r}")
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+        raise ParameterError(f"dnw_mobilenet_v1: image_size must be a positive int (32 for CIFAR, 224 for "
+                             f"ImageNet), got {image_size!r}")
     budgets = mobilenet_v1_budgets(width_mult, stages)
     G = graph if graph is not None else channel_chain(stages, first_stride=1 if image_size <= 64 else 2,
                                                        compact=compact)
@@ -242,6 +246,7 @@ def dnw_mobilenet_v1(*, in_channels: int = 3, num_classes: int = 10, width_mult:
     head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
     model = DNWClassifier(nn.Identity(), wired, head, kw)
     model.budgets = budgets
+    model.input_shape = (1, in_channels, image_size, image_size)
     return model
 
 

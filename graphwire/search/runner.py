@@ -202,6 +202,10 @@ class Run:
         self.codec = Codec(self.space)
         self._graphs: dict[Any, nx.DiGraph] = {}
         self._records: dict[int, Record] = {}
+        # finished trials never change: counts and history over the finished trials 0..n-1 are
+        # kept, so reading a study costs the same at trial 10 and at trial 10,000
+        self._tally: dict = {"n": 0, "complete": 0, "pruned": 0, "failed": 0, "best": None}
+        self._done_records: tuple[int, list[Record]] = (0, [])
         self._last_sweep = 0.0
         self._universe: dict | None = None
 
@@ -269,22 +273,50 @@ class Run:
             self._records[ft.number] = rec
         return rec
 
+    @staticmethod
+    def _finished_prefix(trials: list, n: int) -> int:
+        """How far the finished trials 0..n-1 extend into ``trials`` (a study's trials in number
+        order); -1 when ``trials`` does not start with trials 0..n-1 (a filtered list)."""
+        if n and (len(trials) < n or trials[n - 1].number != n - 1):
+            return -1
+        while n < len(trials) and trials[n].number == n and trials[n].state.is_finished():
+            n += 1
+        return n
+
     def history(self, trials=None) -> list[Record]:
-        out = []
-        for ft in trials if trials is not None else self.trials():
-            r = self.record(ft)
-            if r is not None:
-                out.append(r)
-        return out
+        trials = trials if trials is not None else self.trials()
+        n, done = self._done_records
+        end = self._finished_prefix(trials, n)
+        if end < 0:
+            n, done, end = 0, [], 0
+        elif end > n:
+            done = done + [r for r in map(self.record, trials[n:end]) if r is not None]
+            self._done_records = (end, done)
+        return done + [r for r in map(self.record, trials[end:]) if r is not None]
+
+    @staticmethod
+    def _count(c: dict, t) -> None:
+        c[_STATE.get(t.state.name, "failed")] += 1
+        if t.state.name == "COMPLETE" and t.value is not None and (c["best"] is None or t.value > c["best"][0]):
+            c["best"] = (t.value, t.number)
 
     def counts(self, trials=None) -> dict:
         trials = trials if trials is not None else self.trials()
-        c = {"complete": 0, "pruned": 0, "failed": 0, "running": 0, "waiting": 0}
-        best = None
-        for t in trials:
-            c[_STATE.get(t.state.name, "failed")] += 1
-            if t.state.name == "COMPLETE" and t.value is not None and (best is None or t.value > best[0]):
-                best = (t.value, t.number)
+        tally = self._tally
+        start = tally["n"]
+        end = self._finished_prefix(trials, start)
+        if end < 0:  # not the study's full list: count it all
+            tally, end = {"n": 0, "complete": 0, "pruned": 0, "failed": 0, "best": None}, 0
+        elif end > start:
+            tally = dict(tally, n=end)
+            for t in trials[start:end]:
+                self._count(tally, t)
+            self._tally = tally
+        c = {"complete": tally["complete"], "pruned": tally["pruned"], "failed": tally["failed"], "running": 0,
+             "waiting": 0, "best": tally["best"]}
+        for t in trials[end:]:
+            self._count(c, t)
+        best = c.pop("best")
         c["done"] = c["complete"] + c["pruned"]
         c["best"] = best
         return c
@@ -305,22 +337,57 @@ class Run:
     def stop(self, reason: str | None) -> None:
         self.study.set_user_attr(STOP_ATTR, reason)
 
-    def create(self, proposal: Proposal, *, state: str, strategy: str, seed: int, worker: str | None = None):
+    def create(self, proposal: Proposal, *, state: str, seed: int, worker: str | None = None,
+               number: int | None = None):
         """Create a trial holding the proposal (params, distributions, hash, summary, meta) in one
-        storage write; returns (trial id, frozen trial)."""
+        storage write; returns (trial id, frozen trial). ``number``: the number the trial should
+        get (the study's trial count, read under the run lock), checked with one storage read."""
         optuna = _need_optuna()
         G = proposal.graph
         params = self.codec.params(self.space.encode(G))
-        attrs = {"hash": self.space.hash(G), **graph_summary(self.space.network(G)), "strategy": strategy,
-                 "seed": seed}
+        attrs = {"hash": self.space.hash(G), **graph_summary(self.space.network(G)), "seed": seed}
         attrs.update({k: _scalar(v) for k, v in proposal.meta.items() if k in META_KEYS})
         if worker:
             attrs["worker"] = worker
         st = optuna.trial.TrialState.RUNNING if state == "running" else optuna.trial.TrialState.WAITING
-        ft = optuna.trial.create_trial(state=st, params=params, distributions=self.codec.distributions(params),
-                                       user_attrs=attrs)
+        dists = self.codec.distributions(params)
+        ft = optuna.trial.create_trial(state=st, params=params, distributions=dists, user_attrs=attrs)
         tid = self.storage.create_new_trial(self.study_id, template_trial=ft)
-        return tid, self.storage.get_trial(tid)
+        # the trial as stored, without reading it back (on an RDB storage a read is 6 statements)
+        return tid, optuna.trial.FrozenTrial(
+            number=self._number(tid, number), state=st, value=None, datetime_start=ft.datetime_start,
+            datetime_complete=None, params=params, distributions=dists, user_attrs=attrs, system_attrs={},
+            intermediate_values={}, trial_id=tid)
+
+    def _number(self, tid: int, guess: int | None) -> int:
+        if guess is not None and self.kind != "journal":
+            try:
+                if self.storage.get_trial_id_from_study_id_trial_number(self.study_id, guess) == tid:
+                    return guess
+            except KeyError:
+                pass
+        return self.storage.get_trial_number_from_id(tid)
+
+    def tell(self, tid: int, state: str, value: float | None = None, intermediate: dict | None = None) -> None:
+        """Finish a running trial: ``complete`` with ``value``, ``pruned`` (its value is the last
+        finite intermediate value, as Optuna's ``Study.tell`` stores it) or ``failed``; one
+        storage write. Raises RuntimeError when the trial is finished already (failed as stale
+        by another process)."""
+        optuna = _need_optuna()
+        TS = optuna.trial.TrialState
+        values = None
+        if state == "complete":
+            st, values = TS.COMPLETE, [float(value)]
+        elif state == "pruned":
+            st = TS.PRUNED
+            if intermediate:
+                last = intermediate[max(intermediate)]
+                values = [float(last)] if math.isfinite(last) else None
+        else:
+            st = TS.FAIL
+        if self.kind == "journal" and self.storage.get_trial(tid).state.is_finished():  # in memory: free
+            raise optuna.exceptions.UpdateFinishedTrialError(f"trial {tid} is finished already")
+        self.storage.set_trial_state_values(tid, st, values)
 
     def pop_waiting(self, trials) -> tuple[int, Any] | None:
         """Take a queued trial (one atomic WAITING -> RUNNING update); None when there is none."""
@@ -331,6 +398,8 @@ class Run:
             tid = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, ft.number)
             try:
                 if self.storage.set_trial_state_values(tid, optuna.trial.TrialState.RUNNING):
+                    if ft.params and "hash" in ft.user_attrs:  # queued by the engine: complete already
+                        return tid, ft
                     return tid, self._complete_queued(tid)
             except (RuntimeError, ValueError):  # finished or taken by another process meanwhile
                 continue
@@ -443,6 +512,70 @@ def _replace_duplicate(run: Run, strategy, history, avoid: set, p: Proposal) -> 
 
 
 # ====================================================================== worker
+class Heartbeat:
+    """One thread per worker that keeps its running trial alive: ``beat(trial id)`` every
+    ``every`` seconds, and at once when a trial starts if ``immediate`` (Optuna's RDB heartbeat
+    never counts a trial without any heartbeat as stale). Starting and stopping a trial costs no
+    thread start; ``stop()`` waits for a beat in flight when ``wait`` (a journal beat is a user
+    attribute, which must not land after the trial's result)."""
+
+    def __init__(self, beat, every: float, *, immediate: bool, wait: bool):
+        self._beat, self._every, self._immediate, self._wait = beat, float(every), immediate, wait
+        self._cv = threading.Condition()
+        self._busy = threading.Lock()
+        self._tid: int | None = None
+        self._gen = 0
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def start(self, tid: int) -> None:
+        with self._cv:
+            self._tid, self._gen = tid, self._gen + 1
+            self._cv.notify()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="graphwire-heartbeat", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        with self._cv:
+            self._tid, self._gen = None, self._gen + 1
+            self._cv.notify()
+        if self._wait:
+            with self._busy:  # a beat that began before stop() has finished
+                pass
+
+    def close(self) -> None:
+        with self._cv:
+            self._tid, self._gen, self._closed = None, self._gen + 1, True
+            self._cv.notify()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _loop(self) -> None:
+        gen, tid, due = -1, None, 0.0
+        while True:
+            with self._cv:
+                while True:
+                    if self._closed:
+                        return
+                    if self._gen != gen:
+                        gen, tid = self._gen, self._tid
+                        due = time.monotonic() + (0.0 if self._immediate else self._every)
+                    left = due - time.monotonic()
+                    if tid is not None and left <= 0:
+                        break
+                    self._cv.wait(None if tid is None else left)
+                self._busy.acquire()  # under the condition: stop() cannot slip in between
+            try:
+                self._beat(tid)
+                due = time.monotonic() + self._every
+            except Exception:  # the trial finished (or was failed as stale) meanwhile
+                tid = None
+            finally:
+                self._busy.release()
+
+
 class Worker:
     """Evaluates trials: takes a queued one or (stateless strategies) creates its own proposal,
     trains it with a report each epoch, tells the result."""
@@ -461,31 +594,42 @@ class Worker:
         self.rng = random.Random(f"{cfg['seed']}:{worker_id}:{os.getpid()}")
         self.timings: list[dict] = []
         self.stop_reason: str | None = None
+        self.counts: dict | None = None  # the study's counts as this worker's last step read them
+        rdb = self.run.kind in ("postgresql", "mysql")
+        if rdb:
+            every = float(self.run.storage.get_heartbeat_interval() or cfg["heartbeat"])
+            self._heart = Heartbeat(self.run.storage.record_heartbeat, every, immediate=True, wait=False)
+        else:
+            self._heart = Heartbeat(lambda tid: self.run.storage.set_trial_user_attr(tid, "heartbeat", time.time()),
+                                    float(cfg["heartbeat"]), immediate=False, wait=True)
 
     def step(self) -> str:
-        """One trial or one poll: 'done' (budget used, or the run stopped), 'idle', or the trial's state."""
+        """One trial or one poll: 'done' (budget used, or the run stopped), 'idle', or the trial's state.
+
+        A stateless strategy's worker reads the study once, under the run lock, and there takes a
+        queued trial or creates its own; a stateful strategy's worker only takes queued trials
+        (an atomic update, no lock)."""
         run = self.run
         t0 = time.perf_counter()
         run.sweep()
-        trials = run.trials()
-        c = run.counts(trials)
-        if run.finished(c):
-            return "done"
-        got = run.pop_waiting(trials)
-        if got is None:
-            if self.stateful or run.room(c) <= 0:
-                reason = run.stopped()
-                if reason:
-                    self.stop_reason = reason
-                    return "done"
-                return "idle"
-            with run.lock:
-                trials = run.trials()
-                c = run.counts(trials)
-                if run.finished(c):
-                    return "done"
+        if self.stateful:
+            trials = run.trials()
+            c = self.counts = run.counts(trials)
+            if run.finished(c):
+                return "done"
+            got = run.pop_waiting(trials)
+            if got is None:
+                return self._idle()
+            return self.evaluate(*got, t0=t0)
+        with run.lock:
+            trials = run.trials()
+            c = self.counts = run.counts(trials)
+            if run.finished(c):
+                return "done"
+            got = run.pop_waiting(trials) if c["waiting"] else None
+            if got is None:
                 if run.room(c) <= 0:
-                    return "idle"
+                    return self._idle()
                 props, why = _propose_new(run, self.strategy, run.history(trials), 1)
                 if not props:
                     self.stop_reason = why
@@ -493,28 +637,36 @@ class Worker:
                         run.stop(why)
                         return "done"
                     return "idle"
-                got = run.create(props[0], state="running", strategy=self.strategy.name,
-                                 seed=self.rng.randrange(2 ** 31), worker=self.name)
+                got = run.create(props[0], state="running", seed=self.rng.randrange(2 ** 31), worker=self.name,
+                                 number=len(trials))
         return self.evaluate(*got, t0=t0)
 
+    def _idle(self) -> str:
+        reason = self.run.stopped()
+        if reason:
+            self.stop_reason = reason
+            return "done"
+        return "idle"
+
     def evaluate(self, tid: int, ft, *, t0: float | None = None) -> str:
-        run, optuna = self.run, _need_optuna()
+        run = self.run
         t_start = time.perf_counter()
         try:
             G = run.graph(ft.params)
             seed = int(ft.user_attrs.get("seed", 0))
         except (GraphwireError, ValueError, TypeError) as e:
             return self._fail(tid, ft.number, f"could not rebuild the graph: {type(e).__name__}: {e}")
-        stop = threading.Event()
-        beat = threading.Thread(target=self._beat, args=(tid, stop), daemon=True)
-        beat.start()
+        self._heart.start(tid)
+        reported: dict[int, float] = {}
+        prunes = run.cfg["pruner"] != "none"
 
         def report(value: float, epoch: int) -> None:
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(f"report: value must be a number, got {type(value).__name__} {value!r}")
             if math.isfinite(value):
                 run.storage.set_trial_intermediate_value(tid, int(epoch), float(value))
-                if run.study.pruner.prune(run.study, run.storage.get_trial(tid)):
+                reported[int(epoch)] = float(value)
+                if prunes and run.study.pruner.prune(run.study, run.storage.get_trial(tid)):
                     raise Pruned(f"pruned at epoch {epoch}")
 
         state, value, reason = "complete", None, None
@@ -534,55 +686,38 @@ class Worker:
         except Exception as e:
             state, reason = "failed", f"{type(e).__name__}: {str(e)[:500]}"
         finally:
-            stop.set()
-            beat.join()
+            self._heart.stop()
         t_end = time.perf_counter()
         try:
             n_params = getattr(run.objective, "last_params", None)
             if n_params is not None:
                 run.storage.set_trial_user_attr(tid, "parameters", int(n_params))
-            if state == "complete":
-                run.study.tell(ft.number, value)
-            elif state == "pruned":
-                run.study.tell(ft.number, state=optuna.trial.TrialState.PRUNED)
-            else:
+            if state == "failed":
                 run.storage.set_trial_user_attr(tid, "fail_reason", reason)
-                run.study.tell(ft.number, state=optuna.trial.TrialState.FAIL)
+            run.tell(tid, state, value, reported)
         except (RuntimeError, ValueError) as e:  # failed as stale meanwhile: its retry owns the graph now
             print(f"[{self.name}] trial {ft.number}: result not stored ({type(e).__name__}: {e})", flush=True)
             return "lost"
         t_told = time.perf_counter()
         self.timings.append({"trial": ft.number, "engine_before": t_start - (t0 if t0 is not None else t_start),
-                             "objective": t_end - t_start, "engine_after": t_told - t_end})
+                             "objective": t_end - t_start, "engine_after": t_told - t_end, "told": t_told,
+                             "cpu": time.process_time()})
         if self.verbose:
             print(f"[{self.name}] trial {ft.number} {state} value={value} {reason or ''}", flush=True)
         return state
 
     def _fail(self, tid: int, number: int, reason: str) -> str:
-        optuna = _need_optuna()
         try:
             self.run.storage.set_trial_user_attr(tid, "fail_reason", reason)
-            self.run.study.tell(number, state=optuna.trial.TrialState.FAIL)
+            self.run.tell(tid, "failed")
         except (RuntimeError, ValueError) as e:
             reason += f" (and it could not be stored: {e})"
         print(f"[{self.name}] trial {number} failed: {reason}", flush=True)
         return "failed"
 
-    def _beat(self, tid: int, stop: threading.Event) -> None:
-        run = self.run
-        every = float(run.cfg["heartbeat"])
-        rdb = run.kind in ("postgresql", "mysql")
-        try:
-            if rdb:
-                run.storage.record_heartbeat(tid)
-                every = float(run.storage.get_heartbeat_interval() or every)
-            while not stop.wait(every):
-                if rdb:
-                    run.storage.record_heartbeat(tid)
-                else:
-                    run.storage.set_trial_user_attr(tid, "heartbeat", time.time())
-        except Exception:  # the trial finished (or was failed as stale) meanwhile
-            return
+    def close(self) -> None:
+        """Stop the heartbeat thread (a worker that runs no more trials)."""
+        self._heart.close()
 
     def loop(self, *, poll: float = 0.2, max_idle: float | None = None) -> int:
         """Run trials until the run is over; returns how many this worker evaluated."""
@@ -655,9 +790,9 @@ class Coordinator:
             if room <= 0:
                 return c
             props, why = _propose_new(run, self.strategy, run.history(trials), room)
-            for p in props:
+            for i, p in enumerate(props):
                 seed = random.Random(f"{run.cfg['seed']}:{len(trials)}:{run.space.hash(p.graph)}").randrange(2 ** 31)
-                run.create(p, state="waiting", strategy=self.strategy.name, seed=seed)
+                run.create(p, state="waiting", seed=seed, number=len(trials) + i)
             c["waiting"] += len(props)
         if props:
             self.save()
@@ -818,13 +953,18 @@ def run(space, strategy: str = "random", objective: Any = "train", *, trials: in
     worker = None
     stopped = None
     idle = 0
+    # one in-process worker of a stateless strategy reads the study itself at every step: the
+    # coordinator's own read is needed only when the worker found nothing to do
+    lean = in_process and not coord.strategy.stateful
+    counts = None
     try:
         if in_process:
             worker = Worker(dir, worker_id=0, run=main, verbose=progress)
         else:
             procs = [spawn_worker(dir, i) for i in range(workers)]
         while True:
-            counts = coord.step()
+            if counts is None or not lean:
+                counts = coord.step()
             line = _progress_line(counts, cfg["trials"])
             if progress and (line != last_line and time.time() - last_print > 1.0 or time.time() - last_print > 60):
                 print(line, flush=True)  # on change (at most once a second), else once a minute
@@ -837,6 +977,7 @@ def run(space, strategy: str = "random", objective: Any = "train", *, trials: in
                 break
             if in_process:
                 r = worker.step()
+                counts = worker.counts if r != "idle" else None
                 if r == "done" and worker.stop_reason:
                     stopped = worker.stop_reason
                     break
@@ -857,6 +998,8 @@ def run(space, strategy: str = "random", objective: Any = "train", *, trials: in
                     raise ParameterError(f"all {workers} workers exited early; see {Path(dir) / 'logs'}")
                 time.sleep(poll)
     finally:
+        if worker is not None:
+            worker.close()
         if stopped and stopped not in ("budget",):
             main.stop(stopped)
         elif stopped == "budget":
@@ -888,6 +1031,8 @@ def worker_main(run_dir, *, worker_id: int = 0, max_idle: float | None = 600.0) 
         n = w.loop(max_idle=max_idle)
     except KeyboardInterrupt:
         return 130
+    finally:
+        w.close()
     print(f"[{w.name}] finished: {n} trial(s) of {cfg['trials']}" +
           (f" ({w.stop_reason})" if w.stop_reason else ""), flush=True)
     return 0

@@ -12,7 +12,12 @@ The journal goes through :class:`SafeJournalFileBackend`, a backend on Optuna's 
 ``BaseJournalBackend`` interface that no crash can make unreadable: a torn or corrupt tail (a
 writer killed mid-line, a full disk, bytes appended by something else) is cut off and kept
 beside the journal when a run opens it, a corrupt line in the middle is one error naming the
-file and line, and an append never lands on a partial line.
+file and line, and an append never lands on a partial line. Every record is written to the file
+before its call returns, so killing any process loses nothing it stored. Records that finish a
+trial, queue one or change the study are also flushed to the disk (``fsync``) before the call
+returns; those of a trial still running (its creation as RUNNING, its heartbeats, intermediate
+values and attributes) are flushed with the record that finishes it, so a power cut can lose
+only trials that were running (``fsync="all"`` flushes every record).
 
 :class:`RunLock` makes "check the proposal is new, then create its trial" atomic across every
 process of a run: a lock file beside the journal, a PostgreSQL advisory lock, a MySQL named
@@ -154,22 +159,46 @@ def check_journal(path: str | os.PathLike, *, repair: bool = True) -> dict:
     return {"records": records, "cut_bytes": cut, "saved": None if saved is None else str(saved)}
 
 
+_TRIAL_RUNNING = 0  # optuna.trial.TrialState.RUNNING
+_IN_FLIGHT_OPS = (5, 7, 8, 9)  # trial param, intermediate value, trial user / system attribute
+FSYNC_MODES = ("finished", "all")
+
+
+def _in_flight(log: dict[str, Any]) -> bool:
+    """Whether a journal record only changes a trial that is still running (its creation as
+    RUNNING, its taking from the queue, its params, attributes, heartbeats, intermediate values):
+    such a record reaches the disk with the fsync of the record that finishes the trial."""
+    op = log.get("op_code")
+    if op in _IN_FLIGHT_OPS:
+        return True
+    if op in (4, 6):  # create trial, set state: in flight when the state is RUNNING
+        return int(log.get("state", _TRIAL_RUNNING)) == _TRIAL_RUNNING
+    return False
+
+
 def _journal_backend_class():
     from optuna.storages.journal import BaseJournalBackend
 
     class SafeJournalFileBackend(BaseJournalBackend):
         """Optuna's file journal (same format, same locks), except that reading names the file
-        and line of a damaged record and appending first cuts a partial last line (a writer
-        killed mid-line) instead of gluing the new record onto it."""
+        and line of a damaged record, appending first cuts a partial last line (a writer killed
+        mid-line) instead of gluing the new record onto it, and (``fsync="finished"``) records
+        of a running trial are written without their own fsync (see the module docstring)."""
 
-        def __init__(self, file_path: str, lock_obj: Any) -> None:
+        def __init__(self, file_path: str, lock_obj: Any, *, fsync: str = "finished") -> None:
+            if fsync not in FSYNC_MODES:
+                raise ParameterError(f"journal fsync must be one of {FSYNC_MODES}, got {fsync!r}")
             self._path = str(file_path)
             self._lock = lock_obj
+            self._fsync_all = fsync == "all"
             if not os.path.exists(self._path):
                 open(self._path, "ab").close()
             self._offset: dict[int, int] = {0: 0}
 
         def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
+            known = self._offset.get(log_number_from)
+            if known is not None and os.stat(self._path).st_size == known:
+                return  # nothing appended since: one stat instead of opening the file
             with open(self._path, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
                 start = 0
@@ -206,7 +235,8 @@ def _journal_backend_class():
                     f.seek(0, os.SEEK_END)
                     f.write(payload)
                     f.flush()
-                    os.fsync(f.fileno())
+                    if self._fsync_all or not all(_in_flight(log) for log in logs):
+                        os.fsync(f.fileno())
             finally:
                 self._lock.release()
 
@@ -235,15 +265,21 @@ def _file_lock(path: str, lock: str):
 
 
 def open_storage(url: str, *, processes: int = 1, lock: str = "symlink", repair: bool = True,
-                 heartbeat: float | None = None, grace: float | None = None, max_retry: int = 3) -> Any:
+                 heartbeat: float | None = None, grace: float | None = None, max_retry: int = 3,
+                 fsync: str | None = None) -> Any:
     """Open an Optuna storage from ``url`` (see the module docstring); ``processes`` is how many
     processes will write to it (SQLite is refused for more than one). A journal's damaged tail
-    is repaired first (``repair``); an RDB storage gets Optuna's heartbeat (``heartbeat`` and
-    ``grace`` seconds, rounded up to whole seconds) with stale trials re-queued by
-    ``RetryHeartbeatStaleTrialCallback(max_retry)``."""
+    is repaired first (``repair``); its ``fsync`` is ``finished`` (default) or ``all`` (default
+    from the ``GRAPHWIRE_JOURNAL_FSYNC`` environment variable). An RDB storage gets Optuna's
+    heartbeat (``heartbeat`` and ``grace`` seconds, rounded up to whole seconds) with stale
+    trials re-queued by ``RetryHeartbeatStaleTrialCallback(max_retry)``."""
     optuna = _need_optuna()
     kind = storage_kind(url)
     if kind == "journal":
+        fsync = fsync or os.environ.get("GRAPHWIRE_JOURNAL_FSYNC") or "finished"
+        if fsync not in FSYNC_MODES:
+            raise ParameterError(f"journal fsync (GRAPHWIRE_JOURNAL_FSYNC) must be one of {FSYNC_MODES}, "
+                                 f"got {fsync!r}")
         from optuna.storages.journal import JournalStorage
 
         path = url[len("journal:"):]
@@ -261,7 +297,7 @@ def open_storage(url: str, *, processes: int = 1, lock: str = "symlink", repair:
                 print(f"graphwire: repaired {path}: cut a damaged tail of {fixed['cut_bytes']} bytes after "
                       f"{fixed['records']} complete records (kept in {fixed['saved']})", flush=True)
         try:
-            return JournalStorage(_journal_backend_class()(path, lock_obj))
+            return JournalStorage(_journal_backend_class()(path, lock_obj, fsync=fsync))
         except FormatError:
             raise
         except (OSError, ValueError, KeyError) as e:

@@ -5,8 +5,8 @@ from . import darts, depth, loop
 from .darts import arch_gradient, arch_parameters, bilevel_step, darts_optimizers, search, weight_parameters
 from .depth import fit_elbo
 from .groups import param_groups, wiring_parameters
-from .loop import default_device, evaluate, fit, recalibrate_bn
+from .loop import RECIPES, SCHEDULES, default_device, evaluate, fit, load_checkpoint, recalibrate_bn
 
-__all__ = ["darts", "depth", "loop", "fit", "evaluate", "recalibrate_bn",
-           "default_device", "arch_gradient", "arch_parameters", "bilevel_step", "darts_optimizers", "search",
-           "weight_parameters", "fit_elbo", "param_groups", "wiring_parameters"]
+__all__ = ["darts", "depth", "loop", "fit", "evaluate", "recalibrate_bn", "default_device", "load_checkpoint",
+           "RECIPES", "SCHEDULES", "param_groups", "wiring_parameters", "arch_gradient", "arch_parameters",
+           "bilevel_step", "darts_optimizers", "search", "weight_parameters", "fit_elbo"]
