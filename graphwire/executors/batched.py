@@ -176,14 +176,20 @@ class Batched:
         return y
 
 
+try:
+    from torch.overrides import _get_current_function_mode_stack
+    from torch.utils._python_dispatch import is_in_torch_dispatch_mode
+except ImportError:  # pragma: no cover - another torch
+    def _get_current_function_mode_stack() -> list:  # type: ignore[misc]
+        return []
+
+    def is_in_torch_dispatch_mode(include_infra_modes: bool = False) -> bool:  # type: ignore[misc]
+        return False
+
+
 def _observed() -> bool:
     """Whether a torch dispatch or function mode watches the ops (``FlopCounterMode``, a memory
     tracker, fake tensors...): measuring then would be counted, or would run on fake tensors."""
-    try:
-        from torch.overrides import _get_current_function_mode_stack
-        from torch.utils._python_dispatch import is_in_torch_dispatch_mode
-    except ImportError:  # pragma: no cover - another torch
-        return False
     return bool(is_in_torch_dispatch_mode() or _get_current_function_mode_stack())
 
 

@@ -149,10 +149,11 @@ def _model_choice(st: "Step", cands: list[StepChoice], node_bytes: int) -> StepC
     return StepChoice(agg, op)
 
 
-def _n_edges(plan: "Plan", st: "Step", opts: TuningOptions) -> int | None:
+def _n_edges(E: int, st: "Step", opts: TuningOptions) -> int | None:
+    """The step's edge count when edge-wise aggregation may run it (``E``: the plan's edge count)."""
     if st.is_input or st.agg != "sum" or opts.max_edges == 0:
         return None
-    n = st.num_edges(len(plan.edges))
+    n = st.num_edges(E)
     return n if n <= opts.max_edges else None
 
 
@@ -175,8 +176,9 @@ def model_schedule(plan: "Plan", net: Executable, shapes: list, opts: TuningOpti
                    itemsize: int) -> Schedule:
     """The cost model's schedule (see the module doc) for the step shapes ``shapes``."""
     steps = []
+    E = len(plan.edges)
     for st, (in_shape, _) in zip(plan.steps, shapes):
-        cands = _candidates(st, _n_edges(plan, st, opts), opts)
+        cands = _candidates(st, _n_edges(E, st, opts), opts)
         steps.append(_model_choice(st, cands, math.prod(in_shape) * itemsize))
     fmt = "channels_last" if opts.memory_format == "channels_last" else "contiguous"
     return _finish(plan, net, steps, fmt, device)
@@ -290,6 +292,21 @@ class _Timer:
         return time.perf_counter() - t0
 
 
+class _Specs(dict):
+    """Steps' :class:`~graphwire.executors._aggregate.EdgeSpec`, built on first use."""
+
+    def __init__(self, plan: "Plan", device: torch.device, unit_edges):
+        super().__init__()
+        self.plan, self.device, self.units = plan, device, unit_edges
+        self.sizes = [st.size for st in plan.steps]
+        self.E = len(plan.edges)
+
+    def __missing__(self, index: int) -> EdgeSpec:
+        spec = self[index] = edge_spec(self.plan.steps[index], self.E, self.device, self.units,
+                                       self.sizes)
+        return spec
+
+
 class _Probe:
     """Stands in for an executor's per-call state (:class:`~graphwire.executors._common.Forward`)
     with random coefficients, while an aggregation is measured."""
@@ -348,13 +365,11 @@ def measure_schedule(plan: "Plan", net: Executable, x: torch.Tensor, shapes: lis
     raw = torch.empty(coef_shape, dtype=coef_dtype, device=device)
     trainable = any(p.requires_grad for p in wiring.parameters())
     mode = wiring.mode
-    E = len(plan.edges)
-    n_edges = [_n_edges(plan, st, opts) for st in plan.steps]
+    E = len(plan.edges)  # (counting a networkx graph's edges walks it)
+    n_edges = [_n_edges(E, st, opts) for st in plan.steps]
     cands = [_candidates(st, n, opts) for st, n in zip(plan.steps, n_edges)]
     model = model_schedule(plan, net, shapes, opts, device, itemsize)
-    sizes = [st.size for st in plan.steps]
-    specs = {st.index: edge_spec(st, E, device, wiring.unit_edges, sizes) for st, c in zip(plan.steps, cands)
-             if any(k.agg in ("edges", "sum_gather") for k in c)}
+    specs = _Specs(plan, device, wiring.unit_edges)  # edge lists, built for the steps measured
 
     def big(st) -> bool:
         in_shape, out_shape = shapes[st.index]
