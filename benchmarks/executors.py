@@ -221,7 +221,8 @@ def bench_randwire(device, repeats, C, B, S, n=32, torch_compile=False, memory=T
     x = torch.randn(B, C, S, S, device=device)
     with torch.no_grad():
         net.eval(), loop.eval()
-        torch.testing.assert_close(loop(x), net(x), rtol=1e-4, atol=1e-4)  # the same function
+        tol = 1e-4 if device.type == "cpu" else 1e-2  # CUDA convolutions may round through TF32
+        torch.testing.assert_close(loop(x), net(x), rtol=tol, atol=tol)  # the same function
         net.schedules.clear()
         net.train(), loop.train()
     t = time.perf_counter()
