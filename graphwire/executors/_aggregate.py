@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from ._common import Buffers, Forward, masked_max, resize_to, smallest
+from ._common import Buffers, Forward, masked_max, resize_to, smallest, traced
 
 __all__ = ["Out", "EdgeSpec", "sum_blocks", "sum_edges", "sum_gather", "gather", "edge_spec"]
 
@@ -401,8 +401,7 @@ def sum_edges(st, spec: EdgeSpec, outs, alive, fw: Forward, runtime: Buffers, as
     if ctx.mode == "channel":
         c = c[:, :width]
     meta = (by_target, width, as_list, ctx.mode, nsp)
-    if (torch.is_grad_enabled() and (c.requires_grad or any(p.requires_grad for p in parts))
-            and not (torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export())):
+    if torch.is_grad_enabled() and (c.requires_grad or any(p.requires_grad for p in parts)) and not traced():
         out = _EdgeSums.apply(meta, c, *parts)
         inp = list(out) if as_list else out
     else:

@@ -9,6 +9,7 @@ what makes a masked network equal its pruned copy.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Protocol
 
 import torch
@@ -22,7 +23,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..plan import Plan
 
 __all__ = ["Executable", "Buffers", "Executor", "Coefficients", "Forward", "resize_to", "smallest", "masked_max",
-           "closed_output"]
+           "closed_output", "traced"]
+
+
+def traced() -> bool:
+    """Whether ``torch.compile``, ``torch.jit`` or the ONNX exporter is tracing this call (the
+    ONNX module is asked only once something imported it: importing it costs a fifth of a second)."""
+    onnx = sys.modules.get("torch.onnx")
+    return (torch.compiler.is_compiling() or torch.jit.is_tracing()
+            or (onnx is not None and onnx.is_in_onnx_export()))
 
 
 class Buffers(Protocol):

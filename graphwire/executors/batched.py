@@ -22,7 +22,7 @@ import os
 from typing import Any
 
 from ._aggregate import Out, gather, sum_blocks, sum_edges, sum_gather
-from ._common import Executable, Forward, closed_output
+from ._common import Executable, Forward, closed_output, traced
 from .tuning import Schedule, TuningOptions, measure_schedule, model_schedule, provisional_schedule
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -153,8 +153,7 @@ class Batched:
         return (tuple(x.shape), x.dtype, str(x.device), bool(net.training), torch.is_grad_enabled(), self.options)
 
     def __call__(self, plan: "Plan", net: Executable, x: torch.Tensor) -> torch.Tensor:
-        tracing = (torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-                   or _observed())
+        tracing = traced() or _observed()
         if tracing and not all(type(d) is int for d in x.shape):  # symbolic shapes (export, dynamic=True)
             return run_schedule(plan, net, x, provisional_schedule(plan, net, x.device))
         key = self._key(net, x)

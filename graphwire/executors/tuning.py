@@ -158,18 +158,20 @@ def _n_edges(E: int, st: "Step", opts: TuningOptions) -> int | None:
 
 
 def _finish(plan: "Plan", net: Executable, steps: list[StepChoice], fmt: str, device: torch.device) -> Schedule:
-    units = net.wiring.unit_edges
-    E = len(plan.edges)
-    sizes = [st.size for st in plan.steps]
-    edges = {st.index: edge_spec(st, E, device, units, sizes) for st, c in zip(plan.steps, steps)
-             if c.agg in ("edges", "sum_gather")}
+    edges: dict[int, EdgeSpec] = {}
+    if any(c.agg in ("edges", "sum_gather") for c in steps):
+        units, E, sizes = net.wiring.unit_edges, len(plan.edges), [st.size for st in plan.steps]
+        edges = {st.index: edge_spec(st, E, device, units, sizes) for st, c in zip(plan.steps, steps)
+                 if c.agg in ("edges", "sum_gather")}
     return Schedule(fmt, steps, edges)
+
+
+_PLAIN = TuningOptions()
 
 
 def provisional_schedule(plan: "Plan", net: Executable, device: torch.device) -> Schedule:
     """Every step grouped, aggregated by blocks/gather: what runs while shapes are not yet known."""
-    steps = [_candidates(st, None, TuningOptions())[0] for st in plan.steps]
-    return _finish(plan, net, steps, "contiguous", device)
+    return Schedule("contiguous", [_candidates(st, None, _PLAIN)[0] for st in plan.steps])
 
 
 def model_schedule(plan: "Plan", net: Executable, shapes: list, opts: TuningOptions, device: torch.device,
