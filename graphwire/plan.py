@@ -220,13 +220,26 @@ class Plan:
 
 def group_steps(nodes: list[NodePlan], generations: Iterable[Iterable[int]]) -> list[Step]:
     """Group each generation (node positions) by signature into steps, in a deterministic order,
-    and set every node's ``step`` and ``slot``."""
+    and set every node's ``step`` and ``slot``.
+
+    Nodes of one step also read inputs of one resolution: with strides, a node's inputs are
+    resized to the smallest of them, so the signature includes that downsampling factor (the
+    largest product of strides along a path into the node), and a step's inputs share one size."""
     steps: list[Step] = []
+    strided = any(nd.stride != 1 for nd in nodes)
+    scale_out = np.ones(len(nodes), np.int64)  # by position: the product of strides up to a node's output
     for gi, gen in enumerate(generations):
         groups: dict[tuple, list[int]] = {}
         for q in gen:
             nd = nodes[q]
             sig: tuple = (nd.role == "input", nd.op, nd.agg, nd.in_ch, nd.out_ch, nd.stride)
+            if strided:
+                preds = nd.preds
+                scale_in = int(scale_out[preds.start:preds.stop].max() if isinstance(preds, range)
+                               else scale_out[list(preds)].max()) if len(preds) else 1
+                scale_out[q] = scale_in * nd.stride
+                if scale_in != 1:
+                    sig += (("scale", scale_in),)
             if nd.agg == "concat":
                 pch = tuple(nodes[p].out_ch for p in nd.preds)
                 sig += (len(pch), pch)

@@ -413,3 +413,20 @@ def test_gpu_check_script_runs_on_cpu(tmp_path):
     names = sorted(p.name for p in tmp_path.glob("*.json"))
     assert any(n.startswith("executors") for n in names) and any(n.startswith("dnw") for n in names)
     assert any(n.startswith("ddw") for n in names) and any(n.startswith("scale") for n in names), names
+
+
+def test_nodes_reading_inputs_of_different_resolutions_run_in_different_steps():
+    """Two same-signature nodes of one generation, one reading a downsampled input and one a
+    full-size input: the batched executor must not resize both to the smaller size."""
+    G = nx.DiGraph([(0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 5)])
+    G.nodes[0]["role"], G.nodes[5]["role"] = "input", "output"
+    G.nodes[1]["stride"] = 2
+    net = gw.compile(G, in_channels=2, channels=3, wiring="sigmoid")
+    n3, n4 = net.plan.by_label[3], net.plan.by_label[4]
+    assert n3.gen == n4.gen and n3.step != n4.step
+    compare_executors(net, torch.randn(2, 2, 8, 8))
+    # a random graph with strides: the executors agree
+    R = gw.generators.erdos_renyi(12, 0.35, seed=4)
+    for n in list(R)[1:5]:
+        R.nodes[n]["stride"] = 2
+    compare_executors(gw.compile(R, in_channels=2, channels=3, wiring="sigmoid"), torch.randn(2, 2, 16, 16))

@@ -193,9 +193,7 @@ class WiredNet(nn.Module):
         """After the edge mask changed: note whether any edge is closed, and tell a wiring whose
         coefficients depend on which edges are open."""
         self.runtime.sync_mask()
-        hook = getattr(self.wiring, "mask_changed", None)
-        if hook is not None:
-            hook(self.runtime.edge_mask)
+        self.wiring.mask_changed(self.runtime.edge_mask)
 
     def run_node(self, pos: int, x: torch.Tensor) -> torch.Tensor:
         """Node ``pos`` (plan position) alone on its input ``x``."""

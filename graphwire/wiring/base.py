@@ -120,6 +120,10 @@ class Wiring(nn.Module, metaclass=abc.ABCMeta):
         return WriteBack(edges={k: [v[i] for i in idx] for k, v in full.edges.items()}, nodes=full.nodes,
                          graph=full.graph)
 
+    def mask_changed(self, edge_mask: torch.Tensor) -> None:
+        """Called when ``net.mask_edges`` opens or closes edges (``edge_mask``: 1 open, 0 closed), for
+        methods whose coefficients depend on which edges are open; nothing by default."""
+
     def active_mask(self) -> torch.Tensor:
         """Which edges the network uses at inference (bool ``[E]``), before the user's mask."""
         flags = self.describe().edges.get("active")

@@ -170,7 +170,7 @@ class DDWWiring(Wiring, Routing):
         self._routed_of = {plan.nodes[p].label: ids for p, ids in eids_of.items()}
         self.register_buffer("unrouted", torch.tensor([0.0 if r else 1.0 for r in routed]), persistent=False)
         self.register_buffer("routed_mask", torch.tensor(routed, dtype=torch.bool), persistent=False)
-        self.register_buffer("_edge_src", torch.tensor([plan.by_label[u].pos for u, _ in plan.edges],
+        self.register_buffer("_edge_src", torch.tensor(plan.edge_positions()[0],
                                                        dtype=torch.long).reshape(-1), persistent=False)
         # per step: its node positions (statistics), and for the slots with routers their
         # [Gr, Dmax] edge ids, flattened, valid entries only

@@ -110,7 +110,7 @@ class L0Wiring(Wiring):
         self.log_alpha = nn.Parameter(torch.randn(len(self.edges)) * 0.01 + math.log((1 - p) / p))
         # A node's only input, behind a normalising op, has a gate the loss cannot see (BatchNorm undoes
         # it): it is held open (coefficient 1), left out of the penalty and written back learned=False.
-        target = np.array([plan.by_label[v].pos for _, v in self.edges], np.int64)
+        target = plan.edge_positions()[1]
         indeg = np.bincount(target, minlength=len(plan.nodes)) if len(target) else np.zeros(0, np.int64)
         normalising = np.array([nd.op in _NORMALISING for nd in plan.nodes], bool)
         fixed = (indeg[target] == 1) & normalising[target] if len(target) else np.zeros(0, bool)

@@ -116,7 +116,7 @@ class SigmoidWiring(Wiring):
         self.register_buffer("_valid", cmask, persistent=False)
         # Which gates can learn: without ``carry``, the gate of a node's only input is undone by the
         # BatchNorm that ends every built-in op (scale-invariant), so write_back marks it learned=False.
-        target = np.array([plan.by_label[v].pos for _, v in self.edges], np.int64)
+        target = plan.edge_positions()[1]
         indeg = np.bincount(target, minlength=len(plan.nodes)) if len(target) else np.zeros(0, np.int64)
         normalising = np.array([nd.op in _NORMALISING for nd in plan.nodes], bool)
         self._fixed = ((indeg[target] == 1) & normalising[target] & (not carry)).tolist() if len(target) else []
@@ -125,8 +125,7 @@ class SigmoidWiring(Wiring):
         if carry:
             # nodes by plan position (a topological order); edges grouped by their target's generation
             self._nodes = len(plan.nodes)
-            self.register_buffer("_src", torch.tensor([plan.by_label[u].pos for u, _ in self.edges],
-                                                      dtype=torch.long), persistent=False)
+            self.register_buffer("_src", torch.from_numpy(plan.edge_positions()[0].copy()), persistent=False)
             gen = np.array([plan.nodes[t].gen for t in target], np.int64)
             levels = sorted(set(gen.tolist()))
             for i, g in enumerate(levels):
