@@ -28,6 +28,7 @@ True
 
 from __future__ import annotations
 
+import abc
 import functools
 from typing import Protocol, Sequence, runtime_checkable
 
@@ -67,20 +68,20 @@ def attr_path(root: object, name: str) -> object:
     return functools.reduce(getattr, name.split("."), root)
 
 
-class Params:
+class Params(abc.ABC):
     """The tensors of ``groups`` nodes, as a kernel reads them. ``p(name)``: the nodes' tensors
     ``name`` concatenated on dim 0 (``[groups*d0, ...]``); ``p.norm(name, y)``: ``y``
     (``[B, groups*C, ...]``) normalised by the nodes' norm modules ``name``; ``p.sub(prefix)``: the
     tensors under a submodule (a kernel calling a sub-op's kernel)."""
 
-    def __call__(self, name: str) -> torch.Tensor:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def __call__(self, name: str) -> torch.Tensor: ...
 
-    def norm(self, name: str, y: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def norm(self, name: str, y: torch.Tensor) -> torch.Tensor: ...
 
-    def sub(self, prefix: str) -> "Params":
-        raise NotImplementedError
+    @abc.abstractmethod
+    def sub(self, prefix: str) -> "Params": ...
 
 
 class ModuleParams(Params):
@@ -107,14 +108,14 @@ class ModuleParams(Params):
         return ModuleParams([attr_path(m, prefix) for m in self.mods])  # type: ignore[misc]
 
 
-class KernelOp(nn.Module):
+class KernelOp(nn.Module, metaclass=abc.ABCMeta):
     """Base of per-node op modules whose math is one :meth:`kernel` (see the module doc): the
     module's forward is its kernel on its own tensors, and G such modules of a step run as one
     kernel call on their concatenated tensors (:class:`ModuleStep`)."""
 
+    @abc.abstractmethod
     def kernel(self, p: Params, x: torch.Tensor, groups: int) -> torch.Tensor:
         """``groups`` nodes at once: ``x`` ``[B, groups*in, ...]`` -> ``[B, groups*out, ...]``."""
-        raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.kernel(ModuleParams((self,)), x, 1)
