@@ -148,7 +148,7 @@ def _tiny_model(smooth=True):
 
 def _exact_hypergradient(model, tb, vb, xi):
     """d/dalpha L_val(w - xi * grad_w L_train(w, alpha), alpha), by double backward."""
-    A, W = train.arch_parameters(model), train.weight_parameters(model)
+    A, W = train.wiring_parameters(model), train.weight_parameters(model)
     names = {id(p): n for n, p in model.named_parameters()}
 
     def loss(params, batch):
@@ -217,7 +217,7 @@ def test_bilevel_step_updates_alphas_on_val_and_weights_on_train(order):
     assert not torch.equal(alpha0, model.wired.wiring.alpha)
     assert any(not torch.equal(a, p) for a, p in zip(w0, train.weight_parameters(model)))
     # alphas are not in the weight optimizer and vice versa
-    assert {id(p) for p in train.arch_parameters(model)}.isdisjoint(
+    assert {id(p) for p in train.wiring_parameters(model)}.isdisjoint(
         {id(p) for g in w_opt.param_groups for p in g["params"]})
     with pytest.raises(ParameterError):
         train.arch_gradient(model, tb, vb, order=3)

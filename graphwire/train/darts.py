@@ -2,7 +2,7 @@
 
 DARTS (``cnn/architect.py``) alternates, every step, an *architecture* step on a held-out
 (validation) batch and a *weight* step on a training batch. The architecture parameters are the
-wiring's (``alpha``...: :func:`arch_parameters`), the weights everything else
+wiring's (``alpha``...: :func:`wiring_parameters`), the weights everything else
 (:func:`weight_parameters`); each has its own optimizer. ``order=1`` uses ``grad_alpha L_val(w,
 alpha)``; ``order=2`` the unrolled gradient at the virtual step ``w' = w - xi * (grad_w L_train
 + momentum * buffer + weight_decay * w)``::
@@ -27,28 +27,10 @@ from ..errors import ParameterError
 from ..compiler import wired_core
 from ..io.history import History
 from ..wiring.base import Wiring
+from .groups import weight_parameters, wiring_parameters
 from .loop import default_device
 
-__all__ = ["arch_parameters", "weight_parameters", "arch_gradient", "bilevel_step", "darts_optimizers",
-           "search"]
-
-
-def arch_parameters(model: nn.Module) -> list[nn.Parameter]:
-    """The parameters of every wiring inside ``model`` (DARTS' alphas, gates...)."""
-    seen, out = set(), []
-    for m in model.modules():
-        if isinstance(m, Wiring):
-            for p in m.parameters():
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    out.append(p)
-    return out
-
-
-def weight_parameters(model: nn.Module) -> list[nn.Parameter]:
-    """Every parameter of ``model`` that is not an architecture parameter."""
-    arch = {id(p) for p in arch_parameters(model)}
-    return [p for p in model.parameters() if id(p) not in arch]
+__all__ = ["arch_gradient", "bilevel_step", "darts_optimizers", "search"]
 
 
 def _regularizer(model: nn.Module) -> torch.Tensor | float:
@@ -94,14 +76,14 @@ def _sgd_terms(w_optimizer: torch.optim.Optimizer | None, params: list) -> tuple
 def arch_gradient(model: nn.Module, train_batch, val_batch, *, order: int = 1, xi: float | None = None,
                   w_optimizer: torch.optim.Optimizer | None = None,
                   criterion: Callable = F.cross_entropy, eps: float = 0.01) -> list[torch.Tensor]:
-    """The gradient of the validation loss w.r.t. :func:`arch_parameters` (first or second order).
+    """The gradient of the validation loss w.r.t. :func:`wiring_parameters` (first or second order).
 
     ``xi`` is the virtual step size (default: the weight optimizer's learning rate); the virtual
     step also uses that optimizer's momentum buffers and weight decay, as DARTS does.
     """
     if order not in (1, 2):
         raise ParameterError(f"order must be 1 (first order) or 2 (unrolled, finite differences), got {order!r}")
-    A, W = arch_parameters(model), weight_parameters(model)
+    A, W = wiring_parameters(model), weight_parameters(model)
     if not A:
         raise ParameterError("the model has no architecture parameters (compile it with a learnable wiring)")
     if order == 1:
@@ -154,7 +136,7 @@ def bilevel_step(model: nn.Module, train_batch, val_batch, *, w_optimizer: torch
     in PC-DARTS).
     """
     model.train()
-    A, W = arch_parameters(model), weight_parameters(model)
+    A, W = wiring_parameters(model), weight_parameters(model)
     if update_arch:
         grads = arch_gradient(model, train_batch, val_batch, order=order, xi=xi, w_optimizer=w_optimizer,
                               criterion=criterion)
@@ -180,7 +162,7 @@ def darts_optimizers(model: nn.Module, *, w_lr: float = 0.025, w_momentum: float
     """DARTS' optimizers: SGD (lr 0.025, momentum 0.9, wd 3e-4) for weights, Adam (3e-4, betas
     (0.5, 0.999), wd 1e-3) for the architecture."""
     w = torch.optim.SGD(weight_parameters(model), lr=w_lr, momentum=w_momentum, weight_decay=w_decay)
-    a = torch.optim.Adam(arch_parameters(model), lr=a_lr, betas=a_betas, weight_decay=a_decay)
+    a = torch.optim.Adam(wiring_parameters(model), lr=a_lr, betas=a_betas, weight_decay=a_decay)
     return w, a
 
 

@@ -16,7 +16,7 @@ from torch import nn
 from ..errors import ParameterError
 from ..wiring.base import Wiring
 
-__all__ = ["param_groups", "wiring_parameters"]
+__all__ = ["param_groups", "wiring_parameters", "weight_parameters"]
 
 
 def wiring_parameters(model: nn.Module) -> list[nn.Parameter]:
@@ -36,6 +36,12 @@ def wiring_parameters(model: nn.Module) -> list[nn.Parameter]:
                     seen.add(id(p))
                     out.append(p)
     return out
+
+
+def weight_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """Every parameter of ``model`` that is not a wiring parameter (the network's weights), each once."""
+    wired = {id(p) for p in wiring_parameters(model)}
+    return [p for p in model.parameters() if id(p) not in wired]
 
 
 def param_groups(model: nn.Module, *, wiring_lr: float, wiring_weight_decay: float = 0.0) -> list[dict[str, Any]]:
@@ -61,7 +67,5 @@ def param_groups(model: nn.Module, *, wiring_lr: float, wiring_weight_decay: flo
     if not wired:
         raise ParameterError("the model has no wiring parameters (its wiring learns nothing, e.g. 'static'); "
                              "pass model.parameters() to the optimizer instead")
-    ids = {id(p) for p in wired}
-    rest = [p for p in model.parameters() if id(p) not in ids]
-    return [{"params": rest},
+    return [{"params": weight_parameters(model)},
             {"params": wired, "lr": float(wiring_lr), "weight_decay": float(wiring_weight_decay)}]

@@ -24,7 +24,7 @@ Options:
 (the connection's argmax op other than ``none``), ``weight`` (the edge's coefficient) and
 ``active`` (the edge is the chosen op of a kept connection); structural edges are ``active``
 when they still lie on an input -> output path of the derived cell. Architecture parameters are
-``net.wiring.parameters()`` (see :func:`graphwire.train.arch_parameters`).
+``net.wiring.parameters()`` (see :func:`graphwire.train.wiring_parameters`).
 """
 
 from __future__ import annotations
