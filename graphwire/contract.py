@@ -58,6 +58,7 @@ __all__ = [
     "nonneg_int",
     "choice",
     "boolean",
+    "op_name",
 ]
 
 #: The newest graph record this graphwire writes; it reads every version from 1 up to it.
@@ -142,7 +143,7 @@ def boolean(v: Any) -> str | None:
     return None if isinstance(v, bool) else f"must be true or false, got {v!r}"
 
 
-def _op_name(v: Any) -> str | None:
+def op_name(v: Any) -> str | None:
     return None if isinstance(v, str) and v else f"must be a non-empty op name, got {v!r}"
 
 
@@ -203,7 +204,7 @@ def attributes(kind: str | None = None) -> list[Attribute]:
 for _name, _check, _doc in [
     ("role", choice(ROLES), "input, output or hidden (default hidden)"),
     ("agg", choice(AGGS), "how a node combines its inputs: sum, concat or max (default sum)"),
-    ("op", _op_name, "the registered node op (default: compile's default_op)"),
+    ("op", op_name, "the registered node op (default: compile's default_op)"),
     ("channels", positive_int, "output width (default: compile's channels)"),
     ("stride", positive_int, "spatial stride of the op (default 1)"),
     ("stage", nonneg_int, "stage of a multi-stage network (drawn as a cluster)"),

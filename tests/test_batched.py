@@ -2,7 +2,10 @@
 measuring changes nothing in the network; measured times are cached safely; options are checked."""
 
 import json
+import os
 import random
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -151,6 +154,34 @@ def test_measured_times_are_cached_in_a_file_and_foreign_or_broken_entries_are_m
         assert timed, bad
         compare_executors(net3, x, 1e-5, batched=ex, calls=2)
     assert json.loads(path.read_text())["version"] == 1  # rewritten whole
+
+
+_MEASURE_IN_A_NEW_PROCESS = """
+import sys, torch, graphwire as gw
+from graphwire.executors import Batched, tuning
+timed = []
+real = tuning._Timer._once
+tuning._Timer._once = lambda self, fn: timed.append(1) or real(self, fn)
+net = gw.compile(gw.generators.watts_strogatz(10, 4, 0.5, seed=1), in_channels=3, channels=4,
+                 default_op=sys.argv[2], wiring="sigmoid")
+net.executor = Batched(tune="measure", min_bytes=0, repeats=1, cache=sys.argv[1])
+net(torch.randn(2, 3, 6, 6))
+print(len(timed))
+"""
+
+
+@pytest.mark.parametrize("op", ["sepconv", "sep_conv_3x3"])  # a stacked op; per-node modules (no stacked form)
+def test_a_cache_file_serves_another_process(tmp_path, op):
+    """The keys of measured times are the same in every process (no salted ``hash``, no object
+    addresses), so a second process measures nothing."""
+    path = tmp_path / "tuning.json"
+    runs = [subprocess.run([sys.executable, "-c", _MEASURE_IN_A_NEW_PROCESS, str(path), op], capture_output=True,
+                           text=True, env=dict(os.environ, PYTHONHASHSEED=str(seed)), timeout=300)
+            for seed in (1, 2)]
+    assert all(r.returncode == 0 for r in runs), runs[-1].stderr[-2000:]
+    first, second = (int(r.stdout.split()[-1]) for r in runs)
+    assert first > 0 and second == 0
+    assert " at 0x" not in path.read_text()
 
 
 @pytest.mark.parametrize("option,value", [("tune", "sometimes"), ("memory_format", "nhwc"), ("cache", 3),

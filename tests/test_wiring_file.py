@@ -122,6 +122,9 @@ def test_arguments_override_the_record_and_options_apply_to_the_recorded_wiring(
     assert again.wiring.spec == net.wiring.spec and again.in_channels == 3
     with pytest.raises(gw.errors.WiringError, match="no option 'penalti'.*did you mean 'penalty'"):
         gw.compile(H, penalti=0.5)
+    with pytest.raises(gw.errors.WiringError, match="no option 'penalti'.*did you mean 'penalty'"):
+        net.recompile(gw.generators.chain(2), penalti=0.5)  # a graph with no record: the network's wiring
+    assert net.recompile(gw.generators.chain(2), penalty=0.2).wiring.spec == gw.wiring.Sigmoid(penalty=0.2)
 
 
 def test_a_graph_without_a_record_needs_in_channels_and_says_so():

@@ -16,6 +16,8 @@ the plan and :class:`~graphwire.executors.Executable`: it asks the net for step 
 
 from __future__ import annotations
 
+import functools
+
 import dataclasses
 from typing import Any, Sequence
 
@@ -163,11 +165,15 @@ class WiredNet(nn.Module):
         return self.plan.out_channels
 
     # ---- forward
+    @functools.cached_property
+    def _input_where(self) -> str:
+        """How an input error names the graph's input nodes (built once, not per call)."""
+        return f"the graph's input node(s) {[nd.label for nd in self.plan.nodes if nd.role == 'input'][:4]}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         plan = self.plan
-        ins = [nd.label for nd in plan.nodes if nd.role == "input"][:4]
         check_input(x, channels=plan.in_channels, dims=plan.dims, dtype=self.runtime.edge_mask.dtype,
-                    where=f"the graph's input node(s) {ins}")
+                    where=self._input_where)
         ex = self._executor
         return (EXECUTORS.get(ex) if isinstance(ex, str) else ex)(plan, self, x)
 

@@ -15,7 +15,6 @@ no other argument; arguments given to ``compile`` override what the graph record
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +24,7 @@ from ..contract import check_compile_record
 from ..errors import ParameterError
 from ..ops.registry import OPS
 from ..wiring.base import WiringSpec
-from ..wiring.registry import WIRINGS, spec_from
+from ..wiring.registry import wiring_spec
 from ..plan import SPARSE_DENSITY
 from .planners import check_sparse_density
 
@@ -115,34 +114,17 @@ def resolve(G: nx.DiGraph, explicit: dict, fallback: dict | None = None) -> Sett
     if wiring is None:
         w = rec.get("wiring")
         if w is not None:
-            spec = _spec(w["method"], {**w.get("options", {}), **options})
+            spec = wiring_spec(w["method"], {**w.get("options", {}), **options})
         else:
             base = fallback.get("wiring")
             if isinstance(base, WiringSpec):
-                spec = dataclasses.replace(base, **options) if options else base
-                if options:
-                    spec_from(WIRINGS.get(base.method), {**base.options(), **options})  # did-you-mean on options
+                spec = wiring_spec(base.method, {**base.options(), **options}) if options else base
             else:
-                spec = _spec("static", options)
-    elif isinstance(wiring, WiringSpec):
-        if options:
-            from ..errors import WiringError
-
-            raise WiringError(f"give the options of wiring {wiring.method!r} in its spec or as keywords, "
-                              f"not both (got spec {wiring!r} and {sorted(options)})")
-        spec = wiring
+                spec = wiring_spec("static", options)
     else:
-        spec = _spec(wiring, options)
+        spec = wiring_spec(wiring, options)
     return Settings(in_channels=in_channels, wiring=spec, channels=pick("channels", None),
                     default_op=pick("default_op", "conv"), output_op=explicit.get("output_op", fallback.get(
                         "output_op", "identity")), dims=pick("dims", 2), executor=executor, resize=resize,
                     op_options=dict(op_options or {}), sparse_density=sparse_density)
 
-
-def _spec(method: Any, options: dict) -> WiringSpec:
-    from ..errors import WiringError
-
-    if not isinstance(method, str):
-        raise WiringError(f"wiring must be a method name ({WIRINGS.list()}) or a spec such as "
-                          f"graphwire.wiring.Sigmoid(), got {method!r}")
-    return spec_from(WIRINGS.get(method), options)

@@ -129,8 +129,8 @@ class CandidateEdges:
     ``i``, or ``-1 - j`` for the ``j``-th networkx edge outside every block. Built once, O(N * B + nx
     edges) work, no per-candidate Python."""
 
-    def __init__(self, G: nx.DiGraph):
-        rows, attrs = check_candidates(G)
+    def __init__(self, G: nx.DiGraph, checked: tuple[np.ndarray, list[dict]] | None = None):
+        rows, attrs = checked if checked is not None else check_candidates(G)
         self.n = G.number_of_nodes()
         self.block_attrs = attrs
         nx_edges = list(G.edges(data=True))
@@ -405,13 +405,14 @@ class BlockEdges(EdgeSet):
     def __init__(self, G: nx.DiGraph):
         self.graph = G
         self._cand: CandidateEdges | None = None
-        self._rows: np.ndarray | None = None
+        self._checked: tuple[np.ndarray, list[dict]] | None = None  # check_candidates' result, once
+        self._edges_checked = False  # whether that check covered the networkx edges too
         self._ranges: Any = ...  # not computed yet
 
     @property
     def cand(self) -> CandidateEdges:
         if self._cand is None:
-            self._cand = CandidateEdges(self.graph)
+            self._cand = CandidateEdges(self.graph, self._checked if self._edges_checked else None)
         return self._cand
 
     # ---- sequence
@@ -463,13 +464,17 @@ class BlockEdges(EdgeSet):
 
         check_edge_attributes(self.graph, edge_checks)
         # also: labels 0..N-1 and every edge goes up (so: no loops, no cycles)
-        self._rows, _ = check_candidates(self.graph, edge_checks)
+        self._checked = check_candidates(self.graph, edge_checks)
+        self._edges_checked = True
+
+    def _blocks_checked(self) -> tuple[np.ndarray, list[dict]]:
+        if self._checked is None:
+            self._checked = check_candidates(self.graph, edges=False)
+        return self._checked
 
     @property
     def _blocks(self) -> np.ndarray:
-        if self._rows is None:
-            self._rows, _ = check_candidates(self.graph, edges=False)
-        return self._rows
+        return self._blocks_checked()[0]
 
     def _covered(self, col: int) -> np.ndarray:
         """Labels inside some block's target (``col`` 2) or source (``col`` 0) range."""
@@ -568,7 +573,7 @@ class BlockEdges(EdgeSet):
         """Labels are ``0..N-1`` and every edge goes up, so reachability is one pass over the kept
         edges in label order; the result graph is built once, each attribute dict copied once."""
         G = self.graph
-        rows, attrs = check_candidates(G, edges=False)
+        rows, attrs = self._blocks_checked()
         for i, d in enumerate(attrs):
             if attr not in d:
                 raise AttributeValueError(

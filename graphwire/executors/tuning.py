@@ -32,6 +32,7 @@ block GEMM spends on absent edges, and grouped kernels measured slower than per-
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import os
@@ -433,7 +434,9 @@ def measure_schedule(plan: "Plan", net: Executable, x: torch.Tensor, shapes: lis
 def _op_key(net: Executable, st: "Step", c: StepChoice, in_shape, fmt: str, groups: int) -> str:
     """What an op's time depends on: the module (a node's, for one node), input shape, format."""
     op = net.step_op(st.index)
-    m = op.node_module(0) if c.op == "nodes" or st.size == 1 else op
+    # a stacked op module describes its G nodes; a ModuleStep (a plain view, no repr) by one node's module
+    grouped = c.op != "nodes" and st.size > 1 and isinstance(op, torch.nn.Module)
+    m = op if grouped else op.node_module(0)
     what = f"{type(m).__name__}:{getattr(op, 'options', '')}:{m!r}".replace("\n", " ")
     return f"op|{what}|{tuple(in_shape)}|{fmt}|{'node' if groups == 1 else f'grouped{groups}'}"
 
@@ -480,6 +483,16 @@ def _op_fn(net: Executable, st: "Step", c: StepChoice, in_shape, mf, dtype, devi
     return run_grouped_nodes
 
 
+def _digest(*parts: bytes) -> str:
+    """A digest of ``parts`` that is the same in every process (``hash`` of bytes is salted per
+    process, so a cache file keyed by it would never match)."""
+    h = hashlib.blake2b(digest_size=8)
+    for p in parts:
+        h.update(len(p).to_bytes(8, "little"))
+        h.update(p)
+    return h.hexdigest()
+
+
 def _agg_key(plan: "Plan", st: "Step", c: StepChoice, chosen: list[StepChoice], shapes, fmt: str, mode: str,
              raw: torch.Tensor) -> str:
     srcs = [st.sources[j].step for j in range(len(st.sources))] if st.agg == "sum" else list(st.gather_steps)
@@ -488,9 +501,10 @@ def _agg_key(plan: "Plan", st: "Step", c: StepChoice, chosen: list[StepChoice], 
     E = len(plan.edges)
     if st.agg == "sum":
         tgt, blk, src, _ = st.edge_list(E)
-        struct = hash((tgt.tobytes(), blk.tobytes(), src.tobytes(), tuple(sb.sparse for sb in st.sources)))
+        struct = _digest(tgt.tobytes(), blk.tobytes(), src.tobytes(), bytes(sb.sparse for sb in st.sources))
     else:
-        struct = hash((st.agg, st.k, None if st.gather_index is None else st.gather_index.tobytes()))
+        struct = _digest(f"{st.agg}:{st.k}".encode(),
+                         b"" if st.gather_index is None else st.gather_index.tobytes())
     as_list = c.op == "nodes" and st.size > 1
     return (f"agg|{c.agg}|{'list' if as_list else 'stacked'}|G{st.size}|{st.agg}|{struct}|{src_desc}|{fmt}|"
             f"{mode}{tuple(raw.shape[1:]) if mode == 'channel' else ''}")

@@ -12,7 +12,7 @@ records its name, parameters, seed and the networkx version in ``G.graph["graphw
   :func:`tiny_graph` (DNW's channel graphs);
 * a graph generated again from its record: :func:`regenerate`;
 * a compact graph's candidate blocks as networkx edges: :func:`materialize_candidates` (see
-  :mod:`graphwire.candidates`; ``channel_chain(..., compact=True)`` builds one).
+  :mod:`graphwire.edgeset.blocks`; ``channel_chain(..., compact=True)`` builds one).
 
 Generators build their edges as numpy arrays and add them to networkx once, so time and memory
 grow with nodes + edges, and refuse (``ParameterError``) a size whose estimated memory exceeds

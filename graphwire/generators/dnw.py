@@ -62,7 +62,7 @@ def channel_chain(stages: Sequence[tuple[int, int, int, int]] = MOBILENET_V1_STA
     pure sums by default). The input channels (graph 0's B0) get ``first_stride``; graph i's B0
     gets graph i's stride.
 
-    ``compact=True`` gives the same graph in compact form (:mod:`graphwire.candidates`): the
+    ``compact=True`` gives the same graph in compact form (:mod:`graphwire.edgeset.blocks`): the
     structural edges (from the input, into the output) are networkx edges and the candidate edges
     are one block per (graph, source block) in ``G.graph["graphwire"]["candidates"]``, with
     ``attrs={"stage": i}``: no networkx edge per candidate (``materialize_candidates`` gives them).

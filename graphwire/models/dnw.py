@@ -224,7 +224,7 @@ def dnw_mobilenet_v1(*, in_channels: int = 3, num_classes: int = 10, width_mult:
     The graph has 5,984 distinct channel nodes (6,944 counting each chained block in both of its
     graphs) and 6.98M candidate edges. By default (``compact=True``) it is built in compact form:
     the candidate edges are blocks in ``G.graph["graphwire"]["candidates"]``, not networkx edges
-    (see :mod:`graphwire.candidates`); ``write_back`` then gives the chosen edges as networkx
+    (see :mod:`graphwire.edgeset.blocks`); ``write_back`` then gives the chosen edges as networkx
     edges. ``compact=False`` builds every candidate as a networkx edge (same network, same edge
     order). ``graph`` (compact or not) replaces the built graph.
     """

@@ -134,12 +134,12 @@ def prune(
     they are kept, and the budget of ``keep`` applies to the other edges; the record counts them
     (``kept_unlearned``). ``keep_unlearned=False`` prunes them like any other edge.
 
-    A compact graph (candidate blocks, :mod:`graphwire.candidates`; what ``write_back`` of a
+    A compact graph (candidate blocks, :mod:`graphwire.edgeset.blocks`; what ``write_back`` of a
     compact network gives) prunes to an ordinary graph. With ``attr="active"`` or a ``threshold``
     that every block's ``attrs`` fail (``write_back`` gives them ``active: False, weight: 0.0``),
     only its networkx edges can survive and it is pruned with arrays, the result built once;
     otherwise (``keep``, or blocks that pass) it is materialised first
-    (:func:`~graphwire.candidates.materialize_candidates`), at the cost of every candidate edge.
+    (:func:`~graphwire.edgeset.blocks.materialize_candidates`), at the cost of every candidate edge.
 
     >>> import graphwire as gw
     >>> G = gw.generators.complete(3)

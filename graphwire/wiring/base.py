@@ -35,6 +35,8 @@ from typing import Any, Callable, ClassVar, Sequence
 import torch
 from torch import nn
 
+import numpy as np
+
 from ..errors import WiringError
 
 __all__ = ["Wiring", "WiringSpec", "WriteBack", "check_number", "check_bool", "check_choice", "check_int"]
@@ -168,3 +170,18 @@ def check_choice(method: str, name: str, value: Any, allowed: Sequence[Any]) -> 
     if value not in allowed or (isinstance(value, bool) and not any(a is value for a in allowed)):
         raise WiringError(f"{method} wiring: {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
     return value
+
+
+#: Built-in ops that end in BatchNorm: behind them only the relative size of a node's gates matters.
+NORMALISING_OPS = frozenset({"conv", "sepconv", "linear"})
+
+
+def sole_normalised_inputs(plan: Any) -> np.ndarray:
+    """Per edge of ``plan`` (bool ``[E]``): the edge is its target's only input and the target's op
+    normalises, so a gate on it scales nothing the loss can see (BatchNorm undoes it)."""
+    target = plan.edge_positions()[1]
+    if not len(target):
+        return np.zeros(0, bool)
+    indeg = np.bincount(target, minlength=len(plan.nodes))
+    normalising = np.array([nd.op in NORMALISING_OPS for nd in plan.nodes], bool)
+    return (indeg[target] == 1) & normalising[target]

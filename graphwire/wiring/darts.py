@@ -37,15 +37,11 @@ from torch import nn
 
 from ..generators.darts_cell import find_connections, select_connections
 from ..errors import WiringError
-from ..contract import finite
+from ..contract import finite, op_name
 from .base import Wiring, WiringSpec, WriteBack, check_bool, check_choice, check_number
 from .registry import register_wiring
 
 __all__ = ["DartsWiring", "Darts"]
-
-
-def _op_name(v) -> str | None:
-    return None if isinstance(v, str) and v else f"must be a non-empty op name, got {v!r}"
 
 
 def _op_list(v) -> str | None:
@@ -96,7 +92,7 @@ class DartsWiring(Wiring):
     mode = "edge"
     Options = Darts
     attributes = (
-        ("edge", "op", _op_name, "the op an edge runs (the strongest candidate of its connection)"),
+        ("edge", "op", op_name, "the op an edge runs (the strongest candidate of its connection)"),
         ("edge", "ops", _op_list, "the candidate ops of the edge's connection"),
         ("edge", "op_weights", _op_weights, "op -> probability of the edge's connection"),
         ("edge", "connection_weight", finite, "sigmoid gate of the whole connection (zero_one / edge_norm)"),

@@ -30,14 +30,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..contract import unit
-from .base import Wiring, WiringSpec, WriteBack, check_number
+from .base import Wiring, WiringSpec, WriteBack, check_number, sole_normalised_inputs
 from .registry import register_wiring
-from .sigmoid import _NORMALISING
 
 __all__ = ["L0Wiring", "hard_concrete_sample", "hard_concrete_p_open", "hard_concrete_eval"]
 
@@ -110,10 +108,7 @@ class L0Wiring(Wiring):
         self.log_alpha = nn.Parameter(torch.randn(len(self.edges)) * 0.01 + math.log((1 - p) / p))
         # A node's only input, behind a normalising op, has a gate the loss cannot see (BatchNorm undoes
         # it): it is held open (coefficient 1), left out of the penalty and written back learned=False.
-        target = plan.edge_positions()[1]
-        indeg = np.bincount(target, minlength=len(plan.nodes)) if len(target) else np.zeros(0, np.int64)
-        normalising = np.array([nd.op in _NORMALISING for nd in plan.nodes], bool)
-        fixed = (indeg[target] == 1) & normalising[target] if len(target) else np.zeros(0, bool)
+        fixed = sole_normalised_inputs(plan)
         self.register_buffer("_fixed", torch.from_numpy(fixed.astype(bool)), persistent=False)
         self._any_fixed = bool(fixed.any())
 

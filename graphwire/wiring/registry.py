@@ -50,16 +50,21 @@ def register_wiring(cls: type[Wiring] | None = None, *, overwrite: bool = False)
 
 def make_wiring(wiring: Any, plan: Any, edge_data: Sequence[dict], options: dict) -> Wiring:
     """The wiring object for a plan: ``wiring`` is a method name (options as keywords) or a spec."""
+    spec = wiring_spec(wiring, options)
+    return WIRINGS.get(spec.method)(plan, edge_data, spec)
+
+
+def wiring_spec(wiring: Any, options: dict) -> WiringSpec:
+    """The checked spec of ``wiring``: a method name with its options as keywords, or a spec."""
     if isinstance(wiring, WiringSpec):
         if options:
             raise WiringError(f"give the options of wiring {wiring.method!r} in its spec or as keywords, "
                               f"not both (got spec {wiring!r} and {sorted(options)})")
-        return WIRINGS.get(wiring.method)(plan, edge_data, wiring)
+        return wiring
     if not isinstance(wiring, str):
         raise WiringError(f"wiring must be a method name ({WIRINGS.list()}) or a spec such as "
                           f"graphwire.wiring.Sigmoid(), got {wiring!r}")
-    cls = WIRINGS.get(wiring)
-    return cls(plan, edge_data, spec_from(cls, options))
+    return spec_from(WIRINGS.get(wiring), options)
 
 
 def spec_from(cls: type[Wiring], options: dict) -> WiringSpec:

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ..contract import boolean, finite
-from .base import Wiring, WiringSpec, WriteBack, check_bool, check_number
+from .base import Wiring, WiringSpec, WriteBack, check_bool, check_number, sole_normalised_inputs
 from .registry import register_wiring
 
 __all__ = ["SigmoidWiring", "Sigmoid"]
@@ -48,9 +48,6 @@ def _channel_weights(v) -> str | None:
         return f"must be a list of finite numbers (one gate per source channel), got {v!r:.60}"
     return None
 
-
-#: Built-in ops that end in BatchNorm: behind them only the relative size of a node's gates matters.
-_NORMALISING = frozenset({"conv", "sepconv", "linear"})
 
 
 @dataclass(frozen=True)
@@ -116,10 +113,8 @@ class SigmoidWiring(Wiring):
         self.register_buffer("_valid", cmask, persistent=False)
         # Which gates can learn: without ``carry``, the gate of a node's only input is undone by the
         # BatchNorm that ends every built-in op (scale-invariant), so write_back marks it learned=False.
+        self._fixed = (sole_normalised_inputs(plan) & (not carry)).tolist()
         target = plan.edge_positions()[1]
-        indeg = np.bincount(target, minlength=len(plan.nodes)) if len(target) else np.zeros(0, np.int64)
-        normalising = np.array([nd.op in _NORMALISING for nd in plan.nodes], bool)
-        self._fixed = ((indeg[target] == 1) & normalising[target] & (not carry)).tolist() if len(target) else []
         # edges closed by net.mask_edges feed no strength (mask_changed), exactly as if pruned
         self.register_buffer("_open", torch.ones(len(self.edges)), persistent=False)
         if carry:
