@@ -155,28 +155,6 @@ def training_cost(model: nn.Module, input_shape: tuple[int, ...] | torch.Tensor 
 
 
 # ------------------------------------------------------------------ inference cost of a wired core
-def _positions(plan, labels: Any) -> np.ndarray:
-    by = plan.by_label
-    return np.fromiter((by[u].pos for u in labels), np.int64, count=len(labels))
-
-
-def _edge_arrays(plan) -> tuple[np.ndarray, np.ndarray]:
-    """Source and target positions of every edge, in the plan's edge order."""
-    arrays = getattr(plan.edges, "arrays", None)
-    if arrays is not None:
-        u, v = arrays()
-        labels = [nd.label for nd in plan.nodes]
-        if all(isinstance(lab, int) for lab in labels):  # compact graphs: int labels -> positions by table
-            table = np.full(max(labels) + 1, -1, np.int64)
-            table[np.array(labels, np.int64)] = np.array([nd.pos for nd in plan.nodes], np.int64)
-            return table[np.asarray(u)], table[np.asarray(v)]
-        return _positions(plan, list(u)), _positions(plan, list(v))
-    if not len(plan.edges):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    u, v = zip(*plan.edges)
-    return _positions(plan, u), _positions(plan, v)
-
-
 def _reach(n: int, src: np.ndarray, dst: np.ndarray, gen: np.ndarray, start: np.ndarray, forward: bool) -> np.ndarray:
     """Nodes reachable from ``start`` along the edges (``forward``) or against them, generation by generation."""
     seen = start.copy()
@@ -210,7 +188,7 @@ def _core_cost(core, x_shape: tuple) -> dict:
 
     plan = core.plan
     n = len(plan.nodes)
-    src, dst = _edge_arrays(plan)
+    src, dst = plan.edge_positions()
     wiring = core.wiring
     dynamic = isinstance(wiring, Routing)
     was = wiring.training

@@ -23,10 +23,9 @@ __all__ = ["WiredClassifier", "wired_mlp", "wired_conv1d", "wired_conv2d"]
 class WiredClassifier(nn.Module):
     """``head(wired(stem(x)))``; ``wired`` is the compiled graph."""
 
-    def __init__(self, stem: nn.Module, wired: WiredNet, head: nn.Module, compile_kwargs: dict):
+    def __init__(self, stem: nn.Module, wired: WiredNet, head: nn.Module):
         super().__init__()
         self.stem, self.wired, self.head = stem, wired, head
-        self.compile_kwargs = {k: v for k, v in compile_kwargs.items() if k in _COMPILE_KEYS}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spec = getattr(self, "input_spec", None)
@@ -67,17 +66,15 @@ class WiredClassifier(nn.Module):
         """The same classifier on ``graph`` (e.g. a pruned write-back), parameters carried over. The
         core is rebuilt with what ``graph`` records (:meth:`WiredNet.recompile`); ``wiring=`` and
         wiring options override it."""
-        wired = self.wired.recompile(graph, **({"wiring": wiring} if wiring is not None else {}), **options)
-        new = WiredClassifier(copy.deepcopy(self.stem), wired, copy.deepcopy(self.head), self.compile_kwargs)
-        _carry_shapes(self, new)
+        new = self._around(self.wired.recompile(graph, wiring=wiring, **options))
+        for name in ("input_spec", "input_shape"):  # the recompiled classifier takes the same input
+            if getattr(self, name, None) is not None:
+                setattr(new, name, getattr(self, name))
         return new.to(next(self.parameters()).device)
 
-
-def _carry_shapes(old: nn.Module, new: nn.Module) -> None:
-    """A recompiled classifier takes the same input: keep ``input_spec`` and ``input_shape``."""
-    for name in ("input_spec", "input_shape"):
-        if getattr(old, name, None) is not None:
-            setattr(new, name, getattr(old, name))
+    def _around(self, wired: WiredNet) -> "WiredClassifier":
+        """This classifier's other parts (copies) around a recompiled core ``wired``."""
+        return type(self)(copy.deepcopy(self.stem), wired, copy.deepcopy(self.head))
 
 
 _COMPILE_KEYS = {"in_channels", "channels", "default_op", "output_op", "dims", "executor", "resize", "op_options"}
@@ -95,7 +92,7 @@ def wired_mlp(graph: nx.DiGraph, *, in_channels: int, num_classes: int = 10, cha
     kw = dict(in_channels=in_channels, channels=channels, default_op="linear", dims=0) | kw
     wired = compile(graph, wiring=wiring, **kw, **wopts)
     _check_classes(num_classes)
-    model = WiredClassifier(nn.Identity(), wired, nn.Linear(wired.out_channels, num_classes), kw)
+    model = WiredClassifier(nn.Identity(), wired, nn.Linear(wired.out_channels, num_classes))
     model.input_spec = (in_channels, 0)
     return model
 
@@ -117,7 +114,7 @@ def _wired_conv(graph, in_channels, num_classes, width, wiring, op, dims, stem_k
         (nn.Conv2d, nn.BatchNorm2d, nn.AdaptiveAvgPool2d)
     stem = nn.Sequential(conv(in_channels, width, stem_kernel, 1, stem_kernel // 2, bias=False), bn(width))
     head = nn.Sequential(nn.ReLU(), pool(1), nn.Flatten(), nn.Linear(wired.out_channels, num_classes))
-    model = WiredClassifier(stem, wired, head, kw)
+    model = WiredClassifier(stem, wired, head)
     model.input_spec = (in_channels, dims)
     return model
 

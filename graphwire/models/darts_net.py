@@ -45,7 +45,7 @@ from ..compiler.module import check_input
 from ..errors import ParameterError
 from ..graph import meta
 from ._checks import check_choice, check_positive_int, keywords
-from .classifiers import WiredClassifier, _carry_shapes
+from .classifiers import WiredClassifier
 
 __all__ = ["Genotype", "DARTS_V1", "DARTS_V2", "GENOTYPES", "DARTSNetwork", "AuxPool", "darts_network",
            "darts_network_graph", "genotype_from_graph", "SETTINGS"]
@@ -281,9 +281,9 @@ class DARTSNetwork(WiredClassifier):
     """``head(wired(stem(x)))`` with DARTS' extras: an auxiliary head (training only; its logits
     are ``aux_logits`` after a training forward, None otherwise) and ``drop_path_prob``."""
 
-    def __init__(self, stem: nn.Module, wired, head: nn.Module, compile_kwargs: dict,
-                 aux_head: nn.Module | None = None, aux_channels: int = 0):
-        super().__init__(stem, wired, head, compile_kwargs)
+    def __init__(self, stem: nn.Module, wired, head: nn.Module, aux_head: nn.Module | None = None,
+                 aux_channels: int = 0):
+        super().__init__(stem, wired, head)
         self.aux_head = aux_head
         self.aux_channels = aux_channels
         self.aux_logits: torch.Tensor | None = None
@@ -317,12 +317,9 @@ class DARTSNetwork(WiredClassifier):
         for m in mods:
             m.drop_path_prob = float(value)
 
-    def recompile(self, graph: nx.DiGraph, *, wiring: Any = None, **options) -> "DARTSNetwork":
-        wired = self.wired.recompile(graph, **({"wiring": wiring} if wiring is not None else {}), **options)
-        new = DARTSNetwork(copy.deepcopy(self.stem), wired, copy.deepcopy(self.head), self.compile_kwargs,
-                           copy.deepcopy(self.aux_head), self.aux_channels)
-        _carry_shapes(self, new)
-        return new.to(next(self.parameters()).device)
+    def _around(self, wired) -> "DARTSNetwork":
+        return DARTSNetwork(copy.deepcopy(self.stem), wired, copy.deepcopy(self.head), copy.deepcopy(self.aux_head),
+                            self.aux_channels)
 
 
 class AuxPool(nn.Module):
@@ -398,7 +395,7 @@ def darts_network(genotype: Any = "DARTS_V2", *, setting: str = "cifar10", in_ch
     final = wired.out_channels - aux_ch
     head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(final, num_classes))
     aux = _aux_head(setting, aux_ch, num_classes) if auxiliary else None
-    model = DARTSNetwork(stem, wired, head, kw, aux, aux_ch)
+    model = DARTSNetwork(stem, wired, head, aux, aux_ch)
     model.input_spec = (in_channels, 2)
     model.input_shape = (1, in_channels, image_size, image_size)
     return model

@@ -44,4 +44,4 @@ def ddw_resnet(layers=(2, 2, 2, 2), *, in_channels: int = 3, num_classes: int = 
     kw = dict(in_channels=width, dims=2)
     wired = compile(G, wiring=wiring, **kw, **wiring_options)
     head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(wired.out_channels, num_classes))
-    return WiredClassifier(stem_m, wired, head, kw)
+    return WiredClassifier(stem_m, wired, head)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import random
-from typing import Any, Sequence
+from typing import Sequence
 
 import networkx as nx
 import torch
@@ -26,7 +26,7 @@ from ..compiler import compile
 from ..errors import ParameterError, ShapeError
 from ..graph import meta
 from ..generators.dnw import MOBILENET_V1_STAGES, chain_sizes, channel_chain, tiny_graph
-from .classifiers import WiredClassifier, _carry_shapes
+from .classifiers import WiredClassifier
 
 __all__ = [
     "MOBILENET_V1_STAGES",
@@ -148,8 +148,7 @@ class DNWClassifier(WiredClassifier):
     Linear's bias, so the recompiled classifier computes what this one computes in eval mode.
     """
 
-    def recompile(self, graph: nx.DiGraph, *, wiring: Any = None, **options) -> "DNWClassifier":
-        wired = self.wired.recompile(graph, **({"wiring": wiring} if wiring is not None else {}), **options)
+    def _around(self, wired) -> "DNWClassifier":
         old_out = self.wired.plan.nodes[self.wired.plan.outputs[0]]
         old_labels = [self.wired.plan.nodes[p].label for p in old_out.preds]
         new_out = wired.plan.nodes[wired.plan.outputs[0]]
@@ -159,9 +158,7 @@ class DNWClassifier(WiredClassifier):
         keep = torch.tensor([where[lab] for lab in new_labels], dtype=torch.long)
         gone = torch.tensor(sorted(set(range(len(old_labels))) - set(keep.tolist())), dtype=torch.long)
         head = _slice_head(copy.deepcopy(self.head), keep, gone)
-        new = DNWClassifier(copy.deepcopy(self.stem), wired, head, self.compile_kwargs)
-        _carry_shapes(self, new)
-        return new.to(next(self.parameters()).device)
+        return DNWClassifier(copy.deepcopy(self.stem), wired, head)
 
 
 def _slice_head(head: nn.Module, keep: torch.Tensor, gone: torch.Tensor) -> nn.Module:
@@ -244,7 +241,7 @@ def dnw_mobilenet_v1(*, in_channels: int = 3, num_classes: int = 10, width_mult:
                     **_dnw_options(wiring, k, refresh, options))
     c = wired.out_channels
     head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
-    model = DNWClassifier(nn.Identity(), wired, head, kw)
+    model = DNWClassifier(nn.Identity(), wired, head)
     model.budgets = budgets
     model.input_shape = (1, in_channels, image_size, image_size)
     return model
@@ -313,4 +310,4 @@ def dnw_tiny(*, in_channels: int = 3, num_classes: int = 10, dims: int = 2,
                     **_dnw_options(wiring, k, refresh, options))
     pooling = [CentrePool(dims)] if pool == "centre" else [avg(1), nn.Flatten()]
     head = nn.Sequential(*pooling, nn.Linear(wired.out_channels, num_classes))
-    return DNWClassifier(stem, wired, head, kw)
+    return DNWClassifier(stem, wired, head)

@@ -79,7 +79,7 @@ def mobilenet_v1(*, in_channels: int = 3, num_classes: int = 10, width_mult: flo
     kw = dict(in_channels=c0, dims=2)
     wired = compile(G, wiring=wiring, **kw)
     head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(wired.out_channels, num_classes))
-    model = WiredClassifier(stem, wired, head, kw)
+    model = WiredClassifier(stem, wired, head)
     model.input_spec = (in_channels, 2)
     model.input_shape = (1, in_channels, image_size, image_size)
     return model

@@ -177,7 +177,7 @@ def randwire(*, in_channels: int = 3, num_classes: int = 10, regime: str = "smal
     head = nn.Sequential(nn.ReLU(), nn.Conv2d(wired.out_channels, head_channels, 1, bias=False),
                          nn.BatchNorm2d(head_channels), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                          nn.Linear(head_channels, num_classes))
-    model = WiredClassifier(stem, wired, head, kw)
+    model = WiredClassifier(stem, wired, head)
     model.input_spec = (in_channels, 2)
     model.input_shape = (1, in_channels, image_size, image_size)
     return model

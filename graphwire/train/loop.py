@@ -20,6 +20,7 @@ from torch import nn
 from ..compiler import wired_core
 from ..errors import FormatError, ParameterError
 from ..io.history import History
+from .groups import param_groups, wiring_parameters
 
 __all__ = ["fit", "evaluate", "recalibrate_bn", "default_device", "load_checkpoint", "SMALL_MODEL_PARAMS", "RECIPES",
            "SCHEDULES"]
@@ -229,8 +230,19 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 def _drop_path_modules(model: nn.Module) -> list[nn.Module]:
-    return [m for m in model.modules() if "drop_path_prob" in vars(m) or isinstance(
-        getattr(type(m), "drop_path_prob", None), property)]
+    """The modules to set ``drop_path_prob`` on: one with a ``drop_path_prob`` property sets its own
+    drop-path ops (they are not listed again), others carry the attribute themselves."""
+    found: list[nn.Module] = []
+    covered: set[int] = set()
+    for m in model.modules():  # parents before their children
+        if id(m) in covered:
+            continue
+        if isinstance(getattr(type(m), "drop_path_prob", None), property):
+            found.append(m)
+            covered.update(id(s) for s in m.modules())
+        elif "drop_path_prob" in vars(m):
+            found.append(m)
+    return found
 
 
 def fit(model: nn.Module, train_loader: Iterable, epochs: int, *, val_loader: Iterable | None = None,
@@ -405,7 +417,7 @@ def _schedule(recipe: dict, steps: int, per_epoch: int) -> Callable[[int], float
         return lambda i: 1.0
     if kind == "exponential":
         return lambda i: gamma ** (min(i, steps) // max(per_epoch, 1))
-    return lambda i: 0.5 * (1 + torch.cos(torch.tensor(min(i, steps) / steps * torch.pi)).item())
+    return lambda i: 0.5 * (1 + math.cos(min(i, steps) / steps * math.pi))
 
 
 def _fit(model, train_loader, epochs, val_loader, lr, weight_decay, wiring_lr, optimizer, device, progress,
@@ -417,14 +429,14 @@ def _fit(model, train_loader, epochs, val_loader, lr, weight_decay, wiring_lr, o
     core = wired_core(model)
     base = _unwrap(model)
     if state is not None:
+        if state["epochs"] != epochs:  # refused before anything of the model is overwritten
+            raise ParameterError(f"the checkpoint comes from a run of epochs={state['epochs']}; resume it with the "
+                                 f"same epochs (got {epochs}): the schedule depends on it")
         try:
             model.load_state_dict(state["model"])
         except (RuntimeError, ValueError, KeyError) as e:
             raise ParameterError(f"resume: the checkpoint does not fit this model: {str(e).splitlines()[0]}") from None
         history = History.from_dict(json.loads(state["history"]), "checkpoint history")
-        if state["epochs"] != epochs:
-            raise ParameterError(f"the checkpoint comes from a run of epochs={state['epochs']}; resume it with the "
-                                 f"same epochs (got {epochs}): the schedule depends on it")
     history = history if history is not None else History()
     if core is not None and history.edges and [tuple(e) for e in core.plan.edges] != history.edges:
         raise ParameterError(
@@ -440,10 +452,8 @@ def _fit(model, train_loader, epochs, val_loader, lr, weight_decay, wiring_lr, o
                              f"(e.g. models.darts_network(auxiliary=True)); {type(base).__name__} has none")
     if optimizer is None:
         groups: list = [{"params": list(model.parameters())}]
-        if wiring_lr is not None and core is not None:
-            wired = {id(p) for p in core.wiring.parameters()}
-            groups = [{"params": [p for p in model.parameters() if id(p) not in wired]},
-                      {"params": list(core.wiring.parameters()), "lr": wiring_lr, "weight_decay": 0.0}]
+        if wiring_lr is not None and wiring_parameters(model):
+            groups = param_groups(model, wiring_lr=wiring_lr)
         # foreach: one fused update over all tensors (not the CPU default; wired nets have many small ones)
         optimizer = torch.optim.SGD(groups, lr=lr, momentum=recipe["momentum"], weight_decay=weight_decay,
                                     nesterov=recipe["nesterov"], foreach=True)
