@@ -32,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch
 from _common import save
 
+from graphwire.search._testing import start_postgres
+
 TARGET_MS = {"journal": 10.0, "postgresql": 40.0}
 
 
@@ -198,45 +200,6 @@ def engine_cost(trials: int, storage: str | None, counters: Counters, window: in
             "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in load_after]}
 
 
-def start_postgres():
-    """A throw-away PostgreSQL cluster on 127.0.0.1; returns (url, stop) or (None, reason)."""
-    import glob
-    import shutil
-    import socket
-    import subprocess
-
-    def find(name):
-        return shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
-
-    initdb, pg_ctl = find("initdb"), find("pg_ctl")
-    if not initdb or not pg_ctl:
-        return None, "no PostgreSQL server installed"
-    base = tempfile.mkdtemp(prefix="gw-pg-bench-")
-    data, sock = os.path.join(base, "data"), os.path.join(base, "sock")
-    os.makedirs(sock)
-    pre = []
-    if os.geteuid() == 0:
-        import pwd
-
-        pw = pwd.getpwnam("postgres")
-        os.chown(base, pw.pw_uid, pw.pw_gid)
-        os.chown(sock, pw.pw_uid, pw.pw_gid)
-        pre = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    subprocess.run(pre + [initdb, "-D", data, "-U", "gw", "--auth=trust", "-E", "UTF8"], check=True,
-                   capture_output=True)
-    subprocess.run(pre + [pg_ctl, "-D", data, "-l", os.path.join(base, "log"), "-w", "-o",
-                          f"-p {port} -k {sock} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
-
-    def stop():
-        subprocess.run(pre + [pg_ctl, "-D", data, "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
-
-    return f"postgresql://gw@127.0.0.1:{port}/postgres", stop
-
-
 def combine(runs: list[dict]) -> dict:
     """Several runs of one storage: every number is the median over the runs; the runs are kept."""
     out = {}
@@ -281,10 +244,10 @@ def main(argv=None) -> int:
     stop = None
     url = None if args.no_postgres else args.postgres
     if url is None and not args.no_postgres:
-        url, stop = start_postgres()
-        if url is None:
-            print(f"PostgreSQL skipped: {stop}")
-            stop = None
+        try:
+            url, stop = start_postgres()
+        except RuntimeError as e:
+            print(f"PostgreSQL skipped: {e}")
     counters = Counters()
     print(f"load average {res['load_average']}; {os.cpu_count()} cores", flush=True)
     storages = [("journal", None)] + ([("postgresql", url)] if url else [])

@@ -15,7 +15,7 @@ optuna = pytest.importorskip("optuna")
 
 from graphwire.cli import main
 from graphwire.errors import ParameterError
-from graphwire.search import runner
+from graphwire.search import _testing, runner
 
 SLEEPY = "graphwire.search._testing:sleepy"
 TABULAR = "tabular"
@@ -58,12 +58,7 @@ def test_trials_hold_params_distributions_and_a_sortable_summary(tmp_path, monke
 
 def test_a_trivial_trial_costs_two_journal_writes(tmp_path):
     """Creation (architecture, hash, summary, meta in one record) and tell: nothing else."""
-    def fast(G, report, *, space, seed=0):
-        return 0.5
-
-    fast.spec = lambda: {"kind": "function", "kwargs": {"target": "x:y"}}
-    fast.epochs = 1
-    runner.run("cell", "random", fast, trials=5, dir=tmp_path / "a", progress=False)
+    runner.run("cell", "random", "graphwire.search._testing:instant", trials=5, dir=tmp_path / "a", progress=False)
     lines = (tmp_path / "a" / "study.journal").read_text().splitlines()
     ops = [json.loads(x)["op_code"] for x in lines]
     per_trial = [op for op in ops if op in (4, 5, 6, 7, 8, 9, 10)]  # trial operations
@@ -207,22 +202,9 @@ def test_storage_holding_another_run_is_refused(tmp_path, monkeypatch):
     assert len(trials) == 3  # the other run is untouched
 
 
-def test_failures_are_recorded_and_the_search_goes_on(tmp_path):
-    calls = []
-
-    def flaky(G, report, *, space, seed=0):  # raises, diverges, succeeds, in turn (no luck involved)
-        calls.append(seed)
-        if len(calls) % 3 == 1:
-            raise RuntimeError("boom: the objective raised")
-        if len(calls) % 3 == 2:
-            report(float("nan"), 1)
-            return float("nan")
-        report(0.5, 1)
-        return 0.5
-
-    flaky.spec = lambda: {"kind": "function", "kwargs": {"target": "graphwire.search._testing:flaky"}}
-    flaky.epochs = 1
-    out = runner.run("cell", "random", flaky, trials=4, dir=tmp_path, progress=False)
+def test_failures_are_recorded_and_the_search_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setattr(_testing.flaky, "calls", 0)  # raises, diverges, succeeds, in turn
+    out = runner.run("cell", "random", "graphwire.search._testing:flaky", trials=4, dir=tmp_path, progress=False)
     assert out["counts"]["complete"] == 4 and out["counts"]["failed"] == 8
     _, trials = _trials(tmp_path)
     reasons = [t.user_attrs.get("fail_reason", "") for t in trials if t.state.name == "FAIL"]

@@ -4,19 +4,18 @@ fine-tuning keep the accuracy within 1 point of the full network on the digits."
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 
 import pytest
 import torch
 
 import graphwire as gw
+from _snippets import PY_LANGS, ROOT, blocks
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "training-loop.md"
+DOC = ROOT / "docs" / "training-loop.md"
 
 
 def _blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+    return [b.body for b in blocks(DOC) if b.lang in PY_LANGS]
 
 
 def _recipe() -> str:
