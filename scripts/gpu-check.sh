@@ -24,7 +24,6 @@ PY=${PYTHON:-python}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 mkdir -p "$OUT"
 if [ "$DEVICE" = cpu ]; then QUICK=1; fi  # no GPU: the CI-sized form
-Q=(); [ "$QUICK" = 1 ] && Q=(--quick)
 step() { echo "[gpu-check] $*"; local t=$SECONDS; "$@"; echo "[gpu-check] done in $((SECONDS - t)) s"; }
 
 if [ "$DEVICE" = cuda ]; then

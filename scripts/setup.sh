@@ -7,7 +7,8 @@
 #   docs is the documentation site's toolchain, which `make test` builds)
 # - installs Debian's graphviz (the `dot` binary) when it is missing and we are root with apt-get
 # - with GRAPHWIRE_BROWSER=1 (set by `make test`), also Debian's chromium and chromium-driver for the
-#   headless-browser test of the HTML export (skipped with a reason when they are missing)
+#   headless-browser test of the HTML export, and a PostgreSQL server for the search storage test
+#   (each test is skipped with a reason when its part is missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -38,43 +39,32 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$(cat "$stamp")" !
     echo "$EXTRAS" > "$stamp"
 fi
 
-if ! command -v dot >/dev/null 2>&1; then
+# ---- system packages: installed when missing and we are root with apt-get, else a warning --------
+apt_updated=0
+apt_install() {  # apt_install "<what it is for>" "<how to install it by hand>" package...
+    local why=$1 hint=$2
+    shift 2
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "[setup] installing Debian's graphviz (the 'dot' binary)"
-        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null
+        echo "[setup] installing Debian's $* ($why)"
+        if [ "$apt_updated" = 0 ]; then apt-get update -qq >/dev/null; apt_updated=1; fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
     else
-        echo "[setup] warning: Graphviz 'dot' not found; rendering will fail until you install it" >&2
-        echo "        (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz;" >&2
-        echo "         conda: conda install -c conda-forge graphviz)" >&2
+        echo "[setup] warning: $* not found; $why will not work until you install it ($hint)" >&2
     fi
+}
+
+command -v dot >/dev/null 2>&1 || apt_install "drawing with Graphviz's dot" \
+    "sudo apt-get install graphviz; macOS: brew install graphviz; conda install -c conda-forge graphviz" \
+    graphviz fonts-liberation
+# With GRAPHWIRE_BROWSER=1 (`make test`): a headless Chromium for the browser test of the HTML export.
+if [ "${GRAPHWIRE_BROWSER:-0}" = 1 ] && ! { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; }; then
+    apt_install "the headless-browser test of the HTML export" "sudo apt-get install chromium chromium-driver" \
+        chromium chromium-driver fonts-liberation
 fi
-if [ "${GRAPHWIRE_BROWSER:-0}" = 1 ]; then
-    if ! { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; }; then
-        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-            echo "[setup] installing Debian's chromium and chromium-driver (headless browser test)"
-            apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-                --no-install-recommends chromium chromium-driver fonts-liberation >/dev/null
-        else
-            echo "[setup] warning: chromium/chromedriver not found; the browser test of the HTML export" >&2
-            echo "        will be skipped (Debian/Ubuntu: sudo apt-get install chromium chromium-driver)" >&2
-        fi
-    fi
+# With GRAPHWIRE_BROWSER=1 (`make test`) or GRAPHWIRE_POSTGRES=1: a PostgreSQL server, for the test that
+# runs a search against a real server on 127.0.0.1 (it starts its own throw-away cluster with initdb).
+if [ "${GRAPHWIRE_POSTGRES:-${GRAPHWIRE_BROWSER:-0}}" = 1 ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+        && ! command -v initdb >/dev/null 2>&1; then
+    apt_install "the PostgreSQL search storage test" "sudo apt-get install postgresql" postgresql
 fi
 echo "[setup] ready: $("$VPY" -c 'import torch, networkx; print("torch", torch.__version__, "| networkx", networkx.__version__)')"
-
-# ---- PostgreSQL (search storage tests) -----------------------------------------------------------
-# With GRAPHWIRE_BROWSER=1 (`make test`) or GRAPHWIRE_POSTGRES=1: Debian's postgresql server, for the
-# test that runs a search against a real server on 127.0.0.1 (it starts its own throw-away cluster
-# with initdb as the 'postgres' user; skipped with the reason when the server is missing).
-if [ "${GRAPHWIRE_POSTGRES:-${GRAPHWIRE_BROWSER:-0}}" = 1 ]; then
-    if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
-        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-            echo "[setup] installing Debian's postgresql (search storage test)"
-            apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-                --no-install-recommends postgresql >/dev/null
-        else
-            echo "[setup] warning: PostgreSQL server not found; the PostgreSQL search test will be skipped" >&2
-            echo "        (Debian/Ubuntu: sudo apt-get install postgresql)" >&2
-        fi
-    fi
-fi

@@ -1,9 +1,11 @@
 """The code blocks of the README and the documentation pages, as a CommonMark parser sees them.
 
 Blocks are read with markdown-it-py (the CommonMark reference algorithm, as GitHub's renderer), so
-a block the tests run is a block a reader sees as code. ```` ```python ```` (or ``py``) blocks run;
-``bash``, ``console``, ``text`` and other blocks are shown, not run. An HTML comment right before a
-fence steers its test (``readme-test:`` is read the same way):
+a block the tests run is a block a reader sees as code. ```` ```python ```` (or ``py``) blocks run
+as Python, ```` ```bash ```` (``sh``, ``shell``, ``console``) blocks as shell commands after the
+page's Python, in the same directory (so they can use the files it wrote); ``text`` and other blocks
+are shown, not run. An HTML comment right before a fence steers its test (``readme-test:`` is read
+the same way):
 
 - ``<!-- docs-test: skip REASON -->``: not run;
 - ``<!-- docs-test: gpu -->``: run only where CUDA is available;
@@ -29,6 +31,7 @@ from markdown_it import MarkdownIt
 
 ROOT = Path(__file__).resolve().parents[1]
 PY_LANGS = {"python", "py"}
+SH_LANGS = {"bash", "sh", "shell", "console"}
 MARKER = re.compile(r"^\s*<!--\s*(?:docs|readme)-test:(?P<marker>.*?)-->\s*$", re.S)
 PRELUDE = ("import warnings\nwarnings.filterwarnings('error', message='init_from')\n"
            "import torch\ntorch.manual_seed(0)\n")
@@ -108,16 +111,37 @@ def script(path: Path) -> str | None:
     return None if code == PRELUDE else code
 
 
+def shell(path: Path) -> list[tuple[int, str]]:
+    """The page's shell blocks to run, as ``(line, commands)``."""
+    out = []
+    for b in blocks(path):
+        if b.lang in SH_LANGS:
+            body = apply(b.marker, b.body)
+            if body is not None:
+                out.append((b.line, body))
+    return out
+
+
+def runs(path: Path) -> bool:
+    """Whether the page has anything to run."""
+    return script(path) is not None or bool(shell(path))
+
+
 def run_page(path: Path, tmp_path: Path) -> None:
-    code = script(path)
-    if code is None:
-        return
+    """The page's Python blocks as one script, then its shell blocks, in ``tmp_path``."""
+    rel = path.relative_to(ROOT)
     env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg", OMP_NUM_THREADS="1",
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    (tmp_path / "snippet.py").write_text(code)
-    r = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                       timeout=600)
-    assert r.returncode == 0, f"{path.relative_to(ROOT)}:\n{r.stderr[-3000:]}"
+    code = script(path)
+    if code is not None:
+        (tmp_path / "snippet.py").write_text(code)
+        r = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=600)
+        assert r.returncode == 0, f"{rel}:\n{r.stderr[-3000:]}"
+    for line, body in shell(path):
+        r = subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, f"{rel}, shell block at line {line}:\n{r.stderr[-3000:]}"
 
 
 def fences_by_regex(text: str) -> int:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from _snippets import PY_LANGS, ROOT, blocks, fences_by_regex, markers, parse, run_page, script
+from _snippets import PY_LANGS, ROOT, SH_LANGS, blocks, fences_by_regex, markers, parse, run_page, runs, script
 
 DOCS = ROOT / "docs"
 PAGES = sorted(p for p in DOCS.rglob("*.md"))
@@ -36,7 +36,7 @@ def test_page_fences_and_markers(page):
     assert fences_by_regex(text) == sum(tok.type == "fence" for tok in parse(text)), "a broken code fence"
     steered = [b for b in blocks(page) if b.marker]
     assert len(markers(page)) == len(steered), "a docs-test comment that is not right before a fence"
-    assert all(b.lang in PY_LANGS for b in steered), "docs-test comments steer Python blocks only"
+    assert all(b.lang in PY_LANGS | SH_LANGS for b in steered), "docs-test comments steer Python and shell blocks only"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=IDS)
@@ -64,9 +64,9 @@ def test_every_page_is_in_the_navigation():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", [p for p in PAGES if script(p) is not None],
-                         ids=[p.relative_to(DOCS).as_posix() for p in PAGES if script(p) is not None])
-def test_page_python_blocks_run(page, tmp_path):
+@pytest.mark.parametrize("page", [p for p in PAGES if runs(p)],
+                         ids=[p.relative_to(DOCS).as_posix() for p in PAGES if runs(p)])
+def test_page_blocks_run(page, tmp_path):
     run_page(page, tmp_path)
 
 

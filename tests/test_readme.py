@@ -1,5 +1,6 @@
 """The README: at most 10 KB, every heading renders as a heading on a CommonMark/GFM renderer, the
-quick start is exactly the two commands, and every Python block runs (see tests/_snippets.py)."""
+quick start is exactly the two commands, and every Python and shell block runs or says why it
+does not (see tests/_snippets.py)."""
 
 import re
 
@@ -45,5 +46,5 @@ def test_readme_has_a_runnable_example_and_no_stray_markers():
 
 
 @pytest.mark.slow
-def test_readme_python_blocks_run(tmp_path):
+def test_readme_blocks_run(tmp_path):
     run_page(README, tmp_path)
