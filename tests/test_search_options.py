@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 import pytest
 
 optuna = pytest.importorskip("optuna")
@@ -134,3 +136,5 @@ def test_options_text_is_checked_in_python_too():
     with pytest.raises(ParameterError, match="max_retry must be an integer"):
         runner.check_run_options(trials=2, max_retry=True)
     assert json.dumps(runner.check_run_options(trials="3"))  # command-line text is accepted
+    opts = runner.check_run_options(trials=np.int64(3))  # numbers from a numpy sweep too, as plain ints
+    assert opts["trials"] == 3 and type(opts["trials"]) is int and json.dumps(opts)

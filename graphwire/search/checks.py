@@ -5,8 +5,10 @@ value (converted from text where the command line gives text) or raises one
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
+from ..contract import is_int
 from ..errors import ParameterError
 
 
@@ -22,12 +24,13 @@ def _text_number(value: Any, kind: type) -> Any:
 
 
 def check_int(name: str, value: Any, *, lo: int | None = None, hi: int | None = None) -> int:
-    """An int (not a bool, not a float like 3.5) within ``[lo, hi]``."""
+    """An int (Python or numpy; not a bool, not a float like 3.5) within ``[lo, hi]``."""
     value = _text_number(value, int)
     if isinstance(value, float) and value.is_integer() and math.isfinite(value):
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_int(value):
         raise ParameterError(f"{name} must be an integer{_range(lo, hi)}, got {value!r}")
+    value = int(value)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise ParameterError(f"{name} must be an integer{_range(lo, hi)}, got {value!r}")
     return value
@@ -37,7 +40,7 @@ def check_float(name: str, value: Any, *, lo: float | None = None, hi: float | N
                 lo_open: bool = False, hi_open: bool = False) -> float:
     """A finite number (not a bool) within the bounds (``lo_open``: ``> lo`` instead of ``>= lo``)."""
     value = _text_number(value, float)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ParameterError(f"{name} must be a finite number{_range(lo, hi, lo_open, hi_open)}, got {value!r}")
     v = float(value)
     if lo is not None and (v <= lo if lo_open else v < lo):

@@ -41,7 +41,6 @@ import sys
 import threading
 import time
 import uuid
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +53,7 @@ from .checks import check_choice, check_float, check_int
 from .hashing import HASH_VERSION
 from .objective import Pruned, objective_from_spec
 from .spaces import space_from_spec
-from .storage import RunLock, _need_optuna, open_storage, redact, storage_kind, storage_url
+from .storage import RunLock, _need_optuna, experimental_apis, open_storage, redact, storage_kind, storage_url
 from .strategies import Proposal, Record, make_strategy
 from .strategies.base import seen_hashes
 
@@ -434,8 +433,7 @@ class Run:
         optuna = _need_optuna()
         if self.kind != "journal":
             if self.kind != "sqlite":
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
+                with experimental_apis():
                     optuna.storages.fail_stale_trials(self.study)
             return []
         from optuna.storages import RetryHeartbeatStaleTrialCallback
@@ -457,8 +455,7 @@ class Run:
             failed.append(ft.number)
             gone = copy.deepcopy(ft)
             gone.user_attrs = {k: v for k, v in ft.user_attrs.items() if k not in ("heartbeat", "worker")}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with experimental_apis():
                 RetryHeartbeatStaleTrialCallback(max_retry=int(self.cfg.get("max_retry", 3)))(self.study, gone)
         return failed
 
@@ -888,8 +885,7 @@ def _claim_study(optuna, st, cfg: dict) -> None:
     if not any(s.study_name == cfg["study_name"] for s in summaries):
         study = optuna.create_study(study_name=cfg["study_name"], storage=st, direction="maximize")
         study.set_user_attr(RUN_ATTR, _identity(cfg))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with experimental_apis():
             study.set_metric_names(["value"])
 
 

@@ -28,12 +28,14 @@ A storage that cannot be opened is one :class:`~graphwire.errors.ParameterError`
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import re
 import threading
 import time
+import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +43,17 @@ from typing import Any
 
 from ..errors import FormatError, ParameterError
 from ..io import atomic_write
+
+
+@contextlib.contextmanager
+def experimental_apis() -> Iterator[None]:
+    """Optuna's ExperimentalWarning silenced: graphwire uses these APIs (heartbeats, stale-trial
+    retries, metric names, multivariate TPE) on purpose; every other warning still shows."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        yield
 
 JOURNAL_NAME = "study.journal"
 _DRIVERS = {  # dialect -> [(SQLAlchemy driver name, DBAPI module, pip name)] in order of preference
@@ -316,21 +329,16 @@ def open_storage(url: str, *, processes: int = 1, lock: str = "symlink", repair:
     kw: dict[str, Any] = {}
     if kind != "sqlite" and heartbeat is not None:
         import math
-        import warnings
 
         from optuna.storages import RetryHeartbeatStaleTrialCallback
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # ExperimentalWarning
+        with experimental_apis():
             retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
         every = max(1, math.ceil(heartbeat))
         kw = {"heartbeat_interval": every, "grace_period": max(every + 1, math.ceil(grace or 2 * every)),
               "heartbeat_stale_trial_callback": retry}
     try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with experimental_apis():
             return optuna.storages.RDBStorage(full, engine_kwargs={"pool_pre_ping": True} if kind != "sqlite" else {},
                                               **kw)
     except Exception as e:

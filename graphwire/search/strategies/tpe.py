@@ -7,6 +7,7 @@ record becomes an Optuna trial with the record's choices), so nothing needs savi
 from __future__ import annotations
 
 from ...errors import GraphwireError
+from ..storage import experimental_apis
 from .base import Proposal, Record, Strategy
 
 
@@ -26,12 +27,10 @@ class TPE(Strategy):
         import optuna
 
         if self._study is None:
-            import warnings
-
-            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
             optuna.logging.set_verbosity(optuna.logging.WARNING)
-            sampler = optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=self.startup,
-                                                 multivariate=self.multivariate, constant_liar=True)
+            with experimental_apis():
+                sampler = optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=self.startup,
+                                                     multivariate=self.multivariate, constant_liar=True)
             self._study = optuna.create_study(direction="maximize", sampler=sampler)
             self._dists = {k: optuna.distributions.CategoricalDistribution(v) for k, v in self.space.dims.items()}
         return self._study
