@@ -142,7 +142,7 @@ class TrainObjective:
 
     def __init__(self, *, dataset: str = "mnist1d", epochs: int = 1, channels: int = 16, lr: float = 0.05,
                  batch: int = 128, wiring: str = "static", device: str | None = None, threads: int | None = 1,
-                 image_size: int = 32, data: Any = None, fingerprint: str | None = None):
+                 image_size: int = 32, data: Any = None):
         import os
 
         from .checks import check_float, check_int

@@ -3,6 +3,7 @@ against trials (one line per run) and accuracy against parameters with the Paret
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Sequence
@@ -145,33 +146,35 @@ def retrain(run_dir: str | os.PathLike, *, trial: int | None = None, epochs: int
 
     epochs = check_int("epochs", epochs, lo=1, hi=100_000)
     run = Run(run_dir, objective=objective)
-    if not isinstance(run.objective, TrainObjective):
-        raise ParameterError(f"retrain needs a run with the train objective; {run_dir} used "
-                             f"{run.cfg['objective']['kind']!r} (nothing to train)")
-    trials = run.study.get_trials(deepcopy=False)
-    done = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
-    if trial is None:
-        if not done:
-            raise ParameterError(f"{run_dir}: no completed trial to retrain")
-        t = max(done, key=lambda t: t.value)
-    else:
-        match = [t for t in trials if t.number == trial and t.params]
-        if not match:
-            raise ParameterError(f"{run_dir}: no trial {trial} with an architecture "
-                                 f"(trials are 0..{len(trials) - 1})")
-        t = match[0]
-    G = run.graph(t.params)
-    curve: list[float] = []
-    model, value = run.objective.train(G, lambda v, e: curve.append(v), space=run.space, seed=seed, epochs=epochs)
-    dest = Path(out) if out is not None else Path(run_dir) / "retrain"
-    dest.mkdir(parents=True, exist_ok=True)
-    stem = dest / f"trial{t.number}"
-    buf = __import__("io").BytesIO()
-    torch.save(model.state_dict(), buf)
-    atomic_write(f"{stem}.pt", buf.getvalue())
-    atomic_write(f"{stem}.json", graph_to_text(run.space.network(G)))
-    atomic_write(f"{stem}-curve.json", json.dumps({"trial": t.number, "epochs": epochs, "seed": seed,
-                                                    "val_acc": curve, "search_value": t.value}, indent=1))
-    run.close()
+    try:
+        if not isinstance(run.objective, TrainObjective):
+            raise ParameterError(f"retrain needs a run with the train objective; {run_dir} used "
+                                 f"{run.cfg['objective']['kind']!r} (nothing to train)")
+        trials = run.study.get_trials(deepcopy=False)
+        done = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
+        if trial is None:
+            if not done:
+                raise ParameterError(f"{run_dir}: no completed trial to retrain")
+            t = max(done, key=lambda t: t.value)
+        else:
+            match = [t for t in trials if t.number == trial and t.params]
+            if not match:
+                raise ParameterError(f"{run_dir}: no trial {trial} with an architecture "
+                                     f"(trials are 0..{len(trials) - 1})")
+            t = match[0]
+        G = run.graph(t.params)
+        curve: list[float] = []
+        model, value = run.objective.train(G, lambda v, e: curve.append(v), space=run.space, seed=seed, epochs=epochs)
+        dest = Path(out) if out is not None else Path(run_dir) / "retrain"
+        dest.mkdir(parents=True, exist_ok=True)
+        stem = dest / f"trial{t.number}"
+        buf = io.BytesIO()
+        torch.save(model.state_dict(), buf)
+        atomic_write(f"{stem}.pt", buf.getvalue())
+        atomic_write(f"{stem}.json", graph_to_text(run.space.network(G)))
+        atomic_write(f"{stem}-curve.json", json.dumps({"trial": t.number, "epochs": epochs, "seed": seed,
+                                                        "val_acc": curve, "search_value": t.value}, indent=1))
+    finally:
+        run.close()
     return {"trial": t.number, "hash": t.user_attrs.get("hash", ""), "epochs": epochs, "value": value,
             "curve": curve, "weights": f"{stem}.pt", "graph": f"{stem}.json"}

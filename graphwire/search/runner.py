@@ -172,8 +172,7 @@ def _scalar(v: Any) -> Any:
 class Run:
     """Everything a coordinator or worker needs, rebuilt from config.json."""
 
-    def __init__(self, run_dir: str | os.PathLike, *, space=None, objective=None, processes: int = 1,
-                 repair: bool = True):
+    def __init__(self, run_dir: str | os.PathLike, *, space=None, objective=None, processes: int = 1):
         optuna = _need_optuna()
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.dir = Path(run_dir)
@@ -182,7 +181,7 @@ class Run:
         self.objective = objective if objective is not None else objective_from_spec(cfg["objective"])
         self.url = cfg["storage"]
         self.kind = storage_kind(self.url)
-        self.storage = open_storage(self.url, processes=processes, lock=cfg.get("lock", "symlink"), repair=repair,
+        self.storage = open_storage(self.url, processes=processes, lock=cfg.get("lock", "symlink"),
                                     heartbeat=cfg.get("heartbeat"), grace=cfg.get("grace"),
                                     max_retry=cfg.get("max_retry", 3))
         try:
@@ -978,7 +977,7 @@ def run(space, strategy: str = "random", objective: Any = "train", *, trials: in
                     stopped = worker.stop_reason
                     break
                 if r == "idle":
-                    c = main.counts()
+                    c = worker.counts  # what the step just read
                     idle = idle + 1 if c["waiting"] == 0 and c["running"] == 0 else 0
                     if idle >= 3:  # nothing queued, nothing running, nothing proposed: nothing left to do
                         stopped = coord.stop_reason or "the strategy has nothing more to propose"
@@ -996,10 +995,8 @@ def run(space, strategy: str = "random", objective: Any = "train", *, trials: in
     finally:
         if worker is not None:
             worker.close()
-        if stopped and stopped not in ("budget",):
+        if stopped:
             main.stop(stopped)
-        elif stopped == "budget":
-            main.stop("budget")
         for p in procs:
             try:
                 p.wait(timeout=600)

@@ -132,11 +132,11 @@ def _is_record(line: bytes) -> bool:
     return isinstance(rec, dict) and isinstance(rec.get("op_code"), int) and "worker_id" in rec
 
 
-def check_journal(path: str | os.PathLike, *, repair: bool = True) -> dict:
+def check_journal(path: str | os.PathLike) -> dict:
     """Scan a journal file: every line must be one complete Optuna journal record.
 
     A tail of bad lines after the last good record (a torn last write, random bytes, a garbage
-    line) is cut off (``repair=True``) and saved next to the journal as
+    line) is cut off and saved next to the journal as
     ``<journal>.tail-<unix time>``; a bad line with a good record after it raises one
     FormatError naming the file and line. Returns ``{"records", "cut_bytes", "saved"}``.
     """
@@ -162,7 +162,7 @@ def check_journal(path: str | os.PathLike, *, repair: bool = True) -> dict:
         pos = len(data) if end < 0 else end + 1
     cut = len(data) - last_good_end
     saved = None
-    if cut and repair:
+    if cut:
         saved = path.with_name(f"{path.name}.tail-{int(time.time())}")
         atomic_write(saved, data[last_good_end:])
         with open(path, "r+b") as f:
@@ -277,12 +277,12 @@ def _file_lock(path: str, lock: str):
     return (JournalFileOpenLock if lock == "open" else JournalFileSymlinkLock)(path)
 
 
-def open_storage(url: str, *, processes: int = 1, lock: str = "symlink", repair: bool = True,
+def open_storage(url: str, *, processes: int = 1, lock: str = "symlink",
                  heartbeat: float | None = None, grace: float | None = None, max_retry: int = 3,
                  fsync: str | None = None) -> Any:
     """Open an Optuna storage from ``url`` (see the module docstring); ``processes`` is how many
     processes will write to it (SQLite is refused for more than one). A journal's damaged tail
-    is repaired first (``repair``); its ``fsync`` is ``finished`` (default) or ``all`` (default
+    is repaired first (see :func:`check_journal`); its ``fsync`` is ``finished`` (default) or ``all`` (default
     from the ``GRAPHWIRE_JOURNAL_FSYNC`` environment variable). An RDB storage gets Optuna's
     heartbeat (``heartbeat`` and ``grace`` seconds, rounded up to whole seconds) with stale
     trials re-queued by ``RetryHeartbeatStaleTrialCallback(max_retry)``."""
@@ -300,15 +300,14 @@ def open_storage(url: str, *, processes: int = 1, lock: str = "symlink", repair:
         if not parent.is_dir():
             raise ParameterError(f"storage {url!r} cannot be opened: directory {str(parent)!r} does not exist")
         lock_obj = _file_lock(path, lock)
-        if repair:
-            lock_obj.acquire()
-            try:
-                fixed = check_journal(path)
-            finally:
-                lock_obj.release()
-            if fixed["cut_bytes"]:
-                print(f"graphwire: repaired {path}: cut a damaged tail of {fixed['cut_bytes']} bytes after "
-                      f"{fixed['records']} complete records (kept in {fixed['saved']})", flush=True)
+        lock_obj.acquire()
+        try:
+            fixed = check_journal(path)
+        finally:
+            lock_obj.release()
+        if fixed["cut_bytes"]:
+            print(f"graphwire: repaired {path}: cut a damaged tail of {fixed['cut_bytes']} bytes after "
+                  f"{fixed['records']} complete records (kept in {fixed['saved']})", flush=True)
         try:
             return JournalStorage(_journal_backend_class()(path, lock_obj, fsync=fsync))
         except FormatError:

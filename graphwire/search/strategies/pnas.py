@@ -217,13 +217,15 @@ class PNAS(Strategy):
             cache[h] = cell_tokens(self.space, G)
         return cache[h]
 
+    def _new_predictor(self) -> "Predictor":
+        return Predictor(kind=self.predictor_kind, inputs=self.space.blocks + 1, ops=len(self.space.ops),
+                         members=self.ensemble, hidden=self.hidden, embed=self.embed, seed=self.seed)
+
     def _fit_predict(self, train: list[Record], cands: list) -> list[float]:
         """Fit the predictor on every finished trial (fine-tune after the first round), then
         score the candidates."""
         if self.predictor is None:
-            self.predictor = Predictor(kind=self.predictor_kind, inputs=self.space.blocks + 1,
-                                       ops=len(self.space.ops), members=self.ensemble, hidden=self.hidden,
-                                       embed=self.embed, seed=self.seed)
+            self.predictor = self._new_predictor()
         steps = self.steps if self.predictor.fits == 0 else self.finetune_steps
         self.predictor.fit([self._tokens(r.graph) for r in train], [r.value for r in train], steps)
         return self.predictor.predict([self._tokens(G) for G in cands])
@@ -322,7 +324,5 @@ class PNAS(Strategy):
         self.queue = [Proposal(graph_from_text(q["graph"]), dict(q["meta"])) for q in state["queue"]]
         self._meas = {int(k): v for k, v in state["measured"].items()}
         if state.get("predictor") is not None:
-            self.predictor = Predictor(kind=self.predictor_kind, inputs=self.space.blocks + 1,
-                                       ops=len(self.space.ops), members=self.ensemble, hidden=self.hidden,
-                                       embed=self.embed, seed=self.seed)
+            self.predictor = self._new_predictor()
             self.predictor.load_state_dict(state["predictor"])
