@@ -241,13 +241,18 @@ class EdgeSpec:
     target slots by ``k``; ``gidx``/``gedge`` ``[G, K]``: each target's sources as slots of its
     source steps' outputs side by side, and their edge ids (``E``, a zero coefficient, pads)."""
 
-    __slots__ = ("by_target", "eid", "tgt", "unit", "n", "gidx", "gedge")
+    __slots__ = ("by_target", "eid", "tgt", "unit", "n", "gidx", "gedge", "slots", "rows", "slot")
 
     def __init__(self, by_target: list, eid: torch.Tensor, tgt: torch.Tensor, unit: bool, gidx: torch.Tensor,
-                 gedge: torch.Tensor):
+                 gedge: torch.Tensor, slot: torch.Tensor):
         self.by_target, self.eid, self.tgt, self.unit = by_target, eid, tgt, unit
-        self.gidx, self.gedge = gidx, gedge
+        self.gidx, self.gedge, self.slot = gidx, gedge, slot
         self.n = len(eid)
+        # the distinct source nodes ``(j, s)`` in first use, and each target's edges as ``(k, i)`` with
+        # ``i`` an index into them: what sum_edges reads, worked out once instead of per call
+        index: dict[tuple[int, int], int] = {}
+        self.rows = [[(k, index.setdefault((j, s), len(index))) for k, j, s in edges] for edges in by_target]
+        self.slots = list(index)
 
 
 def edge_spec(st, E: int, device: torch.device, unit_edges, sizes: list[int]) -> EdgeSpec:
@@ -266,9 +271,11 @@ def edge_spec(st, E: int, device: torch.device, unit_edges, sizes: list[int]) ->
     K = max((len(es) for es in by_target), default=0)
     gidx = [[offsets[j] + s for _, j, s in es] + [0] * (K - len(es)) for es in by_target]
     gedge = [[ids[k] for k, _, _ in es] + [E] * (K - len(es)) for es in by_target]
+    slot = [offsets[j] + s for j, s in zip(blk.tolist(), src.tolist())]  # edge k's source among the bank's
     return EdgeSpec(by_target, torch.as_tensor(eid, device=device), torch.as_tensor(tgt, device=device), unit,
                     torch.tensor(gidx, dtype=torch.long, device=device),
-                    torch.tensor(gedge, dtype=torch.long, device=device))
+                    torch.tensor(gedge, dtype=torch.long, device=device),
+                    torch.tensor(slot, dtype=torch.long, device=device))
 
 
 def _weights(c: torch.Tensor, mode: str, nsp: int) -> list[torch.Tensor]:
@@ -380,18 +387,8 @@ def sum_edges(st, spec: EdgeSpec, outs, alive, fw: Forward, runtime: Buffers, as
     srcs = [outs[sb.step] for sb in st.sources]
     size = smallest([o.whole() if o.nodes is None else o.nodes[0] for o in srcs])
     nodes = [o.resized(size, runtime.resize).split() for o in srcs]
-    parts: list[torch.Tensor] = []
-    index: dict = {}
-    by_target = []
-    for edges in spec.by_target:
-        row = []
-        for k, j, s in edges:
-            i = index.get((j, s))
-            if i is None:
-                i = index[(j, s)] = len(parts)
-                parts.append(nodes[j][s])
-            row.append((k, i))
-        by_target.append(row)
+    parts = [nodes[j][s] for j, s in spec.slots]
+    by_target = spec.rows
     ctx, close, B = fw.coef, fw.close, fw.batch
     nsp = len(size)
     width = st.in_ch
@@ -409,8 +406,11 @@ def sum_edges(st, spec: EdgeSpec, outs, alive, fw: Forward, runtime: Buffers, as
     a = None
     if close:
         cabs = c.abs().sum(-1) if ctx.mode == "channel" else c.abs()          # [n] | [B, n]
-        cols = [alive[st.sources[j].step][:, s] for edges in spec.by_target for _, j, s in edges]
-        a_src = torch.stack(cols, 1) if cols else c.new_zeros(B, 0)            # [B, n]
+        if spec.n:
+            a_bank = torch.cat([alive[sb.step] for sb in st.sources], 1)    # [B, J]
+            a_src = a_bank[:, spec.slot]                                       # [B, n]
+        else:
+            a_src = c.new_zeros(B, 0)
         mass = a_src.new_zeros(B, st.size).index_add_(1, spec.tgt, cabs * a_src)
         a = (mass > 0).to(a_src.dtype)
     return inp, a

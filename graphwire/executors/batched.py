@@ -65,18 +65,19 @@ def run_schedule(plan: "Plan", net: Executable, x: torch.Tensor, schedule: Sched
             inp, a = sum_blocks(st, plan.steps, outs, alive, fw, rt, node_major)
         else:
             inp, a = gather(st, plan.steps, outs, alive, fw, rt)
-        in_shape = Out(inp, G).node(0).shape if shapes is not None else None
+        step_in = Out(inp, G)
+        in_shape = step_in.node(0).shape if shapes is not None else None
         if fw.skip and a is not None and not bool(a.any()):
-            y: torch.Tensor | list = closed_output(st.out_ch, st.stride, Out(inp, G).node(0), G)
+            y: torch.Tensor | list = closed_output(st.out_ch, st.stride, step_in.node(0), G)
         else:
             op = net.step_op(st.index)
             if per_node:
-                y = op.forward_nodes(Out(inp, G).split())
+                y = op.forward_nodes(step_in.split())
                 if a is not None:
                     tail = (1,) * (y[0].dim() - 1)
                     y = [yg * a[:, g].reshape((-1,) + tail) for g, yg in enumerate(y)]
             else:
-                y = op(inp if isinstance(inp, torch.Tensor) else Out(inp, G).whole())
+                y = op(step_in.whole())
                 if a is not None:
                     y = (y.reshape((B, G, -1)) * a.reshape(a.shape[0], G, 1)).reshape(y.shape)
         out = Out(y, G)

@@ -79,14 +79,13 @@ class StepChoice:
 class Schedule:
     """How every step runs for one input shape: ``memory_format``, ``steps`` (a
     :class:`StepChoice` each), the edge lists of ``edges`` steps, whether it was ``measured``,
-    the ``seconds`` measuring took and each format's estimated step ``total`` (seconds)."""
+    and the ``seconds`` measuring took."""
 
     memory_format: str
     steps: list[StepChoice]
     edges: dict[int, EdgeSpec] = field(default_factory=dict)
     measured: bool = False
     seconds: float = 0.0
-    totals: dict[str, float] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """How many steps run each way (``"edges/nodes": 7``...)."""
@@ -394,7 +393,6 @@ def measure_schedule(plan: "Plan", net: Executable, x: torch.Tensor, shapes: lis
             fmt = "channels_last" if t["channels_last"] < t["contiguous"] else "contiguous"
         mf = torch.channels_last if fmt == "channels_last" else torch.contiguous_format
         chosen: list[StepChoice] = []
-        total = 0.0
         for st, cs in zip(plan.steps, cands):
             if len(cs) == 1 or not big(st):
                 chosen.append(model.steps[st.index] if model.steps[st.index] in cs else cs[0])
@@ -421,13 +419,11 @@ def measure_schedule(plan: "Plan", net: Executable, x: torch.Tensor, shapes: lis
                     times[c] += t_agg
             pick = min(times, key=times.__getitem__)
             chosen.append(pick)
-            total += times[pick]
     if opts.cache and timer.new:
         _save_file(opts.cache, timer.new)
     sched = _finish(plan, net, chosen, fmt, device)
     sched.measured = True
     sched.seconds = time.perf_counter() - t_start
-    sched.totals = {fmt: total}
     return sched
 
 
