@@ -124,12 +124,13 @@ def resolve_driver(url: str) -> str:
 
 
 # ====================================================================== the journal
-def _is_record(line: bytes) -> bool:
+def _record(line: bytes) -> dict | None:
+    """The journal record one line holds, or None when it holds none (what repair and replay agree on)."""
     try:
         rec = json.loads(line)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError both
-        return False
-    return isinstance(rec, dict) and isinstance(rec.get("op_code"), int) and "worker_id" in rec
+        return None
+    return rec if isinstance(rec, dict) and isinstance(rec.get("op_code"), int) and "worker_id" in rec else None
 
 
 def check_journal(path: str | os.PathLike) -> dict:
@@ -150,7 +151,7 @@ def check_journal(path: str | os.PathLike) -> dict:
         end = data.find(b"\n", pos)
         lineno += 1
         line = data[pos:] if end < 0 else data[pos:end + 1]
-        if end >= 0 and _is_record(line):
+        if end >= 0 and _record(line) is not None:
             if first_bad is not None:
                 raise FormatError(f"journal {str(path)!r} line {first_bad}: not a complete journal record, and "
                                   f"records follow it (line {lineno}); the file is damaged in the middle: restore "
@@ -223,11 +224,8 @@ def _journal_backend_class():
                     size -= len(line)
                     if size < 0 or not line.endswith(b"\n"):  # being written (or torn): not yet a record
                         break
-                    try:
-                        rec = json.loads(line)
-                    except ValueError:
-                        rec = None
-                    if not isinstance(rec, dict) or not isinstance(rec.get("op_code"), int):
+                    rec = _record(line)
+                    if rec is None:
                         raise FormatError(f"journal {self._path!r} line {number + 1}: not a journal record "
                                           f"({line[:60]!r}); rerun the command to repair a damaged tail")
                     if number + 1 not in self._offset:
