@@ -26,9 +26,6 @@ class Diverged(GraphwireError):
     """Training produced a non-finite loss or value."""
 
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-
-
 def _fingerprint(arrays) -> str:
     import hashlib
 
@@ -88,15 +85,14 @@ def _read_npz(path: str):
 
 
 def _read_image_folder(path: str, size: int):
-    """``path/train/<class>/*.png`` and ``path/val/<class>/*.png`` (class folders in sorted order)."""
+    """``path/train/<class>/<image>`` and ``path/val/<class>/<image>`` (:class:`graphwire.data.ImageFolder`
+    each, class folders in sorted order), as arrays."""
     from pathlib import Path
 
     import numpy as np
 
-    try:
-        from PIL import Image
-    except ImportError:
-        raise ParameterError("train objective: an image folder needs Pillow (pip install pillow)") from None
+    from ..data import ImageFolder
+
     root = Path(path)
     parts = {}
     classes = None
@@ -105,25 +101,22 @@ def _read_image_folder(path: str, size: int):
         if not d.is_dir():
             raise ParameterError(f"train objective: image folder {path} needs {split}/<class>/<image> files "
                                  f"({d} is missing)")
-        names = sorted(p.name for p in d.iterdir() if p.is_dir())
-        classes = classes or names
-        if names != classes:
-            raise ParameterError(f"train objective: {d} has classes {names}, train/ has {classes}")
-        xs, ys = [], []
-        for k, c in enumerate(classes):
-            for f in sorted((d / c).iterdir()):
-                if f.suffix.lower() not in IMAGE_SUFFIXES:
-                    continue
-                try:
-                    with Image.open(f) as im:
-                        im = im.convert("RGB").resize((size, size))
-                        xs.append(np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0)
-                except OSError as e:
-                    raise ParameterError(f"train objective: cannot read image {f} ({e})") from None
-                ys.append(k)
-        if not xs:
-            raise ParameterError(f"train objective: no images under {d}")
-        parts[split] = (np.stack(xs), np.asarray(ys, dtype=np.int64))
+        try:
+            ds = ImageFolder(d, image_size=size)
+        except ParameterError as e:
+            raise ParameterError(f"train objective: {e}") from None
+        classes = classes or ds.classes
+        if ds.classes != classes:
+            raise ParameterError(f"train objective: {d} has classes {ds.classes}, train/ has {classes}")
+        xs = []
+        for i, (file, _) in enumerate(ds.samples):
+            try:
+                xs.append(ds[i][0].numpy())
+            except ImportError as e:
+                raise ParameterError(f"train objective: {e}") from None
+            except OSError as e:
+                raise ParameterError(f"train objective: cannot read image {file} ({e})") from None
+        parts[split] = (np.stack(xs).astype(np.float32), np.asarray(ds.targets, dtype=np.int64))
     return _as_split(*parts["train"], *parts["val"], path)
 
 
