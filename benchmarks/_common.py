@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -68,15 +69,16 @@ def interleaved(fns: dict[str, Callable[[], None]], device: torch.device, *, rep
 
 def save(name: str, results: dict, device: torch.device, out_dir: str | None = None,
          command: str | None = None) -> Path:
-    """Write ``benchmarks/results/<name>-<device>.json`` (``command``: the command line that made it)."""
+    """Write ``benchmarks/results/<name>-<device>.json`` with the command line that made it
+    (``command``; default: this process's own)."""
     from graphwire.io._atomic import atomic_write
 
     out = Path(out_dir or Path(__file__).parent / "results")
     out.mkdir(parents=True, exist_ok=True)
     tag = "cuda" if device.type == "cuda" else "cpu"
     path = out / f"{name}-{tag}.json"
-    record = {"benchmark": name, "machine": machine(device), "results": results}
-    if command:
-        record["command"] = command
+    if command is None:  # the command line that ran this script
+        command = " ".join(["python", os.path.relpath(sys.argv[0], Path(__file__).parents[1]), *sys.argv[1:]])
+    record = {"benchmark": name, "machine": machine(device), "results": results, "command": command}
     atomic_write(path, json.dumps(record, indent=2) + "\n")
     return path

@@ -30,7 +30,6 @@ COMMANDS = {
     "search_tabular": "OMP_NUM_THREADS=1 python examples/search_tabular.py --runs 100 --budget 100",
     "search_mnist1d": "OMP_NUM_THREADS=1 python examples/search_mnist1d.py --trials 24 --epochs 2",
     "dnw_mnist1d": "python examples/dnw_mnist1d.py --epochs 60 --seeds 3 --workers 2",
-    "gates": "OMP_NUM_THREADS=1 python benchmarks/gates.py --seeds 0 1 --only NAME",
 }
 
 
