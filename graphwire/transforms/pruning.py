@@ -171,13 +171,9 @@ def prune(
 
         fast = es.keep_own_edges(attr, passes)  # a compact graph whose candidate blocks all fail
         if fast is not None:
-            record = meta(fast.graph)
-            record["lineage"] = list(meta(G).get("lineage", [])) + [fast.digest]
-            record["pruned"] = {
-                "attr": attr, "threshold": threshold, "keep": keep, "per_node": per_node, "ensure_path": ensure_path,
-                "edges_before": fast.before, "edges_after": fast.graph.number_of_edges(),
-                "removed_nodes": fast.removed,
-            }
+            settings = {"attr": attr, "threshold": threshold, "keep": keep, "per_node": per_node,
+                        "ensure_path": ensure_path}
+            _record_pruning(G, fast.graph, fast.digest, settings, fast.before, fast.removed, 0)
             return fast.graph
     G = es.networkx()  # a compact graph: every candidate edge as a networkx edge
     if attr == "share" and any("share" not in d for *_, d in G.edges(data=True)):
@@ -214,14 +210,18 @@ def prune(
             f"pruning by {attr!r} leaves no path from an input to an output "
             f"(kept {len(kept)} of {len(edges)} edges); pass ensure_path=True (CLI: --ensure-path) "
             f"to keep the widest path to every output", nodes=dead)
-    record = meta(H)
-    record["lineage"] = list(meta(G).get("lineage", [])) + [edges_hash(G.edges)]
-    record["pruned"] = {
-        "attr": attr, "threshold": threshold, "keep": keep, "per_node": per_node, "ensure_path": ensure_path,
-        "edges_before": len(edges), "edges_after": H.number_of_edges(),
-        "removed_nodes": dead, "kept_unlearned": sum(1 for e in fixed if H.has_edge(*e)),
-    }
+    settings = {"attr": attr, "threshold": threshold, "keep": keep, "per_node": per_node, "ensure_path": ensure_path}
+    _record_pruning(G, H, edges_hash(G.edges), settings, len(edges), dead, sum(1 for e in fixed if H.has_edge(*e)))
     return validate(H)
+
+
+def _record_pruning(G: nx.DiGraph, H: nx.DiGraph, digest: str, settings: dict, edges_before: int, removed: list,
+                    kept_unlearned: int) -> None:
+    """What ``H``, pruned from ``G``, records: ``G``'s lineage plus its edge digest, and ``pruned``."""
+    record = meta(H)
+    record["lineage"] = list(meta(G).get("lineage", [])) + [digest]
+    record["pruned"] = {**settings, "edges_before": edges_before, "edges_after": H.number_of_edges(),
+                        "removed_nodes": removed, "kept_unlearned": kept_unlearned}
 
 
 def _without(G: nx.DiGraph, edges: set) -> nx.DiGraph:
