@@ -32,6 +32,7 @@ import networkx as nx
 from .errors import DeadNodeError, GraphwireError, ParameterError
 from .graph import generations, inputs, outputs, topological_order
 from .io import load, render, to_dot, to_json
+from .io.readers import FORMATS
 
 __all__ = ["main", "build_parser"]
 
@@ -88,8 +89,7 @@ def _option(name: str) -> str:
 
 
 def _load(path: str) -> nx.DiGraph:
-    suffix = Path(path).suffix.lower()
-    return load(path, format="dot" if suffix in DOT_SUFFIXES else "graphml" if suffix == ".graphml" else "json")
+    return load(path, format=FORMATS.get(Path(path).suffix.lower(), "json"))
 
 
 def _save(G: nx.DiGraph, out: str) -> None:

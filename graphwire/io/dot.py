@@ -47,8 +47,6 @@ _INT_RE = re.compile(r"-?[0-9]+")
 _SAFE_NAME_RE = re.compile(r'[^"\\:\x00-\x1f\x7f]+')
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEYWORDS = {"node", "edge", "graph", "digraph", "subgraph", "strict"}
-_SHAPES = style.SHAPES
-_FILLS = style.FILLS
 #: Plain (non-gw_) attributes read from hand-written DOT, and how to parse them.
 _PLAIN_NODE = {"role": str, "op": str, "agg": str, "channels": int, "stride": int, "stage": int, "block": int}
 _PLAIN_EDGE = {"op": str, "active": bool}
@@ -116,10 +114,6 @@ def _gw_attrs(data: dict, where: str, reserved: tuple[str, ...]) -> dict[str, st
     return out
 
 
-def _is_weight(w: Any) -> bool:
-    return isinstance(w, numbers.Real) and not isinstance(w, bool) and math.isfinite(w)
-
-
 def _boxed(text: str) -> str:
     """An HTML-like label on a white box, so a label that lands on a line stays readable."""
     return ('<<table border="0" cellborder="0" cellpadding="0" cellspacing="0" bgcolor="#ffffffd0"><tr><td>'
@@ -136,7 +130,7 @@ def _edge_style(data: dict, wmax: float, labels: bool, u: Hashable, v: Hashable)
     ``learned`` is false (a gate that could not learn)."""
     look = style.edge_look(data, wmax)
     w = data.get("weight")
-    has_w = _is_weight(w)
+    has_w = style.is_value(w)
     attrs: dict[str, str] = {"penwidth": f"{look['width']:.3g}", "color": f'"{look["colour"]}"'}
     if look["dash"]:
         attrs["style"] = look["dash"]
@@ -202,10 +196,10 @@ def _node_style(G: nx.DiGraph, n: Hashable) -> dict[str, str]:
     op = data.get("op")
     label = _display(n) + (f"\\n{_display(op, 24)}" if isinstance(op, str) else "")
     attrs = {"label": f'"{label}"'}
-    if role in _SHAPES:
-        attrs["shape"] = _SHAPES[role]
+    if role in style.SHAPES:
+        attrs["shape"] = style.SHAPES[role]
         attrs["style"] = "filled"
-        attrs["fillcolor"] = f'"{_FILLS[role]}"'
+        attrs["fillcolor"] = f'"{style.FILLS[role]}"'
     tip = [f"{_display(n)}", f"role={role}"]
     for key in ("op", "channels", "stride", "agg", "stage", "block", "depth_prob"):
         if key in data:

@@ -31,8 +31,6 @@ from .render import INSTALL_HINT, run_dot
 
 __all__ = ["to_html", "DOT_COST_LIMIT"]
 
-_FILLS = style.FILLS
-_SHAPES = style.SHAPES  # as in to_dot's drawing
 #: Narrowest scale of the drawing (labels stay >= ~9 px); a wider graph scrolls sideways instead.
 _MIN_SCALE = 0.85
 
@@ -47,7 +45,7 @@ def _layout_dot(G: nx.DiGraph, nodes: list, edges: list, rankdir: str) -> str:
     for n in nodes:
         op = G.nodes[n].get("op")
         label = _display(n) + (f"\\n{_display(op, 24)}" if isinstance(op, str) else "")
-        shape = _SHAPES.get(node_attr(G, n, "role"), "ellipse")
+        shape = style.SHAPES.get(node_attr(G, n, "role"), "ellipse")
         lines.append(f'  {ids[n]} [label="{label}", shape={shape}];')
     stages: dict = {}
     for n in nodes:
@@ -275,7 +273,7 @@ def _svg(G: nx.DiGraph, nodes: list, edges: list, lay: dict) -> str:
     for i, n in enumerate(nodes):
         p = lay["nodes"][i]
         role = node_attr(G, n, "role")
-        fill = _FILLS.get(role, _FILLS["hidden"])
+        fill = style.FILLS.get(role, style.FILLS["hidden"])
         if role in ("input", "output"):
             shape = f'<polygon points="{_house(p, role == "input")}" fill="{fill}"/>'
         else:

@@ -19,7 +19,7 @@ import math
 import numbers
 from typing import Any, Iterable
 
-__all__ = ["GREY", "BLUE", "RED", "FIXED", "INACTIVE", "FILLS", "SHAPES", "WIDTH", "ALPHA", "gate_scale",
+__all__ = ["GREY", "BLUE", "RED", "FIXED", "INACTIVE", "FILLS", "SHAPES", "WIDTH", "ALPHA", "is_value", "gate_scale",
            "strength", "edge_colour", "hex_colour", "edge_look", "legend_rows"]
 
 GREY, BLUE, RED = (0xBB, 0xBB, 0xBB), (0x08, 0x30, 0x6B), (0xA5, 0x0F, 0x15)
@@ -32,14 +32,15 @@ WIDTH = (0.5, 3.5)
 ALPHA = (0.25, 0.75)
 
 
-def _is_value(v: Any) -> bool:
+def is_value(v: Any) -> bool:
+    """A finite real number (not a bool): an attribute value the pictures can scale by."""
     return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def gate_scale(values: Iterable[Any]) -> float:
     """The scale of a set of learned values: 1 when they are all in [0, 1] (gates, absolute), else the
     largest magnitude (1 when there is none)."""
-    vals = [float(v) for v in values if _is_value(v)]
+    vals = [float(v) for v in values if is_value(v)]
     if not vals or all(0.0 <= v <= 1.0 for v in vals):
         return 1.0
     return max(abs(v) for v in vals) or 1.0
@@ -47,7 +48,7 @@ def gate_scale(values: Iterable[Any]) -> float:
 
 def strength(value: Any, scale: float) -> float:
     """``|value| / scale`` clipped to [0, 1] (0 for a missing value)."""
-    if not _is_value(value) or scale <= 0:
+    if not is_value(value) or scale <= 0:
         return 0.0
     return min(1.0, abs(float(value)) / scale)
 
@@ -59,7 +60,7 @@ def _lerp(a: tuple, b: tuple, t: float) -> tuple:
 def edge_colour(value: Any, scale: float, *, active: bool = True) -> tuple[tuple[float, float, float], float]:
     """``(rgb 0..255, alpha 0..1)`` of an edge with this value."""
     s = strength(value, scale)
-    rgb = _lerp(GREY, RED if _is_value(value) and value < 0 else BLUE, s)
+    rgb = _lerp(GREY, RED if is_value(value) and value < 0 else BLUE, s)
     alpha = ALPHA[0] + ALPHA[1] * s
     if not active:
         rgb, alpha = _lerp(rgb, (0xFF, 0xFF, 0xFF), 0.4), max(0.2, alpha * 0.5)
@@ -82,7 +83,7 @@ def edge_look(data: dict, scale: float) -> dict[str, Any]:
         return {"width": 1.0, "colour": hex_colour(FIXED, 0.7), "dash": "dashed" if not active else "dotted",
                 "fixed": True, "active": active}
     value = data.get("weight")
-    if not _is_value(value):
+    if not is_value(value):
         colour = hex_colour(INACTIVE, 0.6) if not active else hex_colour((0x44, 0x44, 0x44))
         return {"width": 1.0, "colour": colour, "dash": None if active else "dashed", "fixed": False,
                 "active": active}
@@ -97,7 +98,7 @@ def legend_rows(datas: list[dict], *, attr: str = "weight", scale: float = 1.0, 
     """The key of a picture of edges with these attribute dicts: ``(sample, text)`` rows, ``sample``
     one of ``thick``, ``thin``, ``negative``, ``number``, ``fixed``, ``all-learned``, ``inactive`` or
     ``roles:<role>,...``. Empty when no edge carries a learned value."""
-    weighted = [d for d in datas if _is_value(d.get(attr)) and d.get("learned") is not False]
+    weighted = [d for d in datas if is_value(d.get(attr)) and d.get("learned") is not False]
     if not weighted:
         return []
     gates = all(0.0 <= float(d[attr]) <= 1.0 for d in weighted)
